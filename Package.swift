@@ -1,0 +1,121 @@
+// swift-tools-version: 6.1
+// smtp-scenario: declarative SMTP test scenarios, a mock SMTP server, JUnit reports.
+import PackageDescription
+
+let package = Package(
+    name: "smtp-scenario",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "smtp-scenario", targets: ["smtp-scenario"]),
+        .library(name: "SMTPWire", targets: ["SMTPWire"]),
+        .library(name: "ScenarioLanguage", targets: ["ScenarioLanguage"]),
+        .library(name: "ScenarioRunner", targets: ["ScenarioRunner"]),
+        .library(name: "MockServer", targets: ["MockServer"]),
+        .library(name: "Reports", targets: ["Reports"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // bytes <-> SMTP: replies, commands, data encoding, dot-stuffing, EHLO extensions, addresses.
+        .target(
+            name: "SMTPWire",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // YAML with source marks: locations, diagnostics, typed node readers shared by every file format.
+        .target(
+            name: "LocatedYAML",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        // Scenario files -> checked, compiled Plan.
+        .target(
+            name: "ScenarioLanguage",
+            dependencies: ["LocatedYAML", "SMTPWire"]
+        ),
+        // Runs a Plan against SMTP servers and records results and transcripts.
+        .target(
+            name: "ScenarioRunner",
+            dependencies: [
+                "SMTPWire", "ScenarioLanguage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The policy-driven SMTP server: `serve` and the embedded default target.
+        .target(
+            name: "MockServer",
+            dependencies: [
+                "SMTPWire", "LocatedYAML",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Console view and JUnit XML of run results.
+        .target(
+            name: "Reports",
+            dependencies: ["ScenarioRunner", "ScenarioLanguage"]
+        ),
+        // The application pipeline: files -> plan -> run -> reports, the embedded mock, relay-check verdicts.
+        .target(
+            name: "SMTPScenarioApp",
+            dependencies: ["ScenarioLanguage", "ScenarioRunner", "MockServer", "Reports", "LocatedYAML"]
+        ),
+        // Argument parsing and wiring only.
+        .executableTarget(
+            name: "smtp-scenario",
+            dependencies: [
+                "SMTPScenarioApp", "ScenarioLanguage", "ScenarioRunner", "MockServer", "Reports",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Helpers tests share: mock on port 0, scripted servers, the real Postfix/Dovecot fixture.
+        .target(
+            name: "SMTPScenarioTesting",
+            dependencies: [
+                "SMTPWire", "ScenarioLanguage", "ScenarioRunner", "MockServer", "Reports",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/SMTPScenarioTesting"
+        ),
+        .testTarget(
+            name: "SMTPWireTests",
+            dependencies: [
+                "SMTPWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "ScenarioLanguageTests", dependencies: ["ScenarioLanguage", "LocatedYAML"]),
+        .testTarget(
+            name: "ScenarioRunnerTests",
+            dependencies: ["ScenarioRunner", "ScenarioLanguage", "SMTPScenarioTesting"]
+        ),
+        .testTarget(name: "MockServerTests", dependencies: ["MockServer", "SMTPScenarioTesting"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "SMTPScenarioTesting"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["SMTPScenarioTesting", "ScenarioRunner", "MockServer", "Reports"]
+        ),
+    ]
+)

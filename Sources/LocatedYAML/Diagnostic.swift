@@ -1,0 +1,131 @@
+/// A problem found in an input file, located and explained: `path:line:column: error: what` plus a hint.
+///
+/// Diagnostics are values, collected rather than thrown, so one pass reports every problem in a file.
+public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Errors stop a run; warnings are printed and change nothing.
+    public enum Severity: String, Sendable, Hashable {
+        case error
+        case warning
+    }
+
+    /// The kind of problem, for tests and tools to match on; the message carries the specifics.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable, Hashable {
+            case unreadableFile, yamlSyntax, unknownKey, notSupportedYet, missingKey, wrongType, badValue
+            case badDuration, badReply, badEnhancedStatus, badRegex, undefinedVariable, duplicateName
+            case conflictingKeys, badServer, emptyDocument, noScenarios
+        }
+
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        public var description: String { base.rawValue }
+
+        /// The file could not be read.
+        public static let unreadableFile = Code(.unreadableFile)
+        /// The YAML itself is malformed (libyaml's scanner, parser or composer complained).
+        public static let yamlSyntax = Code(.yamlSyntax)
+        /// A key that the format does not know.
+        public static let unknownKey = Code(.unknownKey)
+        /// A key reserved for a later version of the language.
+        public static let notSupportedYet = Code(.notSupportedYet)
+        /// A required key is absent.
+        public static let missingKey = Code(.missingKey)
+        /// A value of the wrong YAML type (a list where a string belongs, ...).
+        public static let wrongType = Code(.wrongType)
+        /// A value of the right type but not an accepted form.
+        public static let badValue = Code(.badValue)
+        /// Not a duration such as `500ms`, `5s`, `2m`.
+        public static let badDuration = Code(.badDuration)
+        /// Not a reply code form such as `250`, `"5xx"`, `[250, 251]`.
+        public static let badReply = Code(.badReply)
+        /// Not an RFC 3463 enhanced status code such as `5.7.1`.
+        public static let badEnhancedStatus = Code(.badEnhancedStatus)
+        /// A regular expression that does not compile.
+        public static let badRegex = Code(.badRegex)
+        /// `${NAME}` names no variable known at that point.
+        public static let undefinedVariable = Code(.undefinedVariable)
+        /// Two things that must have different names share one.
+        public static let duplicateName = Code(.duplicateName)
+        /// Keys that cannot be used together.
+        public static let conflictingKeys = Code(.conflictingKeys)
+        /// A server address that cannot be parsed.
+        public static let badServer = Code(.badServer)
+        /// The file holds no YAML document.
+        public static let emptyDocument = Code(.emptyDocument)
+        /// A suite without scenarios.
+        public static let noScenarios = Code(.noScenarios)
+    }
+
+    /// Error or warning.
+    public let severity: Severity
+    /// The kind of problem.
+    public let code: Code
+    /// Where it is.
+    public let location: SourceLocation
+    /// What is wrong, in one line.
+    public let message: String
+    /// What to do about it (the accepted forms, a likely intended key), if anything useful can be said.
+    public let hint: String?
+
+    /// Creates a diagnostic.
+    public init(_ severity: Severity, _ code: Code, at location: SourceLocation, _ message: String, hint: String? = nil)
+    {
+        self.severity = severity
+        self.code = code
+        self.location = location
+        self.message = message
+        self.hint = hint
+    }
+
+    /// `path:line:column: error: message`, then `  hint: ...` on a second line when there is a hint.
+    public var description: String {
+        var text = "\(location): \(severity.rawValue): \(message)"
+        if let hint { text += "\n  hint: \(hint)" }
+        return text
+    }
+}
+
+/// The diagnostics found in one pass over a file, in the order found.
+public struct Diagnostics: Sendable {
+    /// Every diagnostic so far.
+    public private(set) var all: [Diagnostic] = []
+
+    /// Creates an empty collection.
+    public init() {}
+
+    /// Whether any error (not warning) was recorded.
+    public var hasErrors: Bool { all.contains { $0.severity == .error } }
+
+    /// The errors only.
+    public var errors: [Diagnostic] { all.filter { $0.severity == .error } }
+
+    /// The warnings only.
+    public var warnings: [Diagnostic] { all.filter { $0.severity == .warning } }
+
+    /// Records an error.
+    public mutating func error(
+        _ code: Diagnostic.Code,
+        at location: SourceLocation,
+        _ message: String,
+        hint: String? = nil
+    ) {
+        all.append(Diagnostic(.error, code, at: location, message, hint: hint))
+    }
+
+    /// Records a warning.
+    public mutating func warning(
+        _ code: Diagnostic.Code,
+        at location: SourceLocation,
+        _ message: String,
+        hint: String? = nil
+    ) {
+        all.append(Diagnostic(.warning, code, at: location, message, hint: hint))
+    }
+
+    /// Records an already built diagnostic.
+    public mutating func append(_ diagnostic: Diagnostic) { all.append(diagnostic) }
+
+    /// Records several.
+    public mutating func append(contentsOf other: Diagnostics) { all.append(contentsOf: other.all) }
+}

@@ -1,0 +1,193 @@
+import Yams
+
+/// A YAML node with its location, read through typed accessors rather than guessed from YAML 1.1 tags
+/// (so `on`, `no` and `250` are just scalars until a reader decides what they mean).
+public struct YAMLValue: Sendable {
+    /// What kind of node this is, independent of tags.
+    public enum Kind: Sendable {
+        case scalar(String)
+        case null
+        case sequence([YAMLValue])
+        case mapping(YAMLMapping)
+    }
+
+    /// The node's content.
+    public let kind: Kind
+    /// Where the node starts.
+    public let location: SourceLocation
+    /// How a scalar was written in the source.
+    public enum ScalarStyle: Sendable, Hashable {
+        case plain, singleQuoted, doubleQuoted, block
+    }
+
+    /// How the scalar was written (`plain` for other kinds).
+    public let scalarStyle: ScalarStyle
+
+    /// Whether the scalar was quoted in the source (`"250"` rather than `250`).
+    public var isQuoted: Bool { scalarStyle == .singleQuoted || scalarStyle == .doubleQuoted }
+
+    /// Creates a value directly (used for synthesised values such as matrix entries).
+    public init(kind: Kind, location: SourceLocation, scalarStyle: ScalarStyle = .plain) {
+        self.kind = kind
+        self.location = location
+        self.scalarStyle = scalarStyle
+    }
+
+    init(_ node: Node, file: String, fallback: SourceLocation) throws(Diagnostic) {
+        let location = node.mark.map { SourceLocation(file: file, line: $0.line, column: $0.column) } ?? fallback
+        self.location = location
+        switch node {
+        case .scalar(let scalar):
+            switch scalar.style {
+            case .singleQuoted: scalarStyle = .singleQuoted
+            case .doubleQuoted: scalarStyle = .doubleQuoted
+            case .literal, .folded: scalarStyle = .block
+            default: scalarStyle = .plain
+            }
+            let isNull = scalarStyle == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+            kind = isNull ? .null : .scalar(scalar.string)
+        case .sequence(let sequence):
+            scalarStyle = .plain
+            var items: [YAMLValue] = []
+            for item in sequence {
+                items.append(try YAMLValue(item, file: file, fallback: location))
+            }
+            kind = .sequence(items)
+        case .mapping(let mapping):
+            scalarStyle = .plain
+            var entries: [YAMLMapping.Entry] = []
+            for (key, value) in mapping {
+                let keyValue = try YAMLValue(key, file: file, fallback: location)
+                guard case .scalar(let name) = keyValue.kind else {
+                    throw Diagnostic(
+                        .error,
+                        .wrongType,
+                        at: keyValue.location,
+                        "mapping keys must be plain strings",
+                        hint: "write the key as a word, e.g. `name:`"
+                    )
+                }
+                entries.append(
+                    YAMLMapping.Entry(
+                        key: name,
+                        keyLocation: keyValue.location,
+                        value: try YAMLValue(value, file: file, fallback: keyValue.location)
+                    )
+                )
+            }
+            kind = .mapping(YAMLMapping(entries: entries, location: location))
+        case .alias:
+            throw Diagnostic(
+                .error,
+                .yamlSyntax,
+                at: location,
+                "YAML aliases are not supported",
+                hint: "repeat the value, or use a variable"
+            )
+        }
+    }
+
+    /// The scalar text, or nil for any other kind.
+    public var scalar: String? {
+        if case .scalar(let text) = kind { return text }
+        return nil
+    }
+
+    /// The mapping, or nil.
+    public var mapping: YAMLMapping? {
+        if case .mapping(let mapping) = kind { return mapping }
+        return nil
+    }
+
+    /// The sequence items, or nil.
+    public var sequence: [YAMLValue]? {
+        if case .sequence(let items) = kind { return items }
+        return nil
+    }
+
+    /// Whether the node is null (`~`, `null` or nothing at all).
+    public var isNull: Bool {
+        if case .null = kind { return true }
+        return false
+    }
+
+    /// How the kind reads in an error message: `a string`, `a list`, `a mapping`, `nothing`.
+    public var kindDescription: String {
+        switch kind {
+        case .scalar(let text): return isQuoted ? "the string \"\(text)\"" : "the value `\(text)`"
+        case .null: return "nothing (null)"
+        case .sequence: return "a list"
+        case .mapping: return "a mapping"
+        }
+    }
+}
+
+/// A YAML mapping whose keys keep their own locations, in source order.
+public struct YAMLMapping: Sendable {
+    /// One `key: value` pair.
+    public struct Entry: Sendable {
+        /// The key text.
+        public let key: String
+        /// Where the key is.
+        public let keyLocation: SourceLocation
+        /// The value.
+        public let value: YAMLValue
+
+        /// Creates an entry.
+        public init(key: String, keyLocation: SourceLocation, value: YAMLValue) {
+            self.key = key
+            self.keyLocation = keyLocation
+            self.value = value
+        }
+    }
+
+    /// The pairs in source order.
+    public let entries: [Entry]
+    /// Where the mapping starts.
+    public let location: SourceLocation
+
+    /// Creates a mapping.
+    public init(entries: [Entry], location: SourceLocation) {
+        self.entries = entries
+        self.location = location
+    }
+
+    /// The value for `key`, or nil.
+    public subscript(key: String) -> YAMLValue? { entries.first { $0.key == key }?.value }
+
+    /// The entry for `key`, or nil.
+    public func entry(_ key: String) -> Entry? { entries.first { $0.key == key } }
+
+    /// The keys in source order.
+    public var keys: [String] { entries.map(\.key) }
+
+    /// Reports keys that are neither `allowed` nor `reserved`, suggesting the closest allowed key.
+    ///
+    /// `reserved` maps keys of a later language version to what supports them, so users read "not supported yet"
+    /// rather than "unknown key".
+    public func checkKeys(
+        allowed: [String],
+        reserved: [String: String] = [:],
+        context: String,
+        into diagnostics: inout Diagnostics
+    ) {
+        for entry in entries where !allowed.contains(entry.key) {
+            if let later = reserved[entry.key] {
+                diagnostics.error(
+                    .notSupportedYet,
+                    at: entry.keyLocation,
+                    "`\(entry.key)` is not supported yet",
+                    hint: later
+                )
+                continue
+            }
+            let hint = Suggestion.closest(to: entry.key, among: allowed).map { "did you mean '\($0)'?" }
+            diagnostics.error(
+                .unknownKey,
+                at: entry.keyLocation,
+                "unknown key '\(entry.key)' in \(context)",
+                hint: hint ?? "known keys: \(allowed.joined(separator: ", "))"
+            )
+        }
+    }
+}

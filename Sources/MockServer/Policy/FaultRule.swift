@@ -1,0 +1,68 @@
+import Foundation
+
+/// A fault the mock injects on purpose, to test how clients and scenarios handle misbehaving servers.
+public enum FaultRule: Sendable, Hashable {
+    /// Wait before replying to the given stage.
+    case delay(stage: Stage, duration: Duration)
+    /// After this many commands, answer the next one with `421 4.7.0` and close.
+    case closeAfterCommands(Int)
+    /// Close the connection without replying at the given stage.
+    case drop(stage: Stage)
+    /// Answer recipients matching the pattern with `code` (451/452 temporary, 550/553/554 permanent).
+    case failRecipients(pattern: RecipientPattern, code: Int)
+
+    /// Where in a session a fault applies.
+    public enum Stage: String, Sendable, Hashable, CaseIterable {
+        case greeting, ehlo, helo, mail, rcpt, data
+        case dataEnd = "data-end"
+        case rset, noop, vrfy, quit, starttls, auth
+    }
+}
+
+/// A recipient pattern: `/regex/` (ICU syntax, case-insensitive) or an exact address without case.
+public struct RecipientPattern: @unchecked Sendable, Hashable, CustomStringConvertible {
+    /// The pattern as written.
+    public let source: String
+    private let regex: NSRegularExpression?
+
+    /// Compiles `source`; throws when a `/regex/` does not compile.
+    public init(_ source: String) throws {
+        self.source = source
+        if source.count >= 2, source.hasPrefix("/"), source.hasSuffix("/") {
+            regex = try NSRegularExpression(pattern: String(source.dropFirst().dropLast()), options: [.caseInsensitive])
+        } else {
+            regex = nil
+        }
+    }
+
+    /// Whether `address` (without angle brackets) matches.
+    public func matches(_ address: String) -> Bool {
+        guard let regex else { return address.caseInsensitiveCompare(source) == .orderedSame }
+        return regex.firstMatch(in: address, range: NSRange(address.startIndex..., in: address)) != nil
+    }
+
+    public var description: String { source }
+
+    public static func == (lhs: RecipientPattern, rhs: RecipientPattern) -> Bool { lhs.source == rhs.source }
+    public func hash(into hasher: inout Hasher) { hasher.combine(source) }
+}
+
+extension FaultRule.Stage {
+    /// The stage of a command verb, if faults can target it.
+    init?(verb: String) {
+        switch verb {
+        case "EHLO": self = .ehlo
+        case "HELO": self = .helo
+        case "MAIL": self = .mail
+        case "RCPT": self = .rcpt
+        case "DATA": self = .data
+        case "RSET": self = .rset
+        case "NOOP": self = .noop
+        case "VRFY": self = .vrfy
+        case "QUIT": self = .quit
+        case "STARTTLS": self = .starttls
+        case "AUTH": self = .auth
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// What every connection of one server shares: policy, store, greylist, TLS, the connection count, the log.
+final class MockServerCore: Sendable {
+    let policy: MockPolicy
+    let store: MessageStore
+    let greylist = Greylist()
+    let tlsContext: NIOSSLContext?
+    private let connections = NIOLockedValueBox(0)
+    private let logLine: @Sendable (String) -> Void
+
+    init(policy: MockPolicy, store: MessageStore, tlsContext: NIOSSLContext?, log: @escaping @Sendable (String) -> Void)
+    {
+        self.policy = policy
+        self.store = store
+        self.tlsContext = tlsContext
+        self.logLine = log
+    }
+
+    /// Counts a new connection; false when the cap is reached.
+    func connectionOpened() -> Bool {
+        connections.withLockedValue { count in
+            guard count < policy.limits.maxConnections else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func connectionClosed() { connections.withLockedValue { $0 -= 1 } }
+
+    func log(_ line: String) { logLine(line) }
+}
+
+/// The policy-driven mock SMTP server: `smtp-scenario serve` and the embedded default target of `run`.
+public final class MockServer: Sendable {
+    /// How to start a server.
+    public struct Configuration: Sendable {
+        /// The policy.
+        public var policy = MockPolicy()
+        /// Host and port for plain SMTP (STARTTLS offered); port 0 picks a free one.
+        public var host = "127.0.0.1"
+        public var port = 0
+        /// A second listener with implicit TLS (RFC 8314), if wanted; port 0 picks a free one.
+        public var implicitTLSPort: Int?
+        /// The certificate; nil generates a self-signed one at start.
+        public var identity: TLSIdentity?
+        /// Where `.eml` files go, if anywhere.
+        public var storeDirectory: URL?
+        /// One line per session (and per refused connection).
+        public var log: @Sendable (String) -> Void = { _ in }
+
+        /// Defaults: 127.0.0.1 on a free port, default policy, self-signed certificate, in-memory store.
+        public init() {}
+    }
+
+    /// The port of the plain listener.
+    public let port: Int
+    /// The port of the implicit-TLS listener, if any.
+    public let implicitTLSPort: Int?
+    /// The host the listeners are bound to.
+    public let host: String
+    /// The certificate in use.
+    public let identity: TLSIdentity
+    /// Accepted messages.
+    public let store: MessageStore
+    private let channels: [Channel]
+
+    private init(
+        host: String,
+        port: Int,
+        implicitTLSPort: Int?,
+        identity: TLSIdentity,
+        store: MessageStore,
+        channels: [Channel]
+    ) {
+        self.host = host
+        self.port = port
+        self.implicitTLSPort = implicitTLSPort
+        self.identity = identity
+        self.store = store
+        self.channels = channels
+    }
+
+    /// Starts listening; returns once the listeners are bound (ready for connections).
+    public static func start(
+        _ configuration: Configuration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> MockServer {
+        let identity = try configuration.identity ?? TLSIdentity.selfSigned(hostname: configuration.policy.hostname)
+        let tlsContext = try identity.serverContext()
+        let store = try MessageStore(directory: configuration.storeDirectory)
+        let core = MockServerCore(
+            policy: configuration.policy,
+            store: store,
+            tlsContext: tlsContext,
+            log: configuration.log
+        )
+        var channels: [Channel] = []
+        do {
+            let plain = try await bind(
+                core: core,
+                host: configuration.host,
+                port: configuration.port,
+                implicitTLS: false,
+                group: group
+            )
+            channels.append(plain)
+            var tlsPort: Int?
+            if let implicitPort = configuration.implicitTLSPort {
+                let tls = try await bind(
+                    core: core,
+                    host: configuration.host,
+                    port: implicitPort,
+                    implicitTLS: true,
+                    group: group
+                )
+                channels.append(tls)
+                tlsPort = tls.localAddress?.port
+            }
+            return MockServer(
+                host: configuration.host,
+                port: plain.localAddress?.port ?? configuration.port,
+                implicitTLSPort: tlsPort,
+                identity: identity,
+                store: store,
+                channels: channels
+            )
+        } catch {
+            for channel in channels { try? await channel.close() }
+            throw error
+        }
+    }
+
+    private static func bind(
+        core: MockServerCore,
+        host: String,
+        port: Int,
+        implicitTLS: Bool,
+        group: any EventLoopGroup
+    )
+        async throws -> Channel
+    {
+        let limits = core.policy.limits
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let connection = SessionMachine.Connection(
+                        clientAddress: channel.remoteAddress?.ipAddress ?? "unknown",
+                        serverAddress: channel.localAddress?.ipAddress ?? host,
+                        tlsAvailable: core.tlsContext != nil && !implicitTLS
+                    )
+                    let sync = channel.pipeline.syncOperations
+                    if implicitTLS, let tls = core.tlsContext {
+                        try sync.addHandler(NIOSSLServerHandler(context: tls))
+                    }
+                    try sync.addHandler(IdleStateHandler(readTimeout: TimeAmount(limits.idleTimeout)))
+                    let handler = MockSessionHandler(core: core, connection: connection)
+                    try sync.addHandler(handler)
+                    if implicitTLS { handler.markTLSActive() }
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+    }
+
+    /// Stops listening and closes every listener. Open sessions end on their own timeouts.
+    public func shutdown() async {
+        for channel in channels { try? await channel.close() }
+    }
+}

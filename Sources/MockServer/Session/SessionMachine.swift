@@ -1,0 +1,499 @@
+import Foundation
+import NIOCore
+import SMTPWire
+
+/// The RFC 5321 server state machine of one session, as a value: each input returns the actions to take.
+///
+/// It knows nothing of sockets, so every policy and fault can be tested by feeding it lines.
+struct SessionMachine {
+    /// Facts about the connection the machine needs.
+    struct Connection {
+        var clientAddress: String
+        var serverAddress: String
+        var tlsAvailable: Bool
+    }
+
+    let policy: MockPolicy
+    let connection: Connection
+    let greylist: Greylist
+    private let classifier: RecipientClassifier
+
+    private(set) var helo: String?
+    private(set) var esmtp = false
+    private(set) var tlsActive = false
+    private(set) var authenticatedUser: String?
+    private var sender: MailPath?
+    private var recipients: [String] = []
+    private var authExchange: ServerAuthExchange?
+    private var commandCount = 0
+    private var errorCount = 0
+
+    /// Counters for the one-line session log.
+    private(set) var stats = Stats()
+
+    struct Stats: CustomStringConvertible {
+        var commands = 0
+        var mail = 0
+        var recipientsAccepted = 0
+        var recipientsRefused = 0
+        var messages = 0
+        var lastReply: Int?
+
+        var description: String {
+            "commands=\(commands) mail=\(mail) rcpt=\(recipientsAccepted)/\(recipientsAccepted + recipientsRefused) messages=\(messages)"
+        }
+    }
+
+    /// Whether the next line belongs to an AUTH exchange rather than being a command.
+    var inAuthExchange: Bool { authExchange != nil }
+
+    init(policy: MockPolicy, connection: Connection, greylist: Greylist) {
+        self.policy = policy
+        self.connection = connection
+        self.greylist = greylist
+        self.classifier = RecipientClassifier(
+            localDomains: policy.localDomains,
+            hostname: policy.hostname,
+            serverAddresses: [connection.serverAddress]
+        )
+    }
+
+    // MARK: - Inputs
+
+    /// The greeting, with its faults applied.
+    mutating func greeting() -> [SessionAction] {
+        if drops(at: .greeting) { return [.drop] }
+        return delayed([.reply(ServerReply(220, nil, "\(policy.hostname) \(policy.greetingText)"))], at: .greeting)
+    }
+
+    /// A command line (or a line of an AUTH exchange).
+    mutating func receive(_ line: ByteBuffer) -> [SessionAction] {
+        if authExchange != nil { return continueAuth(String(decoding: line.readableBytesView, as: UTF8.self)) }
+        stats.commands += 1
+        commandCount += 1
+        if case .closeAfterCommands(let limit)? = policy.faults.first(where: {
+            if case .closeAfterCommands = $0 { true } else { false }
+        }),
+            commandCount > limit
+        {
+            return [
+                .reply(
+                    ServerReply(421, "4.7.0", "\(policy.hostname) Error: closing connection (fault injected by policy)")
+                ), .close,
+            ]
+        }
+        guard line.readableBytes > 0 else { return error(ServerReply(500, "5.5.2", "Error: bad syntax")) }
+        guard Self.isPrintable(line) else { return error(ServerReply(500, "5.5.2", "Error: bad syntax (binary data)")) }
+        let command = SMTPCommandLine(line)
+        if line.readableBytes > policy.limits.maxCommandLength, command.verb != "AUTH" {
+            return error(ServerReply(500, "5.5.2", "Error: line too long"))
+        }
+        let stage = FaultRule.Stage(verb: command.verb)
+        if let stage, drops(at: stage) { return [.drop] }
+        let actions: [SessionAction]
+        switch command.verb {
+        case "EHLO": actions = ehlo(command.argument, extended: true)
+        case "HELO": actions = ehlo(command.argument, extended: false)
+        case "MAIL": actions = mail(command.argument)
+        case "RCPT": actions = rcpt(command.argument)
+        case "DATA": actions = data(command.argument)
+        case "RSET":
+            resetTransaction()
+            actions = [.reply(ServerReply(250, "2.0.0", "Ok"))]
+        case "NOOP": actions = [.reply(ServerReply(250, "2.0.0", "Ok"))]
+        case "VRFY": actions = verify(command.argument)
+        case "EXPN": actions = expand(command.argument)
+        case "HELP":
+            actions = [
+                .reply(
+                    ServerReply(
+                        214,
+                        "2.0.0",
+                        ["Commands: EHLO HELO MAIL RCPT DATA RSET NOOP VRFY QUIT STARTTLS AUTH", "See RFC 5321"]
+                    )
+                )
+            ]
+        case "QUIT": actions = [.reply(ServerReply(221, "2.0.0", "Bye")), .close]
+        case "STARTTLS": actions = startTLS(command.argument)
+        case "AUTH": actions = auth(command.argument)
+        case "BDAT", "ETRN", "TURN", "ATRN", "SEND", "SOML", "SAML":
+            actions = error(ServerReply(502, "5.5.1", "Error: command not implemented"))
+        default:
+            actions = error(ServerReply(500, "5.5.2", "Error: command not recognized"))
+        }
+        return stage.map { delayed(actions, at: $0) } ?? actions
+    }
+
+    /// A line longer than the framer allows.
+    mutating func overlongLine() -> [SessionAction] {
+        stats.commands += 1
+        return error(ServerReply(500, "5.5.2", "Error: line too long"))
+    }
+
+    /// The end of DATA, with what the data reader found.
+    mutating func dataFinished(_ outcome: DataReceiver.Outcome) -> [SessionAction] {
+        if drops(at: .dataEnd) {
+            resetTransaction()
+            return [.drop]
+        }
+        return delayed(dataResult(outcome), at: .dataEnd)
+    }
+
+    private mutating func dataResult(_ outcome: DataReceiver.Outcome) -> [SessionAction] {
+        defer { resetTransaction() }
+        switch outcome {
+        case .message(let content):
+            let id = Self.queueID()
+            let message = StoredMessage(
+                id: id,
+                sender: sender?.mailbox?.description ?? "",
+                recipients: recipients,
+                clientAddress: connection.clientAddress,
+                helo: helo ?? "unknown",
+                authenticatedUser: authenticatedUser,
+                tls: tlsActive,
+                receivedAt: Date(),
+                hostname: policy.hostname,
+                content: content
+            )
+            stats.messages += 1
+            return [.deliver(message), .reply(ServerReply(250, "2.0.0", "Ok: queued as \(id)"))]
+        case .tooLarge:
+            return error(ServerReply(552, "5.3.4", "Error: message file too big"))
+        case .bareLineEnding:
+            return error(
+                ServerReply(
+                    550,
+                    "5.6.0",
+                    "Error: bare <CR> or <LF> in message content (refused to prevent SMTP smuggling)"
+                )
+            )
+        case .lineTooLong:
+            return error(ServerReply(500, "5.5.2", "Error: line too long in message content"))
+        }
+    }
+
+    /// TLS is up: forget everything learned before it (RFC 3207 4.2).
+    mutating func tlsEstablished() {
+        tlsActive = true
+        helo = nil
+        esmtp = false
+        authenticatedUser = nil
+        authExchange = nil
+        resetTransaction()
+    }
+
+    // MARK: - Commands
+
+    private mutating func ehlo(_ argument: String, extended: Bool) -> [SessionAction] {
+        let name = argument.trimmingCharacters(in: .whitespaces)
+        guard !name.isEmpty else {
+            return error(ServerReply(501, "5.5.4", "Syntax: \(extended ? "EHLO" : "HELO") hostname"))
+        }
+        resetTransaction()
+        helo = name
+        esmtp = extended
+        guard extended else { return [.reply(ServerReply(250, nil, policy.hostname))] }
+        var lines = [policy.hostname, "PIPELINING", "SIZE \(policy.maxMessageSize)"]
+        if connection.tlsAvailable, !tlsActive { lines.append("STARTTLS") }
+        if authAvailable {
+            lines.append("AUTH " + ServerAuthExchange.Mechanism.allCases.map(\.rawValue).joined(separator: " "))
+        }
+        lines += ["ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8"] + policy.advertise
+        lines = lines.enumerated().filter { index, line in
+            index == 0 || !isHidden(String(line.split(separator: " ")[0]))
+        }.map(\.element)
+        return [.reply(ServerReply(250, nil, lines))]
+    }
+
+    private var authAvailable: Bool {
+        !policy.users.isEmpty && !isHidden("AUTH") && authenticatedUser == nil && (tlsActive || !policy.authRequiresTLS)
+    }
+
+    private func isHidden(_ keyword: String) -> Bool {
+        policy.hide.contains { $0.caseInsensitiveCompare(keyword) == .orderedSame }
+    }
+
+    private mutating func mail(_ argument: String) -> [SessionAction] {
+        guard helo != nil else { return error(ServerReply(503, "5.5.1", "Error: send HELO/EHLO first")) }
+        guard sender == nil else { return error(ServerReply(503, "5.5.1", "Error: nested MAIL command")) }
+        guard argument.uppercased().hasPrefix("FROM:") else {
+            return error(ServerReply(501, "5.5.4", "Syntax: MAIL FROM:<address>"))
+        }
+        if policy.requireTLS, !tlsActive {
+            return error(ServerReply(530, "5.7.0", "Must issue a STARTTLS command first"))
+        }
+        let path: MailPath
+        do {
+            path = try MailPath(parsing: String(argument.dropFirst(5)))
+        } catch {
+            return self.error(ServerReply(501, "5.1.7", "Bad sender address syntax (\(error.reason))"))
+        }
+        if policy.requireAuth, authenticatedUser == nil {
+            let address = path.mailbox?.description ?? ""
+            return error(ServerReply(530, "5.7.0", "<\(address)>: Sender address rejected: Authentication required"))
+        }
+        for parameter in path.parameters {
+            switch parameter.keyword {
+            case "SIZE":
+                guard let size = parameter.value.flatMap({ Int($0) }) else {
+                    return error(ServerReply(501, "5.5.4", "Bad message size syntax"))
+                }
+                if size > policy.maxMessageSize {
+                    return error(ServerReply(552, "5.3.4", "Message size exceeds fixed limit"))
+                }
+            case "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH":
+                continue
+            default:
+                return error(ServerReply(555, "5.5.4", "Unsupported option: \(parameter.keyword)"))
+            }
+        }
+        sender = path
+        stats.mail += 1
+        return [.reply(ServerReply(250, "2.1.0", "Ok"))]
+    }
+
+    private mutating func rcpt(_ argument: String) -> [SessionAction] {
+        guard helo != nil else { return error(ServerReply(503, "5.5.1", "Error: send HELO/EHLO first")) }
+        guard let sender else { return error(ServerReply(503, "5.5.1", "Error: need MAIL command")) }
+        guard argument.uppercased().hasPrefix("TO:") else {
+            return error(ServerReply(501, "5.5.4", "Syntax: RCPT TO:<address>"))
+        }
+        let path: MailPath
+        do {
+            path = try MailPath(parsing: String(argument.dropFirst(3)))
+        } catch {
+            stats.recipientsRefused += 1
+            return self.error(ServerReply(501, "5.1.3", "Bad recipient address syntax (\(error.reason))"))
+        }
+        guard let mailbox = path.mailbox else {
+            stats.recipientsRefused += 1
+            return error(ServerReply(501, "5.1.3", "Bad recipient address syntax"))
+        }
+        let address = mailbox.description
+        guard recipients.count < policy.maxRecipients else {
+            return error(ServerReply(452, "4.5.3", "Error: too many recipients"))
+        }
+        for case .failRecipients(let pattern, let code) in policy.faults where pattern.matches(address) {
+            stats.recipientsRefused += 1
+            return error(
+                ServerReply(
+                    code,
+                    Self.enhancedCode(forFault: code),
+                    "<\(address)>: Recipient address rejected: fault injected by policy"
+                )
+            )
+        }
+        switch classifier.classify(mailbox) {
+        case .foreign:
+            guard mayRelay else {
+                stats.recipientsRefused += 1
+                return error(ServerReply(554, "5.7.1", "<\(address)>: Relay access denied"))
+            }
+        case .local(let localPart):
+            let known =
+                policy.mailboxes.map { list in
+                    localPart.caseInsensitiveCompare("postmaster") == .orderedSame
+                        || list.contains { $0.caseInsensitiveCompare(localPart) == .orderedSame }
+                } ?? true
+            guard known else {
+                stats.recipientsRefused += 1
+                return error(
+                    ServerReply(
+                        550,
+                        "5.1.1",
+                        "<\(address)>: Recipient address rejected: User unknown in local recipient table"
+                    )
+                )
+            }
+        }
+        if let greylisting = policy.greylisting,
+            let remaining = greylist.remainingDelay(
+                client: connection.clientAddress,
+                sender: sender.mailbox?.description ?? "",
+                recipient: address,
+                delay: greylisting.delay
+            )
+        {
+            stats.recipientsRefused += 1
+            let seconds = max(
+                1,
+                Int(
+                    (Double(remaining.components.seconds) + Double(remaining.components.attoseconds) / 1e18).rounded(
+                        .up
+                    )
+                )
+            )
+            return [
+                .reply(
+                    ServerReply(
+                        450,
+                        "4.7.1",
+                        "<\(address)>: Recipient address rejected: Greylisted, try again in \(seconds)s"
+                    )
+                )
+            ]
+        }
+        recipients.append(address)
+        stats.recipientsAccepted += 1
+        return [.reply(ServerReply(250, "2.1.5", "Ok"))]
+    }
+
+    private var mayRelay: Bool {
+        if authenticatedUser != nil { return true }
+        switch policy.relay {
+        case .closed: return false
+        case .open: return true
+        case .networks(let networks): return networks.contains { $0.contains(connection.clientAddress) }
+        }
+    }
+
+    private mutating func data(_ argument: String) -> [SessionAction] {
+        guard helo != nil else { return error(ServerReply(503, "5.5.1", "Error: send HELO/EHLO first")) }
+        guard sender != nil else { return error(ServerReply(503, "5.5.1", "Error: need RCPT command")) }
+        guard !recipients.isEmpty else { return error(ServerReply(554, "5.5.1", "Error: no valid recipients")) }
+        guard argument.trimmingCharacters(in: .whitespaces).isEmpty else {
+            return error(ServerReply(501, "5.5.4", "Syntax: DATA"))
+        }
+        return [.reply(ServerReply(354, nil, "End data with <CR><LF>.<CR><LF>")), .enterData]
+    }
+
+    private mutating func verify(_ argument: String) -> [SessionAction] {
+        let target = argument.trimmingCharacters(in: CharacterSet(charactersIn: " <>"))
+        guard !target.isEmpty else { return error(ServerReply(501, "5.5.4", "Syntax: VRFY address")) }
+        switch policy.verify {
+        case .noConfirm:
+            return [.reply(ServerReply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery"))]
+        case .disabled:
+            return error(ServerReply(502, "5.5.1", "VRFY command is disabled"))
+        case .confirm:
+            return confirmUser(target)
+        }
+    }
+
+    private mutating func expand(_ argument: String) -> [SessionAction] {
+        guard policy.verify == .confirm else {
+            return error(ServerReply(502, "5.5.1", "EXPN command is disabled"))
+        }
+        return confirmUser(argument.trimmingCharacters(in: CharacterSet(charactersIn: " <>")))
+    }
+
+    /// The weak mode: say whether a user exists.
+    private mutating func confirmUser(_ target: String) -> [SessionAction] {
+        let localPart = String(target.split(separator: "@").first ?? "")
+        let known = policy.mailboxes?.contains { $0.caseInsensitiveCompare(localPart) == .orderedSame } ?? true
+        if known { return [.reply(ServerReply(250, "2.0.0", "<\(localPart)@\(policy.hostname)>"))] }
+        return error(
+            ServerReply(550, "5.1.1", "<\(target)>: Recipient address rejected: User unknown in local recipient table")
+        )
+    }
+
+    private mutating func startTLS(_ argument: String) -> [SessionAction] {
+        guard connection.tlsAvailable, !isHidden("STARTTLS") else {
+            return error(ServerReply(502, "5.5.1", "Error: command not implemented"))
+        }
+        guard !tlsActive else { return error(ServerReply(554, "5.5.1", "Error: TLS already active")) }
+        guard argument.trimmingCharacters(in: .whitespaces).isEmpty else {
+            return error(ServerReply(501, "5.5.4", "Syntax: STARTTLS"))
+        }
+        return [.reply(ServerReply(220, "2.0.0", "Ready to start TLS")), .startTLS]
+    }
+
+    private mutating func auth(_ argument: String) -> [SessionAction] {
+        guard !policy.users.isEmpty, !isHidden("AUTH") else {
+            return error(ServerReply(502, "5.5.1", "Error: authentication not enabled"))
+        }
+        guard esmtp else { return error(ServerReply(503, "5.5.1", "Error: send EHLO first")) }
+        guard authenticatedUser == nil else { return error(ServerReply(503, "5.5.1", "Error: already authenticated")) }
+        guard sender == nil else { return error(ServerReply(503, "5.5.1", "Error: MAIL transaction in progress")) }
+        guard tlsActive || !policy.authRequiresTLS else {
+            return error(ServerReply(538, "5.7.11", "Encryption required for requested authentication mechanism"))
+        }
+        let words = argument.split(separator: " ", omittingEmptySubsequences: true)
+        guard let name = words.first, let mechanism = ServerAuthExchange.Mechanism(rawValue: name.uppercased()) else {
+            return error(ServerReply(504, "5.5.4", "Unsupported authentication mechanism"))
+        }
+        let (exchange, step) = ServerAuthExchange.start(
+            mechanism: mechanism,
+            initialResponse: words.count > 1 ? String(words[1]) : nil,
+            users: policy.users,
+            hostname: policy.hostname
+        )
+        authExchange = exchange
+        return authStep(step)
+    }
+
+    private mutating func continueAuth(_ line: String) -> [SessionAction] {
+        guard var exchange = authExchange else { return [] }
+        let step = exchange.receive(line)
+        authExchange = exchange
+        return authStep(step)
+    }
+
+    private mutating func authStep(_ step: ServerAuthExchange.Step) -> [SessionAction] {
+        switch step {
+        case .challenge(let challenge):
+            return [.reply(ServerReply(334, nil, challenge))]
+        case .success(let user):
+            authExchange = nil
+            authenticatedUser = user
+            return [.reply(ServerReply(235, "2.7.0", "Authentication successful"))]
+        case .failure(let reply):
+            authExchange = nil
+            return error(reply)
+        }
+    }
+
+    // MARK: - Helpers
+
+    private mutating func resetTransaction() {
+        sender = nil
+        recipients = []
+    }
+
+    /// A negative reply, counted towards the error limit; too many errors end the session.
+    private mutating func error(_ reply: ServerReply) -> [SessionAction] {
+        errorCount += 1
+        if errorCount >= policy.limits.maxErrors {
+            return [
+                .reply(reply),
+                .reply(ServerReply(421, "4.7.0", "\(policy.hostname) Error: too many errors")),
+                .close,
+            ]
+        }
+        return [.reply(reply)]
+    }
+
+    /// Whether a drop fault applies at `stage`.
+    private func drops(at stage: FaultRule.Stage) -> Bool {
+        policy.faults.contains { if case .drop(stage) = $0 { true } else { false } }
+    }
+
+    /// `actions` preceded by the delay faults of `stage`.
+    private func delayed(_ actions: [SessionAction], at stage: FaultRule.Stage) -> [SessionAction] {
+        var result = actions
+        for case .delay(stage, let duration) in policy.faults { result.insert(.pause(duration), at: 0) }
+        return result
+    }
+
+    static func isPrintable(_ line: ByteBuffer) -> Bool {
+        line.readableBytesView.allSatisfy { $0 >= 0x20 && $0 != 0x7F || $0 == 0x09 }
+            && String(validating: line.readableBytesView, as: UTF8.self) != nil
+    }
+
+    static func enhancedCode(forFault code: Int) -> String {
+        switch code {
+        case 450: return "4.2.1"
+        case 451: return "4.3.0"
+        case 452: return "4.2.2"
+        case 553: return "5.1.3"
+        case 554: return "5.7.1"
+        default: return code / 100 == 4 ? "4.0.0" : "5.1.1"
+        }
+    }
+
+    static func queueID() -> String {
+        let alphabet = Array("0123456789ABCDEFGHJKLMNPQRSTVWXYZ")
+        return String((0..<12).map { _ in alphabet.randomElement()! })
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// Where accepted messages go: kept in memory (for tests and the library API) and, with a directory, written as
+/// one `.eml` file per message. Files are written under a temporary name and renamed, so a reader never sees a
+/// partial message.
+public final class MessageStore: Sendable {
+    private let messages = NIOLockedValueBox<[StoredMessage]>([])
+    /// Where `.eml` files go, if anywhere.
+    public let directory: URL?
+    /// Messages kept in memory at most; older ones are dropped first (files stay).
+    public let memoryLimit: Int
+
+    /// Creates a store; the directory is created when missing.
+    public init(directory: URL? = nil, memoryLimit: Int = 10_000) throws {
+        self.directory = directory
+        self.memoryLimit = memoryLimit
+        if let directory {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+    }
+
+    /// Stores `message`; returns the file it was written to, if any.
+    @discardableResult
+    public func store(_ message: StoredMessage) throws -> URL? {
+        messages.withLockedValue { list in
+            list.append(message)
+            if list.count > memoryLimit { list.removeFirst(list.count - memoryLimit) }
+        }
+        guard let directory else { return nil }
+        let file = directory.appendingPathComponent("\(message.id).eml")
+        let temporary = directory.appendingPathComponent(".\(message.id).eml.tmp")
+        try Data(message.data).write(to: temporary)
+        try FileManager.default.moveItem(at: temporary, to: file)
+        return file
+    }
+
+    /// The messages accepted so far, oldest first.
+    public var all: [StoredMessage] { messages.withLockedValue { $0 } }
+
+    /// Forgets the in-memory messages.
+    public func removeAll() { messages.withLockedValue { $0.removeAll() } }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import LocatedYAML
+import ScenarioLanguage
+import ScenarioRunner
+
+/// The console view: one line per scenario as results come in (file order), the expected-vs-got and transcript of
+/// every failure, and a summary line.
+public actor ConsoleReport {
+    /// What to print and how.
+    public struct Options: Sendable {
+        /// ANSI colours (only on a terminal unless forced).
+        public var color = false
+        /// Print every transcript, not only those of failures.
+        public var verbose = false
+
+        /// No colour, failures only.
+        public init() {}
+    }
+
+    private let options: Options
+    private let write: @Sendable (String) -> Void
+    private var currentFile: String?
+
+    /// Creates a console report writing through `write` (standard output by default).
+    public init(options: Options, write: @escaping @Sendable (String) -> Void = ConsoleReport.standardOutput) {
+        self.options = options
+        self.write = write
+    }
+
+    /// Writes to standard output and flushes, so lines appear as scenarios finish.
+    public static let standardOutput: @Sendable (String) -> Void = { text in
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// Prints one scenario's line (and its failure detail).
+    public func scenarioFinished(_ result: ScenarioResult) {
+        let file = result.scenario.location.file
+        if file != currentFile {
+            currentFile = file
+            write(paint(file, .bold) + "\n")
+        }
+        let time = "(\(Self.seconds(result.duration)))"
+        switch result.outcome {
+        case .passed:
+            write("  \(paint("PASS ", .green)) \(result.scenario.name) \(paint(time, .dim))\n")
+        case .skipped(let reason):
+            write("  \(paint("SKIP ", .yellow)) \(result.scenario.name) \(paint("(\(reason))", .dim))\n")
+        case .failed(let failure):
+            let label = failure.kind.isError ? "ERROR" : "FAIL "
+            write("  \(paint(label, .red)) \(result.scenario.name) \(paint(time, .dim))\n")
+            write(Self.indent(Self.failureDetail(failure), by: 8) + "\n")
+        }
+        if options.verbose || !result.outcome.isPassed, !result.transcript.entries.isEmpty {
+            if case .skipped = result.outcome { return }
+            write(Self.indent("transcript:", by: 8) + "\n")
+            write(Self.indent(result.transcript.rendered(), by: 10) + "\n")
+        }
+    }
+
+    /// Prints the summary line: `N passed, N failed, N skipped` and the time.
+    public func finish(_ run: RunResult) {
+        let counts = run.counts
+        var line = "\(counts.passed) passed, \(counts.failed + counts.errors) failed, \(counts.skipped) skipped"
+        if counts.errors > 0 { line += " (\(counts.errors) could not run)" }
+        line += " in \(Self.seconds(run.duration))"
+        if run.interrupted { line += " - interrupted" }
+        let color: Style = counts.failed + counts.errors > 0 || run.interrupted ? .red : .green
+        write(paint(line, color) + "\n")
+    }
+
+    /// `path:line: step 3 "RCPT TO:<x>": expected ..., got ...` as a small block.
+    static func failureDetail(_ failure: StepFailure) -> String {
+        var lines = ["\(failure.location.fileAndLine): \(failure.stepDescription)"]
+        if let expected = failure.expected {
+            lines.append("  expected \(expected)")
+            lines.append("  got      \(failure.actual)")
+        } else {
+            lines.append("  \(failure.actual)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private enum Style: String {
+        case green = "32"
+        case red = "31"
+        case yellow = "33"
+        case dim = "2"
+        case bold = "1"
+    }
+
+    private func paint(_ text: String, _ style: Style) -> String {
+        options.color ? "\u{1B}[\(style.rawValue)m\(text)\u{1B}[0m" : text
+    }
+
+    static func indent(_ text: String, by count: Int) -> String {
+        let pad = String(repeating: " ", count: count)
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map { pad + $0 }.joined(separator: "\n")
+    }
+
+    static func seconds(_ duration: Duration) -> String {
+        let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        if ms < 1000 { return "\(ms) ms" }
+        return String(format: "%.2f s", Double(ms) / 1000)
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import LocatedYAML
+import Reports
+import ScenarioLanguage
+import ScenarioRunner
+
+/// Where the pipeline writes: standard output for reports, standard error for diagnostics.
+public struct ConsoleOutput: Sendable {
+    /// Report lines.
+    public let out: @Sendable (String) -> Void
+    /// Diagnostics and notes.
+    public let err: @Sendable (String) -> Void
+
+    /// Creates an output pair.
+    public init(out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void) {
+        self.out = out
+        self.err = err
+    }
+
+    /// The process's standard output and error.
+    public static let standard = ConsoleOutput(
+        out: { FileHandle.standardOutput.write(Data($0.utf8)) },
+        err: { FileHandle.standardError.write(Data($0.utf8)) }
+    )
+}
+
+/// Everything `smtp-scenario run` was asked to do.
+public struct RunConfiguration: Sendable {
+    /// Files and folders; default `scenarios/`.
+    public var paths: [String] = ["scenarios"]
+    /// Variables, secrets, environment, `--timeout`.
+    public var compile = CompileOptions()
+    /// `--server`, as written.
+    public var server: String?
+    /// `--tag`.
+    public var tags: [String] = []
+    /// `--exclude-tag`.
+    public var excludeTags: [String] = []
+    /// `--jobs`.
+    public var jobs = 4
+    /// `--junit FILE`.
+    public var junitPath: String?
+    /// `--junit-strict`.
+    public var junitStrict = false
+    /// `--verbose`.
+    public var verbose = false
+    /// Colour in the console view.
+    public var color = false
+
+    /// The defaults of the command line.
+    public init() {}
+}
+
+/// The exit codes of `run` and `validate`.
+public enum ExitCode {
+    /// Everything passed (skips allowed).
+    public static let success: Int32 = 0
+    /// A scenario failed or could not run.
+    public static let failure: Int32 = 1
+    /// Bad usage or invalid scenario files: nothing was run.
+    public static let usage: Int32 = 2
+}
+
+/// The `run` and `validate` pipelines: files -> compiled plan -> run -> console and JUnit reports.
+public enum RunPipeline {
+    /// Files found and compiled, with every diagnostic printed.
+    public struct Loaded: Sendable {
+        /// The compiled plan (files without errors only).
+        public let plan: Plan
+        /// Every file's compilation, for reports of broken files.
+        public let compilations: [FileCompilation]
+        /// Whether any file has errors.
+        public var hasErrors: Bool { compilations.contains(where: \.hasErrors) }
+    }
+
+    /// Finds and compiles the files under `paths`, printing diagnostics to `output.err`.
+    /// Returns nil (after printing why) when the paths cannot be read.
+    public static func load(paths: [String], options: CompileOptions, output: ConsoleOutput) -> Loaded? {
+        let files: [String]
+        do {
+            files = try ScenarioDiscovery.files(in: paths)
+        } catch {
+            output.err("error: \(error)\n")
+            return nil
+        }
+        if files.isEmpty {
+            output.err("error: no scenario files (*.yaml, *.yml) in \(paths.joined(separator: ", "))\n")
+            return nil
+        }
+        let compilations = files.map { ScenarioCompiler.compile(path: $0, options: options) }
+        for compilation in compilations {
+            for diagnostic in compilation.diagnostics { output.err(diagnostic.description + "\n") }
+        }
+        let errorCount = compilations.reduce(0) { $0 + $1.diagnostics.filter { $0.severity == .error }.count }
+        if errorCount > 0 {
+            let broken = compilations.filter(\.hasErrors).count
+            output.err(
+                "\(errorCount) error\(errorCount == 1 ? "" : "s") in \(broken) file\(broken == 1 ? "" : "s"); nothing was run\n"
+            )
+        }
+        return Loaded(plan: Plan(files: compilations.compactMap(\.file)), compilations: compilations)
+    }
+
+    /// `smtp-scenario validate`: compiles only. 0 when every file compiles, 2 otherwise.
+    public static func validate(paths: [String], options: CompileOptions, output: ConsoleOutput) -> Int32 {
+        guard let loaded = load(paths: paths, options: options, output: output) else { return ExitCode.usage }
+        if loaded.hasErrors { return ExitCode.usage }
+        output.out("\(loaded.compilations.count) files, \(loaded.plan.scenarioCount) scenarios: OK\n")
+        return ExitCode.success
+    }
+
+    /// `smtp-scenario run`. Returns the exit code (0, 1, 2) and whether the run was interrupted; the caller maps
+    /// an interruption to 130/143 after this returns with the reports written.
+    public static func run(
+        _ configuration: RunConfiguration,
+        resolver: any ServerResolver,
+        output: ConsoleOutput
+    ) async -> (exitCode: Int32, interrupted: Bool) {
+        guard let loaded = load(paths: configuration.paths, options: configuration.compile, output: output) else {
+            return (ExitCode.usage, false)
+        }
+        var junitOptions = JUnitReport.Options()
+        junitOptions.strict = configuration.junitStrict
+        let junit = JUnitReport(options: junitOptions)
+        if loaded.hasErrors {
+            if let path = configuration.junitPath {
+                writeReport(junit.render(compileFailures: loaded.compilations), to: path, output: output)
+            }
+            return (ExitCode.usage, false)
+        }
+        let plan = loaded.plan.filtered(includingTags: configuration.tags, excludingTags: configuration.excludeTags)
+        if plan.scenarioCount == 0 {
+            var what: [String] = []
+            if !configuration.tags.isEmpty { what.append("--tag \(configuration.tags.joined(separator: ", "))") }
+            if !configuration.excludeTags.isEmpty {
+                what.append("--exclude-tag \(configuration.excludeTags.joined(separator: ", "))")
+            }
+            output.err(
+                "error: no scenarios left to run" + (what.isEmpty ? "" : " with \(what.joined(separator: " and "))")
+                    + "\n"
+            )
+            return (ExitCode.usage, false)
+        }
+        var options = RunOptions()
+        options.jobs = max(1, configuration.jobs)
+        options.extraSecrets = Array(configuration.compile.secrets.values)
+        if let server = configuration.server {
+            guard let target = ServerTarget.parse(server, relativeTo: configuration.compile.workingDirectory) else {
+                output.err("error: --server \(server) is not a server address (\(ServerTarget.acceptedForms))\n")
+                return (ExitCode.usage, false)
+            }
+            options.serverOverride = target
+        }
+        var consoleOptions = ConsoleReport.Options()
+        consoleOptions.color = configuration.color
+        consoleOptions.verbose = configuration.verbose
+        let console = ConsoleReport(options: consoleOptions, write: output.out)
+        let result = await PlanRunner.run(plan, options: options, resolver: resolver) {
+            await console.scenarioFinished($0)
+        }
+        await console.finish(result)
+        if let path = configuration.junitPath {
+            writeReport(junit.render(result), to: path, output: output)
+        }
+        return (result.exitCode, result.interrupted)
+    }
+
+    static func writeReport(_ xml: String, to path: String, output: ConsoleOutput) {
+        do {
+            let url = URL(fileURLWithPath: path)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
+            try Data(xml.utf8).write(to: url, options: .atomic)
+        } catch {
+            output.err("error: cannot write JUnit report \(path): \(error)\n")
+        }
+    }
+}

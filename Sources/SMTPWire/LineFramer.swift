@@ -1,0 +1,83 @@
+import NIOCore
+
+/// How a line received from the peer ended.
+///
+/// SMTP requires CRLF; a bare LF is tolerated when reading replies and policed by the server inside DATA,
+/// where it is the root of SMTP smuggling.
+public enum LineEnding: Sendable, Hashable {
+    /// The standard `\r\n`.
+    case crlf
+    /// A bare `\n` with no `\r` before it.
+    case lf
+}
+
+/// One unit produced by ``LineFramer``.
+public enum FramedLine: Sendable, Hashable {
+    /// A complete line, without its terminator.
+    case line(ByteBuffer, LineEnding)
+    /// A line longer than the framer's limit; its bytes were discarded up to and including its terminator.
+    case overlong(discarded: Int)
+}
+
+/// Splits a byte stream into lines with a hard cap on line length.
+///
+/// NIO's `LineBasedFrameDecoder` has no maximum; SMTP needs one so that a peer sending an endless line
+/// cannot make us buffer without bound. After an overlong line the framer discards bytes until the next LF,
+/// then reports ``FramedLine/overlong(discarded:)`` once.
+public struct LineFramer: Sendable {
+    /// The longest line accepted, in bytes, not counting the terminator.
+    public let maxLineLength: Int
+    private var discarding = false
+    private var discardedSoFar = 0
+
+    /// Creates a framer that refuses lines longer than `maxLineLength` bytes (terminator excluded).
+    public init(maxLineLength: Int) {
+        precondition(maxLineLength > 0, "maxLineLength must be positive")
+        self.maxLineLength = maxLineLength
+    }
+
+    /// Whether the framer is skipping the rest of an overlong line.
+    public var isDiscarding: Bool { discarding }
+
+    /// Takes the next complete line from the front of `buffer`, or returns nil when more bytes are needed.
+    ///
+    /// Bytes of an incomplete line stay in `buffer` unless the line already exceeds the limit, in which case
+    /// they are dropped and the framer discards until the next LF.
+    public mutating func next(from buffer: inout ByteBuffer) -> FramedLine? {
+        let view = buffer.readableBytesView
+        guard let lfIndex = view.firstIndex(of: UInt8(ascii: "\n")) else {
+            let pending = view.count
+            if discarding {
+                discardedSoFar += pending
+                buffer.moveReaderIndex(forwardBy: pending)
+            } else if pending > maxLineLength + 1 {
+                // The line cannot fit any more (one spare byte for a CR that may precede the LF).
+                discarding = true
+                discardedSoFar = pending
+                buffer.moveReaderIndex(forwardBy: pending)
+            }
+            return nil
+        }
+        let lineLength = lfIndex - view.startIndex
+        if discarding {
+            let discarded = discardedSoFar + lineLength + 1
+            buffer.moveReaderIndex(forwardBy: lineLength + 1)
+            discarding = false
+            discardedSoFar = 0
+            return .overlong(discarded: discarded)
+        }
+        var content = lineLength
+        var ending = LineEnding.lf
+        if lineLength > 0, view[lfIndex - 1] == UInt8(ascii: "\r") {
+            content -= 1
+            ending = .crlf
+        }
+        if content > maxLineLength {
+            buffer.moveReaderIndex(forwardBy: lineLength + 1)
+            return .overlong(discarded: lineLength + 1)
+        }
+        let line = buffer.readSlice(length: content)!
+        buffer.moveReaderIndex(forwardBy: lineLength + 1 - content)
+        return .line(line, ending)
+    }
+}

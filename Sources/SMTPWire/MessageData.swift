@@ -1,0 +1,121 @@
+import NIOCore
+
+/// Encodes message content for the DATA phase (RFC 5321 section 4.5.2).
+public enum MessageData {
+    /// Encodes `text` as DATA content: line endings normalised to CRLF (LF, CR and CRLF alike), every line that
+    /// begins with `.` dot-stuffed, a final CRLF added when missing, then the terminating `.` CRLF.
+    public static func encode(_ text: String) -> ByteBuffer {
+        var out = ByteBuffer()
+        let bytes = Array(text.utf8)
+        out.reserveCapacity(bytes.count + bytes.count / 32 + 5)
+        var atLineStart = true
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n") {
+                out.writeStaticString("\r\n")
+                if byte == UInt8(ascii: "\r"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") {
+                    index += 1
+                }
+                atLineStart = true
+            } else {
+                if atLineStart, byte == UInt8(ascii: ".") { out.writeInteger(UInt8(ascii: ".")) }
+                out.writeInteger(byte)
+                atLineStart = false
+            }
+            index += 1
+        }
+        if !atLineStart { out.writeStaticString("\r\n") }
+        out.writeStaticString(".\r\n")
+        return out
+    }
+}
+
+/// How a server treats a bare LF or bare CR inside message content (the root of SMTP smuggling).
+public enum BareLineEndingPolicy: String, Sendable, Hashable, CaseIterable {
+    /// Read to the real CRLF.CRLF, then refuse the message with 5xx (the safe default).
+    case reject
+    /// Read to the real CRLF.CRLF and store bare line endings as CRLF.
+    case normalize
+    /// Deliberately vulnerable: a bare LF ends a line, so `\n.\n` and `\n.\r\n` end the data. For tests only.
+    case accept
+}
+
+/// Server-side reader of DATA content: finds the end of data, removes dot-stuffing, applies the bare line ending
+/// policy and the size limit, keeping at most `maxSize` bytes in memory.
+public struct DataReceiver: Sendable {
+    /// What the data phase produced once it ended.
+    public enum Outcome: Sendable, Hashable {
+        /// The message, unstuffed, with CRLF line endings.
+        case message(ByteBuffer)
+        /// Bigger than the limit; the content was not kept.
+        case tooLarge(size: Int)
+        /// Contained a bare CR or LF and the policy refuses it.
+        case bareLineEnding
+        /// Contained a line longer than the framer allows.
+        case lineTooLong
+    }
+
+    private let policy: BareLineEndingPolicy
+    private let maxSize: Int
+    private var content = ByteBuffer()
+    private var size = 0
+    private var sawBareLineEnding = false
+    private var sawOverlongLine = false
+    private var previousEndedWithCRLF = true
+
+    /// Creates a receiver for one message.
+    public init(policy: BareLineEndingPolicy, maxSize: Int) {
+        self.policy = policy
+        self.maxSize = maxSize
+    }
+
+    /// Feeds one framed line; returns the outcome when this line ended the data, nil otherwise.
+    public mutating func receive(_ framed: FramedLine) -> Outcome? {
+        guard case .line(var line, let ending) = framed else {
+            sawOverlongLine = true
+            previousEndedWithCRLF = false
+            return nil
+        }
+        let isDot = line.readableBytes == 1 && line.readableBytesView.first == UInt8(ascii: ".")
+        let bareCR = line.readableBytesView.contains(UInt8(ascii: "\r"))
+        switch policy {
+        case .accept:
+            if isDot { return finish() }
+        case .reject, .normalize:
+            if isDot, ending == .crlf, previousEndedWithCRLF { return finish() }
+            if ending == .lf || bareCR { sawBareLineEnding = true }
+        }
+        previousEndedWithCRLF = ending == .crlf
+        if line.readableBytesView.first == UInt8(ascii: ".") { line.moveReaderIndex(forwardBy: 1) }
+        append(&line, bareCR: bareCR)
+        return nil
+    }
+
+    private mutating func append(_ line: inout ByteBuffer, bareCR: Bool) {
+        size += line.readableBytes + 2
+        guard size <= maxSize else {
+            content.clear()
+            return
+        }
+        if bareCR, policy == .normalize {
+            for byte in line.readableBytesView {
+                if byte == UInt8(ascii: "\r") {
+                    content.writeStaticString("\r\n")
+                } else {
+                    content.writeInteger(byte)
+                }
+            }
+        } else {
+            content.writeBuffer(&line)
+        }
+        content.writeStaticString("\r\n")
+    }
+
+    private mutating func finish() -> Outcome {
+        if size > maxSize { return .tooLarge(size: size) }
+        if sawOverlongLine { return .lineTooLong }
+        if sawBareLineEnding, policy == .reject { return .bareLineEnding }
+        return .message(content)
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+
+/// Finds scenario files: files given by name, and `*.yaml`/`*.yml` below folders, in a stable order.
+public enum ScenarioDiscovery {
+    /// A path that is neither a file nor a folder.
+    public struct MissingPath: Error, Sendable, CustomStringConvertible {
+        /// The path as given.
+        public let path: String
+        public var description: String { "no such file or folder: \(path)" }
+    }
+
+    /// Expands `paths`: files are kept as given (any extension), folders are searched recursively for
+    /// `*.yaml`/`*.yml`, sorted by path. Duplicates are dropped, keeping the first.
+    public static func files(in paths: [String]) throws(MissingPath) -> [String] {
+        var result: [String] = []
+        var seen = Set<String>()
+        let fileManager = FileManager.default
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard fileManager.fileExists(atPath: path, isDirectory: &isDirectory) else { throw MissingPath(path: path) }
+            var found: [String] = []
+            if isDirectory.boolValue {
+                let base = path.hasSuffix("/") ? String(path.dropLast()) : path
+                let enumerator = fileManager.enumerator(atPath: path)
+                while let relative = enumerator?.nextObject() as? String {
+                    guard relative.hasSuffix(".yaml") || relative.hasSuffix(".yml") else { continue }
+                    let full = base + "/" + relative
+                    var childIsDirectory: ObjCBool = false
+                    if fileManager.fileExists(atPath: full, isDirectory: &childIsDirectory), !childIsDirectory.boolValue
+                    {
+                        found.append(full)
+                    }
+                }
+                found.sort()
+            } else {
+                found = [path]
+            }
+            for file in found {
+                let key = URL(fileURLWithPath: file).standardized.path
+                if seen.insert(key).inserted { result.append(file) }
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import LocatedYAML
+
+/// The variables visible at one point of a scenario, and the `${...}` parser that uses them.
+///
+/// Later sources win: suite `vars`, scenario `vars`, `--var`/`--secret`, then captures of earlier steps.
+struct VariableScope {
+    /// Names the runner provides once connected.
+    static let builtinRuntimeNames: Set<String> = ["server.host", "server.port", "server.ip"]
+
+    /// Values defined by files, the command line and matrices; a value may itself hold run-time references
+    /// (`"[${server.ip}]"`), which are spliced into every template that uses it.
+    private(set) var staticValues: [String: Template]
+    /// Variables whose value comes while running (built-ins and captures of earlier steps).
+    private(set) var runtimeNames: Set<String> = VariableScope.builtinRuntimeNames
+    /// Captures made later in the scenario, to explain a use before its capture.
+    var laterCaptures: [String: String] = [:]
+    /// Names given on the command line, which file `vars` cannot override.
+    let commandLineNames: Set<String>
+    let environment: [String: String]
+
+    init(commandLine: [String: String], environment: [String: String]) {
+        self.staticValues = commandLine.mapValues { Template(literal: $0) }
+        self.commandLineNames = Set(commandLine.keys)
+        self.environment = environment
+    }
+
+    /// Defines a file variable unless the command line already set it (the command line wins).
+    mutating func define(_ name: String, value: Template) {
+        guard !commandLineNames.contains(name) else { return }
+        staticValues[name] = value
+    }
+
+    /// The value of a static variable when it holds no run-time reference.
+    func staticValue(_ name: String) -> String? { staticValues[name]?.staticText }
+
+    /// Records that a step captures `name`; from now on it is a run-time variable.
+    mutating func capture(_ name: String) {
+        runtimeNames.insert(name)
+        laterCaptures[name] = nil
+    }
+
+    /// Every name known now, for suggestions.
+    var knownNames: [String] { Array(staticValues.keys) + Array(runtimeNames) }
+
+    /// Parses `${NAME}` references in `text`, substituting what is known now.
+    ///
+    /// `$${` is a literal `${`. `${env.NAME}` reads the environment, `${env.NAME:-default}` with a default.
+    /// Unknown names are located errors.
+    func template(_ value: YAMLValue, text: String, into diagnostics: inout Diagnostics) -> Template? {
+        var parts: [Template.Part] = []
+        var literal = ""
+        var failed = false
+        let scalars = Array(text.unicodeScalars)
+        var index = 0
+        while index < scalars.count {
+            let c = scalars[index]
+            if c == "$", index + 2 < scalars.count, scalars[index + 1] == "$", scalars[index + 2] == "{" {
+                literal += "${"
+                index += 3
+                continue
+            }
+            guard c == "$", index + 1 < scalars.count, scalars[index + 1] == "{" else {
+                literal.unicodeScalars.append(c)
+                index += 1
+                continue
+            }
+            let start = index
+            guard let close = scalars[(index + 2)...].firstIndex(of: "}") else {
+                diagnostics.error(
+                    .badValue,
+                    at: Self.location(of: start, in: value),
+                    "unterminated `${` in \"\(text)\"",
+                    hint: "close the reference with `}`, or write `$${` for a literal `${`"
+                )
+                return nil
+            }
+            let reference = String(String.UnicodeScalarView(scalars[(index + 2)..<close]))
+            index = close + 1
+            switch resolve(reference) {
+            case .value(let text):
+                literal += text
+            case .runtime(let name):
+                parts.append(.literal(literal))
+                literal = ""
+                parts.append(.variable(name))
+            case .template(let template):
+                parts.append(.literal(literal))
+                literal = ""
+                parts.append(contentsOf: template.parts)
+            case .failure(let message, let hint):
+                diagnostics.error(.undefinedVariable, at: Self.location(of: start, in: value), message, hint: hint)
+                failed = true
+            }
+        }
+        parts.append(.literal(literal))
+        return failed ? nil : Template(parts: parts)
+    }
+
+    /// Substitutes static values only; for places that must be fully known at compile time (TLS file paths).
+    func staticString(_ value: YAMLValue, text: String, what: String, into diagnostics: inout Diagnostics) -> String? {
+        guard let template = template(value, text: text, into: &diagnostics) else { return nil }
+        if let resolved = template.staticText { return resolved }
+        diagnostics.error(
+            .badValue,
+            at: value.location,
+            "\(what) cannot use run-time variables (\(template.variableNames.map { "${\($0)}" }.joined(separator: ", ")))",
+            hint: "use vars, --var or ${env.NAME} here"
+        )
+        return nil
+    }
+
+    private enum Resolution {
+        case value(String)
+        case runtime(String)
+        case template(Template)
+        case failure(String, hint: String?)
+    }
+
+    private func resolve(_ reference: String) -> Resolution {
+        let name = reference.trimmingCharacters(in: .whitespaces)
+        if name.hasPrefix("env.") {
+            var variable = String(name.dropFirst(4))
+            var fallback: String?
+            if let range = variable.range(of: ":-") {
+                fallback = String(variable[range.upperBound...])
+                variable = String(variable[..<range.lowerBound])
+            }
+            guard !variable.isEmpty else {
+                return .failure("empty environment variable name in ${\(reference)}", hint: nil)
+            }
+            if let value = environment[variable] { return .value(value) }
+            if let fallback { return .value(fallback) }
+            return .failure(
+                "environment variable \(variable) is not set (used as ${\(reference)})",
+                hint: "set it, or give a default: ${env.\(variable):-default}"
+            )
+        }
+        guard !name.isEmpty else { return .failure("empty variable reference ${}", hint: "write ${NAME}") }
+        if runtimeNames.contains(name) { return .runtime(name) }
+        if let value = staticValues[name] { return .template(value) }
+        if let step = laterCaptures[name] {
+            return .failure(
+                "variable '\(name)' is used before it is captured (it is captured by \(step))",
+                hint: "move this use after the step that captures it"
+            )
+        }
+        let hint = Suggestion.closest(to: name, among: knownNames).map { "did you mean '${\($0)}'?" }
+        return .failure(
+            "undefined variable '\(name)'",
+            hint: hint ?? "define it under vars:, pass --var \(name)=VALUE, or capture it in an earlier step"
+        )
+    }
+
+    /// The location of the scalar at `offset` within `value`, exact for single-line plain and quoted scalars.
+    static func location(of offset: Int, in value: YAMLValue) -> SourceLocation {
+        guard let text = value.scalar, !text.contains("\n") else { return value.location }
+        switch value.scalarStyle {
+        case .plain:
+            return SourceLocation(
+                file: value.location.file,
+                line: value.location.line,
+                column: value.location.column + offset
+            )
+        case .singleQuoted where !text.contains("'"), .doubleQuoted where !text.contains("\\") && !text.contains("\""):
+            return SourceLocation(
+                file: value.location.file,
+                line: value.location.line,
+                column: value.location.column + 1 + offset
+            )
+        default:
+            return value.location
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import LocatedYAML
+import SMTPWire
+
+/// What a step expects to happen after it acted.
+public enum Expectation: Sendable, Hashable {
+    /// Read no reply (a `raw` step without `expect`, a `wait`).
+    case noReply
+    /// Read one reply and check it.
+    case reply(ReplyExpectation)
+    /// The server closes the connection (orderly close or reset) instead of replying.
+    case closed
+    /// No reply arrives within the step's timeout.
+    case nothing
+}
+
+/// One accepted reply code form: `250` or a class such as `5xx`.
+public enum CodePattern: Sendable, Hashable, CustomStringConvertible {
+    /// Exactly this code.
+    case exact(Int)
+    /// Any code whose first digit is this (2, 3, 4 or 5).
+    case anyOfClass(Int)
+
+    /// Whether `code` matches.
+    public func matches(_ code: Int) -> Bool {
+        switch self {
+        case .exact(let expected): return code == expected
+        case .anyOfClass(let digit): return code / 100 == digit
+        }
+    }
+
+    /// `250` or `5xx`.
+    public var description: String {
+        switch self {
+        case .exact(let code): return String(code)
+        case .anyOfClass(let digit): return "\(digit)xx"
+        }
+    }
+
+    /// Parses `250`, `"5xx"` (also `5XX`); nil otherwise.
+    public init?(_ text: String) {
+        let lowered = text.lowercased()
+        if lowered.count == 3, lowered.hasSuffix("xx"), let digit = Int(lowered.prefix(1)), (2...5).contains(digit) {
+            self = .anyOfClass(digit)
+        } else if lowered.count == 3, lowered.allSatisfy(\.isASCII), let code = Int(lowered), (200...599).contains(code)
+        {
+            self = .exact(code)
+        } else {
+            return nil
+        }
+    }
+}
+
+/// How reply text is matched: a case-insensitive substring, or a regular expression.
+public enum TextMatch: Sendable, Hashable, CustomStringConvertible {
+    /// Case-insensitive substring; may contain run-time variables.
+    case substring(Template)
+    /// A regular expression compiled at compile time.
+    case regex(ScenarioRegex)
+    /// A regular expression containing run-time variables; their values are escaped and it is compiled when run.
+    case dynamicRegex(pattern: Template, caseInsensitive: Bool)
+
+    public var description: String {
+        switch self {
+        case .substring(let template): return "text containing \"\(template)\""
+        case .regex(let regex): return "text matching \(regex)"
+        case .dynamicRegex(let pattern, let insensitive): return "text matching /\(pattern)/" + (insensitive ? "i" : "")
+        }
+    }
+}
+
+/// TLS facts a `starttls` step (or an implicit-TLS greeting) expects.
+public struct TLSExpectation: Sendable, Hashable {
+    /// How a TLS version requirement compares.
+    public enum VersionRequirement: Sendable, Hashable, CustomStringConvertible {
+        case exactly(TLSVersion)
+        case atLeast(TLSVersion)
+
+        public var description: String {
+            switch self {
+            case .exactly(let version): return version.rawValue
+            case .atLeast(let version): return ">=\(version.rawValue)"
+            }
+        }
+    }
+
+    /// Whether the handshake must succeed (the default) or must be refused by the server.
+    public var handshakeMustFail: Bool = false
+    /// Required negotiated version.
+    public var version: VersionRequirement?
+    /// Names every one of which the certificate's subjectAltNames must cover (RFC 6125 wildcards).
+    public var certificateNames: [String] = []
+    /// Minimum remaining validity of the certificate.
+    public var validForAtLeast: Duration?
+    /// Pattern the issuer DN (RFC 4514 form) must match.
+    public var issuer: TextMatch?
+
+    /// Creates an empty expectation (handshake succeeds, nothing else checked).
+    public init() {}
+}
+
+/// A TLS protocol version.
+public enum TLSVersion: String, Sendable, Hashable, CaseIterable, Comparable {
+    case v1_0 = "1.0"
+    case v1_1 = "1.1"
+    case v1_2 = "1.2"
+    case v1_3 = "1.3"
+
+    public static func < (lhs: TLSVersion, rhs: TLSVersion) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// The checks applied to one reply.
+public struct ReplyExpectation: Sendable, Hashable, CustomStringConvertible {
+    /// Any of these codes passes.
+    public var codes: [CodePattern]
+    /// The enhanced status code that must start the reply text.
+    public var enhanced: EnhancedStatusCode?
+    /// The reply text must match this.
+    public var text: TextMatch?
+    /// EHLO keywords that must be advertised (`PIPELINING`, `AUTH PLAIN`).
+    public var advertises: [String] = []
+    /// EHLO keywords that must not be advertised.
+    public var lacks: [String] = []
+    /// TLS facts, for `starttls` steps.
+    public var tls: TLSExpectation?
+
+    /// Creates an expectation of the given codes.
+    public init(codes: [CodePattern]) { self.codes = codes }
+
+    /// 2xx or 3xx: the default of a `send` without `expect`.
+    public static let positive = ReplyExpectation(codes: [.anyOfClass(2), .anyOfClass(3)])
+
+    /// `250`, `250 or 251`, `4xx or 5xx`, then ` with enhanced 5.7.1`, ... as one readable phrase.
+    public var description: String {
+        var text = codes.map(\.description).joined(separator: " or ")
+        if let enhanced { text += ", enhanced \(enhanced)" }
+        if let match = self.text { text += ", \(match)" }
+        if !advertises.isEmpty { text += ", advertising \(advertises.joined(separator: ", "))" }
+        if !lacks.isEmpty { text += ", not advertising \(lacks.joined(separator: ", "))" }
+        return text
+    }
+}
+
+/// `capture: {NAME: '/regex/'}`: the first group of a match against the reply text becomes variable NAME.
+public struct Capture: Sendable, Hashable {
+    /// The variable to set.
+    public let name: String
+    /// The pattern.
+    public let regex: ScenarioRegex
+    /// Where the capture is written.
+    public let location: SourceLocation
+
+    /// Creates a capture.
+    public init(name: String, regex: ScenarioRegex, location: SourceLocation) {
+        self.name = name
+        self.regex = regex
+        self.location = location
+    }
+}

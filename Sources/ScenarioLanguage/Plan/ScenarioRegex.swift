@@ -1,0 +1,56 @@
+import Foundation
+
+/// A regular expression from a scenario (`/pattern/` or `/pattern/i`), compiled once.
+///
+/// The dialect is ICU's, as used by `NSRegularExpression`; documented in the README.
+public final class ScenarioRegex: @unchecked Sendable, Hashable, CustomStringConvertible {
+    /// The pattern as written between the slashes.
+    public let pattern: String
+    /// Whether `i` was given.
+    public let caseInsensitive: Bool
+    private let regex: NSRegularExpression
+
+    /// Compiles `pattern`; throws the ICU error message when it is not a valid pattern.
+    public init(pattern: String, caseInsensitive: Bool) throws {
+        self.pattern = pattern
+        self.caseInsensitive = caseInsensitive
+        self.regex = try NSRegularExpression(pattern: pattern, options: caseInsensitive ? [.caseInsensitive] : [])
+    }
+
+    /// Number of capture groups in the pattern.
+    public var groupCount: Int { regex.numberOfCaptureGroups }
+
+    /// Whether the pattern matches anywhere in `text`.
+    public func matches(_ text: String) -> Bool {
+        regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+    }
+
+    /// The first group of the first match (or the whole match when the pattern has no group), or nil.
+    public func firstGroup(in text: String) -> String? {
+        guard let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) else { return nil }
+        let group = match.numberOfRanges > 1 ? 1 : 0
+        guard let range = Range(match.range(at: group), in: text) else { return "" }
+        return String(text[range])
+    }
+
+    /// `/pattern/` or `/pattern/i`.
+    public var description: String { "/\(pattern)/" + (caseInsensitive ? "i" : "") }
+
+    public static func == (lhs: ScenarioRegex, rhs: ScenarioRegex) -> Bool {
+        lhs.pattern == rhs.pattern && lhs.caseInsensitive == rhs.caseInsensitive
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(pattern)
+        hasher.combine(caseInsensitive)
+    }
+
+    /// Splits `/pattern/flags` into pattern and flags; nil when `text` is not written between slashes.
+    public static func split(_ text: String) -> (pattern: String, flags: String)? {
+        guard text.count >= 2, text.hasPrefix("/"), let close = text.lastIndex(of: "/"), close > text.startIndex
+        else { return nil }
+        let flags = String(text[text.index(after: close)...])
+        guard flags.allSatisfy({ $0 == "i" }) else { return nil }
+        return (String(text[text.index(after: text.startIndex)..<close]), flags)
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+
+/// Where a scenario connects: a real server, or the embedded mock server.
+public enum ServerTarget: Sendable, Hashable, CustomStringConvertible {
+    /// A server on the network; `implicitTLS` for `smtps://` (TLS before the greeting, RFC 8314).
+    case remote(host: String, port: Int, implicitTLS: Bool)
+    /// The embedded mock server with the default policy, or with the policy file at this absolute path.
+    case mock(policyFile: String?)
+
+    /// `host:port`, `smtps://host:port`, `mock` or `mock:FILE`.
+    public var description: String {
+        switch self {
+        case .remote(let host, let port, let tls):
+            let hostPart = host.contains(":") ? "[\(host)]" : host
+            return (tls ? "smtps://" : "") + "\(hostPart):\(port)"
+        case .mock(nil): return "mock"
+        case .mock(let file?): return "mock:\(file)"
+        }
+    }
+
+    /// The forms accepted, for hints.
+    public static let acceptedForms =
+        "host:port, host (port 25), [::1]:2525, smtp://host:port, smtps://host:port (port 465), mock, mock:FILE"
+
+    /// Parses a server address. `mock:FILE` paths are made absolute against `directory`.
+    public static func parse(_ text: String, relativeTo directory: String) -> ServerTarget? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed == "mock" { return .mock(policyFile: nil) }
+        if trimmed.hasPrefix("mock:") {
+            let file = String(trimmed.dropFirst(5))
+            guard !file.isEmpty else { return nil }
+            let absolute =
+                file.hasPrefix("/")
+                ? file : URL(fileURLWithPath: directory).appendingPathComponent(file).standardized.path
+            return .mock(policyFile: absolute)
+        }
+        var rest = Substring(trimmed)
+        var implicitTLS = false
+        if rest.lowercased().hasPrefix("smtps://") {
+            implicitTLS = true
+            rest = rest.dropFirst(8)
+        } else if rest.lowercased().hasPrefix("smtp://") {
+            rest = rest.dropFirst(7)
+        }
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        let defaultPort = implicitTLS ? 465 : 25
+        let host: Substring
+        var portText: Substring?
+        if rest.hasPrefix("[") {
+            guard let close = rest.firstIndex(of: "]") else { return nil }
+            host = rest[rest.index(after: rest.startIndex)..<close]
+            let after = rest[rest.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { return nil }
+                portText = after.dropFirst()
+            }
+        } else if let colon = rest.lastIndex(of: ":") {
+            guard rest.firstIndex(of: ":") == colon else { return nil }  // an unbracketed IPv6 literal is ambiguous
+            host = rest[..<colon]
+            portText = rest[rest.index(after: colon)...]
+        } else {
+            host = rest
+        }
+        guard !host.isEmpty, !host.contains(" "), !host.contains("/") else { return nil }
+        var port = defaultPort
+        if let portText {
+            guard let value = Int(portText), (1...65535).contains(value) else { return nil }
+            port = value
+        }
+        return .remote(host: String(host), port: port, implicitTLS: implicitTLS)
+    }
+}

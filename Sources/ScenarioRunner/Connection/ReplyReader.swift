@@ -1,0 +1,131 @@
+import NIOCore
+import NIOTLS
+import SMTPWire
+
+/// The inbound end of a client connection: buffers what the server sends and hands out one reply per request.
+///
+/// Bytes are parsed only when a reply is requested, so bytes the server sends early (for example plaintext after
+/// a `220` to STARTTLS) can be inspected and discarded instead of being read as replies. Confined to its channel's
+/// event loop.
+final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private struct PendingRead {
+        let promise: EventLoopPromise<ReadOutcome>
+        let timeout: Scheduled<Void>
+    }
+
+    private var buffer = ByteBuffer()
+    private var parser: ReplyParser
+    private var pendingRead: PendingRead?
+    private var pendingHandshake: EventLoopPromise<Void>?
+    private var closeReason: CloseReason?
+    private var eventLoop: EventLoop?
+
+    init(parser: ReplyParser = ReplyParser()) {
+        self.parser = parser
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        eventLoop = context.eventLoop
+    }
+
+    /// Waits for the next complete reply, or `timeout`, or the end of the connection.
+    func readReply(timeout: TimeAmount, on loop: EventLoop) -> EventLoopFuture<ReadOutcome> {
+        precondition(pendingRead == nil, "one reply read at a time")
+        if let outcome = tryCompleteRead() { return loop.makeSucceededFuture(outcome) }
+        let promise = loop.makePromise(of: ReadOutcome.self)
+        let scheduled = loop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            guard let pending = pendingRead else { return }
+            pendingRead = nil
+            pending.promise.succeed(.timedOut(partial: Array(buffer.readableBytesView)))
+        }
+        pendingRead = PendingRead(promise: promise, timeout: scheduled)
+        return promise.futureResult
+    }
+
+    /// Ends a pending read because the run was interrupted.
+    func cancelPendingRead() {
+        complete(with: .cancelled)
+    }
+
+    /// Removes and returns every byte received but not yet read as a reply.
+    func takeBufferedBytes() -> [UInt8] {
+        let bytes = Array(buffer.readableBytesView)
+        buffer.clear()
+        parser = ReplyParser()
+        return bytes
+    }
+
+    /// Whether the connection has ended.
+    var isClosed: Bool { closeReason != nil }
+
+    /// Registers interest in the end of a TLS handshake started by a handler in front of this one.
+    func awaitHandshake(on loop: EventLoop) -> EventLoopFuture<Void> {
+        let promise = loop.makePromise(of: Void.self)
+        if let closeReason {
+            promise.fail(ConnectionClosedError(reason: closeReason))
+        } else {
+            pendingHandshake = promise
+        }
+        return promise.futureResult
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        // Parse only for a waiting reader: unread bytes must stay inspectable (see takeBufferedBytes).
+        if pendingRead != nil, let outcome = tryCompleteRead() { complete(with: outcome) }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent, let promise = pendingHandshake {
+            pendingHandshake = nil
+            promise.succeed(())
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let promise = pendingHandshake {
+            pendingHandshake = nil
+            promise.fail(error)
+        }
+        if closeReason == nil { closeReason = .reset(String(describing: error)) }
+        complete(with: .closed(closeReason!, partial: Array(buffer.readableBytesView)))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if closeReason == nil { closeReason = .orderly }
+        if let promise = pendingHandshake {
+            pendingHandshake = nil
+            promise.fail(ConnectionClosedError(reason: closeReason!))
+        }
+        if pendingRead != nil, let outcome = tryCompleteRead() { complete(with: outcome) }
+        context.fireChannelInactive()
+    }
+
+    private func tryCompleteRead() -> ReadOutcome? {
+        do {
+            if let reply = try parser.parse(&buffer) { return .reply(reply, .now) }
+        } catch {
+            return .protocolError(error)
+        }
+        if let closeReason { return .closed(closeReason, partial: Array(buffer.readableBytesView)) }
+        return nil
+    }
+
+    private func complete(with outcome: ReadOutcome) {
+        guard let pending = pendingRead else { return }
+        pendingRead = nil
+        pending.timeout.cancel()
+        pending.promise.succeed(outcome)
+    }
+}
+
+/// The connection ended while something was still expected of it.
+struct ConnectionClosedError: Error, CustomStringConvertible {
+    let reason: CloseReason
+    var description: String { reason.description }
+}

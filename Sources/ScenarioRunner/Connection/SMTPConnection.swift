@@ -1,0 +1,168 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+import SMTPWire
+
+/// A client connection to an SMTP server: write bytes, read one reply at a time with a deadline, upgrade to TLS.
+///
+/// Every wait has a deadline and ends early when the run is interrupted.
+final class SMTPConnection: Sendable {
+    private let channel: Channel
+    private let reader: NIOLoopBound<ReplyReader>
+
+    /// The peer's IP address as connected (`${server.ip}`).
+    let remoteIP: String
+
+    private init(channel: Channel, reader: NIOLoopBound<ReplyReader>) {
+        self.channel = channel
+        self.reader = reader
+        self.remoteIP = channel.remoteAddress?.ipAddress ?? "unknown"
+    }
+
+    /// Why a connection could not be opened.
+    struct ConnectError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Opens a TCP connection within `timeout`.
+    static func open(
+        host: String,
+        port: Int,
+        timeout: Duration,
+        group: EventLoopGroup,
+        maxReplyLineLength: Int = ReplyParser.defaultMaxLineLength
+    ) async throws(ConnectError) -> SMTPConnection {
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(TimeAmount(timeout))
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let reader = ReplyReader(parser: ReplyParser(maxLineLength: maxReplyLineLength))
+                    try channel.pipeline.syncOperations.addHandler(reader)
+                }
+            }
+        let channel: Channel
+        do {
+            channel = try await bootstrap.connect(host: host, port: port).get()
+        } catch {
+            throw ConnectError(description: Self.describe(error, host: host, port: port, timeout: timeout))
+        }
+        do {
+            let reader = try await channel.eventLoop.submit {
+                NIOLoopBound(
+                    try channel.pipeline.syncOperations.handler(type: ReplyReader.self),
+                    eventLoop: channel.eventLoop
+                )
+            }.get()
+            return SMTPConnection(channel: channel, reader: reader)
+        } catch {
+            channel.close(promise: nil)
+            throw ConnectError(description: "connection to \(host):\(port) failed at once: \(error)")
+        }
+    }
+
+    private static func describe(_ error: Error, host: String, port: Int, timeout: Duration) -> String {
+        let target = "\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        switch error {
+        case is ChannelError where "\(error)".contains("connectTimeout"):
+            return "connect to \(target) timed out after \(timeout)"
+        case let error as NIOConnectionError:
+            let reasons = error.connectionErrors.map { "\($0.target.ipAddress ?? "?"): \($0.error)" }
+            if let dns = error.dnsAAAAError ?? error.dnsAError, reasons.isEmpty {
+                return "cannot resolve \(host): \(dns)"
+            }
+            return "connect to \(target) failed: " + (reasons.isEmpty ? "\(error)" : reasons.joined(separator: "; "))
+        default:
+            return "connect to \(target) failed: \(error)"
+        }
+    }
+
+    /// Writes and flushes `bytes`.
+    func write(_ bytes: ByteBuffer) async throws {
+        try await channel.writeAndFlush(bytes).get()
+    }
+
+    /// Waits for the next reply for at most `timeout`.
+    func readReply(timeout: Duration) async -> ReadOutcome {
+        let reader = self.reader
+        let loop = channel.eventLoop
+        let future = loop.flatSubmit { reader.value.readReply(timeout: TimeAmount(timeout), on: loop) }
+        return await withTaskCancellationHandler {
+            (try? await future.get()) ?? .cancelled
+        } onCancel: {
+            loop.execute { reader.value.cancelPendingRead() }
+        }
+    }
+
+    /// Removes and returns bytes received but not read as replies.
+    func takeBufferedBytes() async -> [UInt8] {
+        let reader = self.reader
+        return (try? await channel.eventLoop.submit { reader.value.takeBufferedBytes() }.get()) ?? []
+    }
+
+    /// Starts TLS on the open connection and waits for the handshake (RFC 3207 for STARTTLS, RFC 8314 implicit TLS).
+    ///
+    /// The caller must have discarded any buffered plaintext first, so nothing received before TLS is read after.
+    func startTLS(
+        context: NIOSSLContext,
+        serverHostname: String?,
+        verification: TLSVerification,
+        timeout: Duration
+    )
+        async throws -> TLSSessionInfo
+    {
+        let channel = self.channel
+        let reader = self.reader
+        let loop = channel.eventLoop
+        let handshake: EventLoopFuture<Void> = loop.flatSubmit {
+            do {
+                let handler: NIOSSLClientHandler
+                if let callback = verification.callback {
+                    handler = try NIOSSLClientHandler(
+                        context: context,
+                        serverHostname: serverHostname,
+                        customVerificationCallback: callback
+                    )
+                } else {
+                    handler = try NIOSSLClientHandler(context: context, serverHostname: serverHostname)
+                }
+                let done = reader.value.awaitHandshake(on: loop)
+                try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+                return done
+            } catch {
+                return loop.makeFailedFuture(error)
+            }
+        }
+        let deadline = loop.scheduleTask(in: TimeAmount(timeout)) {
+            channel.close(promise: nil)
+        }
+        defer { deadline.cancel() }
+        do {
+            try await withTaskCancellationHandler {
+                try await handshake.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+        } catch {
+            throw TLSHandshakeError(underlying: error, timedOut: !channel.isActive && Self.isTimeout(error))
+        }
+        return try await loop.submit {
+            let sync = channel.pipeline.syncOperations
+            let version = try sync.nioSSL_tlsVersion()
+            let certificate = try sync.nioSSL_peerCertificate()
+            return TLSSessionInfo(version: version, leafDER: try certificate?.toDERBytes())
+        }.get()
+    }
+
+    private static func isTimeout(_ error: Error) -> Bool {
+        error is ConnectionClosedError
+    }
+
+    /// Closes the connection, ignoring errors (it may already be closed).
+    func close() async {
+        try? await channel.close().get()
+    }
+
+    /// Whether the server has closed the connection.
+    var isActive: Bool { channel.isActive }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import SMTPWire
+import ScenarioLanguage
+
+/// Compares replies with expectations and says, in words, what differs.
+enum ReplyCheck {
+    /// The expectation as reports show it: `250 (requested action completed)`, `4xx or 5xx, enhanced 5.7.1`.
+    static func describe(_ expectation: ReplyExpectation) -> String {
+        var text = expectation.description
+        if expectation.codes.count == 1, case .exact(let code) = expectation.codes[0] {
+            text = text.replacingOccurrences(
+                of: "\(code)",
+                with: "\(code) (\(ReplyCodeMeaning.describe(code)))",
+                options: [.anchored]
+            )
+        }
+        return text
+    }
+
+    /// A reply as reports show it: its lines joined, then the code's meaning.
+    static func describe(_ reply: Reply) -> String {
+        "\(reply.summary) (\(reply.code) = \(ReplyCodeMeaning.describe(reply.code)))"
+    }
+
+    /// Nil when `reply` meets `expectation`; otherwise what is wrong with it.
+    static func mismatch(
+        of reply: Reply,
+        against expectation: ReplyExpectation,
+        lookup: (String) -> String?
+    ) -> String? {
+        guard expectation.codes.contains(where: { $0.matches(reply.code) }) else { return describe(reply) }
+        if let enhanced = expectation.enhanced {
+            guard let actual = reply.enhancedCode else {
+                return "\(describe(reply)), which has no enhanced status code (expected \(enhanced))"
+            }
+            guard actual == enhanced else {
+                return "\(describe(reply)), enhanced status \(actual) instead of \(enhanced)"
+            }
+        }
+        if let match = expectation.text, !textMatches(match, reply.text, lookup: lookup) {
+            return "\(describe(reply)), which does not have \(describeMatch(match, lookup: lookup))"
+        }
+        if !expectation.advertises.isEmpty || !expectation.lacks.isEmpty {
+            let capabilities = EHLOCapabilities(reply: reply)
+            let missing = expectation.advertises.filter { !capabilities.advertises($0) }
+            if !missing.isEmpty {
+                let listed = capabilities.keywords.isEmpty ? "nothing" : capabilities.keywords.joined(separator: ", ")
+                return "a reply that does not advertise \(missing.joined(separator: ", ")) (it advertises \(listed))"
+            }
+            let present = expectation.lacks.filter { capabilities.advertises($0) }
+            if !present.isEmpty {
+                return "a reply that advertises \(present.joined(separator: ", ")), which it must not"
+            }
+        }
+        return nil
+    }
+
+    static func textMatches(_ match: TextMatch, _ text: String, lookup: (String) -> String?) -> Bool {
+        switch match {
+        case .substring(let template):
+            return text.range(of: template.resolve(lookup), options: [.caseInsensitive]) != nil
+        case .regex(let regex):
+            return regex.matches(text)
+        case .dynamicRegex(let pattern, let insensitive):
+            let escaped = pattern.resolve { lookup($0).map(NSRegularExpression.escapedPattern(for:)) }
+            return (try? ScenarioRegex(pattern: escaped, caseInsensitive: insensitive))?.matches(text) ?? false
+        }
+    }
+
+    static func describeMatch(_ match: TextMatch, lookup: (String) -> String?) -> String {
+        switch match {
+        case .substring(let template): return "text containing \"\(template.resolve(lookup))\""
+        case .regex(let regex): return "text matching \(regex)"
+        case .dynamicRegex(let pattern, let insensitive):
+            return "text matching /\(pattern.resolve(lookup))/" + (insensitive ? "i" : "")
+        }
+    }
+}

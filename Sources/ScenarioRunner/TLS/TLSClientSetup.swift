@@ -1,0 +1,108 @@
+import Crypto
+import NIOCore
+import NIOSSL
+import ScenarioLanguage
+
+/// A custom certificate check (a pin), when the scenario uses one instead of chain verification.
+struct TLSVerification: Sendable {
+    let callback: (@Sendable ([NIOSSLCertificate], EventLoopPromise<NIOSSLVerificationResult>) -> Void)?
+}
+
+/// What the handshake negotiated.
+struct TLSSessionInfo: Sendable {
+    let version: NIOSSL.TLSVersion?
+    let leafDER: [UInt8]?
+}
+
+/// A TLS handshake that did not complete.
+struct TLSHandshakeError: Error, CustomStringConvertible {
+    let underlying: Error
+    let timedOut: Bool
+
+    var description: String {
+        if timedOut { return "TLS handshake timed out" }
+        if let ssl = underlying as? NIOSSLError, case .handshakeFailed(let errors) = ssl {
+            return "TLS handshake failed: \(errors)"
+        }
+        return "TLS handshake failed: \(underlying)"
+    }
+}
+
+/// Turns a scenario's `tls:` options into a swift-nio-ssl client context.
+enum TLSClientSetup {
+    /// Why the options could not be applied (a missing CA file, a bad key...).
+    struct ConfigurationError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The context, the SNI name and the verification to use for `host`.
+    ///
+    /// `pin` (from the options or from the embedded mock's own certificate) replaces chain verification.
+    static func make(
+        options: TLSOptions,
+        pin endpointPin: [UInt8]?,
+        host: String
+    ) throws(ConfigurationError) -> (
+        NIOSSLContext, String?, TLSVerification
+    ) {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = options.minVersion.map(nioVersion) ?? .tlsv1
+        if let max = options.maxVersion { configuration.maximumTLSVersion = nioVersion(max) }
+        if options.minVersion == nil, let max = options.maxVersion, max < .v1_2 {
+            configuration.minimumTLSVersion = .tlsv1
+        }
+        let pin = options.pinSHA256 ?? endpointPin
+        var verification = TLSVerification(callback: nil)
+        do {
+            if let caFile = options.caFile {
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+            }
+            if let certificate = options.clientCertificate, let key = options.clientKey {
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
+                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            }
+        } catch {
+            throw ConfigurationError(description: "cannot load TLS files: \(error)")
+        }
+        if !options.verify {
+            configuration.certificateVerification = .none
+        } else if let pin {
+            configuration.certificateVerification = .noHostnameVerification
+            verification = TLSVerification { certificates, promise in
+                guard let leaf = certificates.first, let der = try? leaf.toDERBytes() else {
+                    promise.succeed(.failed)
+                    return
+                }
+                promise.succeed(Array(SHA256.hash(data: der)) == pin ? .certificateVerified : .failed)
+            }
+        }
+        let serverName = options.serverName ?? (isIPAddress(host) ? nil : host)
+        do {
+            return (try NIOSSLContext(configuration: configuration), serverName, verification)
+        } catch {
+            throw ConfigurationError(description: "cannot set up TLS: \(error)")
+        }
+    }
+
+    static func nioVersion(_ version: ScenarioLanguage.TLSVersion) -> NIOSSL.TLSVersion {
+        switch version {
+        case .v1_0: return .tlsv1
+        case .v1_1: return .tlsv11
+        case .v1_2: return .tlsv12
+        case .v1_3: return .tlsv13
+        }
+    }
+
+    static func scenarioVersion(_ version: NIOSSL.TLSVersion) -> ScenarioLanguage.TLSVersion {
+        switch version {
+        case .tlsv1: return .v1_0
+        case .tlsv11: return .v1_1
+        case .tlsv12: return .v1_2
+        case .tlsv13: return .v1_3
+        }
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        (try? SocketAddress(ipAddress: host, port: 0)) != nil
+    }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import LocatedYAML
+import ScenarioLanguage
+
+/// Options shared by the commands that compile scenario files.
+struct CompileArguments: ParsableArguments {
+    @Option(
+        name: .customLong("var"),
+        help: ArgumentHelp("Set a variable (repeatable): --var NAME=VALUE.", valueName: "NAME=VALUE")
+    )
+    var variables: [String] = []
+
+    @Option(
+        name: .customLong("secret"),
+        help: ArgumentHelp("Like --var, and the value is masked as *** in every output.", valueName: "NAME=VALUE")
+    )
+    var secrets: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "Default per-reply timeout for steps without their own (500ms, 5s, 2m).",
+            valueName: "DURATION"
+        )
+    )
+    var timeout: String?
+
+    /// The compile options, or a validation error naming the bad argument.
+    func compileOptions() throws -> CompileOptions {
+        var options = CompileOptions()
+        options.variables = try Self.pairs(variables, option: "--var")
+        options.secrets = try Self.pairs(secrets, option: "--secret")
+        if let timeout {
+            guard let duration = DurationSyntax.parse(timeout), duration > .zero else {
+                throw ValidationError("--timeout \(timeout) is not a duration (\(DurationSyntax.acceptedForms))")
+            }
+            options.defaultTimeout = duration
+        }
+        return options
+    }
+
+    static func pairs(_ values: [String], option: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for value in values {
+            guard let equals = value.firstIndex(of: "="), equals != value.startIndex else {
+                throw ValidationError("\(option) \(value): expected NAME=VALUE")
+            }
+            result[String(value[..<equals])] = String(value[value.index(after: equals)...])
+        }
+        return result
+    }
+}
+
+/// `--color auto|always|never`, honouring NO_COLOR.
+enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, always, never
+
+    var enabled: Bool {
+        switch self {
+        case .always: return true
+        case .never: return false
+        case .auto:
+            let environment = ProcessInfo.processInfo.environment
+            if let noColor = environment["NO_COLOR"], !noColor.isEmpty { return false }
+            return isatty(STDOUT_FILENO) == 1 && environment["TERM"] != "dumb"
+        }
+    }
+}

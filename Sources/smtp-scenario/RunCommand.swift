@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import SMTPScenarioApp
+
+/// `smtp-scenario run`.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run scenario files and report the results.",
+        discussion: """
+            Runs every scenario in the given files and folders (folders are searched for *.yaml and *.yml).
+            Without --server and without `server:` in the files, scenarios run against an embedded mock server.
+
+            Exit codes: 0 all passed (skips allowed), 1 a scenario failed or could not run, 2 usage error or
+            invalid scenario files (nothing was run), 130/143 interrupted by SIGINT/SIGTERM (reports still written).
+
+            Example:
+              smtp-scenario run scenarios/ --server 127.0.0.1:2525 --junit report.xml --exclude-tag disclosure
+            """
+    )
+
+    @Argument(help: "Scenario files or folders (default: scenarios/).")
+    var paths: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "Server for every scenario: host:port, [::1]:2525, smtps://host:465, mock, mock:FILE.",
+            valueName: "HOST:PORT"
+        )
+    )
+    var server: String?
+
+    @Option(help: ArgumentHelp("Write a JUnit XML report.", valueName: "FILE"))
+    var junit: String?
+
+    @Flag(
+        help:
+            "Leave out what the Jenkins xUnit plugin's schema rejects (testcase file/line, testsuites skipped/timestamp)."
+    )
+    var junitStrict = false
+
+    @Option(help: "Scenarios run at the same time.")
+    var jobs = 4
+
+    @Option(
+        name: .customLong("tag"),
+        help: ArgumentHelp("Run only scenarios with this tag (repeatable).", valueName: "TAG")
+    )
+    var tags: [String] = []
+
+    @Option(
+        name: .customLong("exclude-tag"),
+        help: ArgumentHelp("Leave out scenarios with this tag (repeatable).", valueName: "TAG")
+    )
+    var excludeTags: [String] = []
+
+    @OptionGroup var compile: CompileArguments
+
+    @Flag(help: "Print every transcript, not only those of failures.")
+    var verbose = false
+
+    @Option(help: "Colour: auto (on a terminal, unless NO_COLOR is set), always, never.")
+    var color: ColorChoice = .auto
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+    }
+
+    func run() async throws {
+        var configuration = RunConfiguration()
+        configuration.paths = paths.isEmpty ? ["scenarios"] : paths
+        configuration.compile = try compile.compileOptions()
+        configuration.server = server
+        configuration.junitPath = junit
+        configuration.junitStrict = junitStrict
+        configuration.jobs = jobs
+        configuration.tags = tags
+        configuration.excludeTags = excludeTags
+        configuration.verbose = verbose
+        configuration.color = color.enabled
+        let finalConfiguration = configuration
+        let resolver = EmbeddedMockResolver()
+        let outcome = await Interruption.run {
+            await RunPipeline.run(finalConfiguration, resolver: resolver, output: .standard)
+        }
+        await resolver.shutdown()
+        if let signal = outcome.signal { throw ExitCode(128 + signal) }
+        throw ExitCode(outcome.value.exitCode)
+    }
+}
+
+/// `smtp-scenario validate`.
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Compile scenario files and report errors without running anything.",
+        discussion: "Exit codes: 0 every file compiles, 2 errors were found (each printed as path:line:column)."
+    )
+
+    @Argument(help: "Scenario files or folders (default: scenarios/).")
+    var paths: [String] = []
+
+    @OptionGroup var compile: CompileArguments
+
+    func run() throws {
+        let code = RunPipeline.validate(
+            paths: paths.isEmpty ? ["scenarios"] : paths,
+            options: try compile.compileOptions(),
+            output: .standard
+        )
+        throw ExitCode(code)
+    }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import MockServer
+import ScenarioLanguage
+
+/// `smtp-scenario serve`.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the mock SMTP server standalone, for testing mail clients and applications.",
+        discussion: """
+            Prints one log line per session; stops cleanly on SIGINT or SIGTERM.
+            Without --tls-cert/--tls-key a self-signed certificate is generated at start; its SHA-256 fingerprint
+            is printed so scenarios can pin it (tls: {pin-sha256: ...}).
+
+            Example:
+              smtp-scenario serve --listen 127.0.0.1:2525 --tls-listen 127.0.0.1:2465 --config mock.yaml --store ./mail
+            """
+    )
+
+    @Option(help: ArgumentHelp("Address for plain SMTP with STARTTLS.", valueName: "HOST:PORT"))
+    var listen = "127.0.0.1:2525"
+
+    @Option(help: ArgumentHelp("Also listen with implicit TLS (RFC 8314) here.", valueName: "HOST:PORT"))
+    var tlsListen: String?
+
+    @Option(help: ArgumentHelp("Policy file (see schemas/mock.schema.json).", valueName: "FILE"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("Write each accepted message here as a .eml file.", valueName: "DIR"))
+    var store: String?
+
+    @Option(help: ArgumentHelp("PEM certificate chain for TLS.", valueName: "FILE"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("PEM private key for TLS.", valueName: "FILE"))
+    var tlsKey: String?
+
+    func validate() throws {
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+    }
+
+    func run() async throws {
+        guard case .remote(let host, let port, _)? = ServerTarget.parse(listen, relativeTo: ".") else {
+            throw ValidationError("--listen \(listen) is not HOST:PORT")
+        }
+        var configuration = MockServer.Configuration()
+        configuration.host = host
+        configuration.port = port
+        if let tlsListen {
+            guard case .remote(let tlsHost, let tlsPort, _)? = ServerTarget.parse(tlsListen, relativeTo: "."),
+                tlsHost == host
+            else { throw ValidationError("--tls-listen \(tlsListen) must be HOST:PORT on the same host as --listen") }
+            configuration.implicitTLSPort = tlsPort
+        }
+        if let config {
+            let loaded = MockPolicy.load(path: config)
+            for diagnostic in loaded.diagnostics {
+                FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
+            }
+            guard let policy = loaded.policy else { throw ExitCode(2) }
+            configuration.policy = policy
+        }
+        if let tlsCert, let tlsKey {
+            configuration.identity = try TLSIdentity.load(certificateFile: tlsCert, keyFile: tlsKey)
+        }
+        configuration.storeDirectory = store.map { URL(fileURLWithPath: $0) }
+        configuration.log = { line in
+            let stamp = ISO8601DateFormatter().string(from: Date())
+            FileHandle.standardOutput.write(Data("\(stamp) \(line)\n".utf8))
+        }
+        let server = try await MockServer.start(configuration)
+        var banner = "smtp-scenario mock server listening on \(host):\(server.port)"
+        if let tlsPort = server.implicitTLSPort { banner += ", implicit TLS on \(host):\(tlsPort)" }
+        print(banner)
+        print("TLS certificate SHA-256 fingerprint: \(server.identity.fingerprintHex)")
+        if let store { print("storing accepted messages in \(store)") }
+        let signal = await Interruption.run {
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+        }.signal
+        await server.shutdown()
+        print("stopped")
+        if signal != nil { throw ExitCode.success }
+    }
+}
