@@ -6,7 +6,7 @@ import SMTPWire
 extension FileCompiler {
     static let codeForms =
         "250, \"2xx\"/\"3xx\"/\"4xx\"/\"5xx\", a list such as [250, 251], closed, nothing, or a mapping with code/enhanced/text/advertises/lacks"
-    static let expectKeys = ["code", "enhanced", "text", "advertises", "lacks", "tls"]
+    static let expectKeys = ["code", "enhanced", "text", "not-text", "advertises", "lacks", "tls"]
 
     /// Compiles an `expect` value. `defaultCodes` applies when a mapping gives no `code`.
     mutating func expectation(
@@ -81,45 +81,55 @@ extension FileCompiler {
             }
         }
         if let text = mapping["text"] { expectation.text = textMatch(text, scope: scope) }
+        if let text = mapping["not-text"] { expectation.notText = textMatch(text, scope: scope) }
         if let advertises = mapping["advertises"] {
-            expectation.advertises = advertises.stringList("advertises", into: &diagnostics) ?? []
+            expectation.advertises = templateList(advertises, "advertises", scope: scope)
         }
-        if let lacks = mapping["lacks"] {
-            expectation.lacks = lacks.stringList("lacks", into: &diagnostics) ?? []
-        }
+        if let lacks = mapping["lacks"] { expectation.lacks = templateList(lacks, "lacks", scope: scope) }
         if let tls = mapping["tls"] { expectation.tls = tlsExpectation(tls, scope: scope) }
         return diagnostics.errors.count == before ? expectation : nil
     }
 
-    /// A `text` or `issuer` matcher: `/regex/flags` or a case-insensitive substring.
+    /// A list of strings (or one string), each with `${...}` references.
+    mutating func templateList(_ value: YAMLValue, _ what: String, scope: VariableScope) -> [Template] {
+        let items = value.scalar != nil ? [value] : (value.list(what, into: &diagnostics) ?? [])
+        return items.compactMap { item in
+            guard let text = item.string("each entry of \(what)", into: &diagnostics) else { return nil }
+            return scope.template(item, text: text, into: &diagnostics)
+        }
+    }
+
+    /// A `text` or `issuer` matcher: `/regex/flags` or a case-insensitive substring. The slashes may come from a
+    /// variable (`not-text: ${version_pattern}`).
     mutating func textMatch(_ value: YAMLValue, scope: VariableScope) -> TextMatch? {
         guard let raw = value.string("text", into: &diagnostics),
             let template = scope.template(value, text: raw, into: &diagnostics)
         else { return nil }
-        guard raw.hasPrefix("/") else { return .substring(template) }
-        guard let (_, flags) = ScenarioRegex.split(raw) else {
-            diagnostics.error(
-                .badRegex,
-                at: value.location,
-                "a regular expression must be written /pattern/ or /pattern/i",
-                hint: "for a substring that starts with '/', put a space before it or use a regex such as /\\/path/"
-            )
-            return nil
+        if let staticText = template.staticText {
+            guard staticText.hasPrefix("/") else { return .substring(template) }
+            guard let (pattern, flags) = ScenarioRegex.split(staticText) else {
+                diagnostics.error(
+                    .badRegex,
+                    at: value.location,
+                    "a regular expression must be written /pattern/ or /pattern/i",
+                    hint: "for a substring that starts with '/', use a regex such as /\\/path/"
+                )
+                return nil
+            }
+            return compileRegex(pattern, insensitive: flags.contains("i"), at: value.location).map(TextMatch.regex)
         }
-        let insensitive = flags.contains("i")
-        // Slashes come from the literal text; strip them from the template's first and last literal parts.
+        guard raw.hasPrefix("/"), let (_, flags) = ScenarioRegex.split(raw) else { return .substring(template) }
+        // Run-time variables inside a regex: strip the slashes from the literal ends, check with placeholders now.
         var parts = template.parts
         if case .literal(let first)? = parts.first { parts[0] = .literal(String(first.dropFirst())) }
         if case .literal(let last)? = parts.last {
             parts[parts.count - 1] = .literal(String(last.dropLast(flags.count + 1)))
         }
         let pattern = Template(parts: parts)
-        if let staticPattern = pattern.staticText {
-            return compileRegex(staticPattern, insensitive: insensitive, at: value.location).map(TextMatch.regex)
+        let insensitive = flags.contains("i")
+        guard compileRegex(pattern.resolve { _ in "x" }, insensitive: insensitive, at: value.location) != nil else {
+            return nil
         }
-        // Check the pattern with placeholders now, so a broken pattern is still a compile-time error.
-        let probe = pattern.resolve { _ in "x" }
-        guard compileRegex(probe, insensitive: insensitive, at: value.location) != nil else { return nil }
         return .dynamicRegex(pattern: pattern, caseInsensitive: insensitive)
     }
 
@@ -223,7 +233,7 @@ extension FileCompiler {
                 into: &diagnostics
             )
             if let names = cert["names"] {
-                expectation.certificateNames = names.stringList("names", into: &diagnostics) ?? []
+                expectation.certificateNames = templateList(names, "names", scope: scope)
             }
             if let validity = cert["valid-for-at-least"] {
                 expectation.validForAtLeast = validity.duration("valid-for-at-least", into: &diagnostics)

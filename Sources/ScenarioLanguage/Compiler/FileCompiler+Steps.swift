@@ -30,12 +30,21 @@ extension FileCompiler {
                 scope.laterCaptures[name] = scope.laterCaptures[name] ?? "step \(numberPrefix)\(index + 1)"
             }
         }
+        // Pipelined commands are all sent before any reply arrives: a capture inside a pipeline is usable only after it.
+        let insidePipeline = !numberPrefix.isEmpty
+        let before = scope
         var steps: [Step] = []
         for (index, item) in items.enumerated() {
             let number = numberPrefix + String(index + 1)
             guard let mapping = item.mapping("step \(number)", into: &diagnostics) else { continue }
-            if let step = compileStep(mapping, number: number, scope: &scope, context: &context) {
+            var stepScope = insidePipeline ? before : scope
+            if let step = compileStep(mapping, number: number, scope: &stepScope, context: &context) {
                 steps.append(step)
+            }
+            if insidePipeline {
+                for capture in steps.last?.captures ?? [] { scope.capture(capture.name) }
+            } else {
+                scope = stepScope
             }
         }
         return steps
@@ -60,7 +69,9 @@ extension FileCompiler {
             return nil
         }
         let errorsBefore = diagnostics.errors.count
-        let name = mapping["name"].flatMap { $0.string("name", into: &diagnostics) }
+        let name = mapping["name"].flatMap { value in
+            value.string("name", into: &diagnostics).flatMap { scope.template(value, text: $0, into: &diagnostics) }
+        }
         let timeout = mapping["timeout"].flatMap { $0.duration("timeout", into: &diagnostics) } ?? context.replyTimeout
         let expectValue = mapping["expect"]
         let captureValue = mapping["capture"]

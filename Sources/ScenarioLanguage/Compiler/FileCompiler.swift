@@ -318,9 +318,11 @@ struct FileCompiler {
         guard let mapping = value.mapping("tls", into: &diagnostics) else { return base }
         mapping.checkKeys(allowed: Self.tlsKeys, context: "tls", into: &diagnostics)
         var options = base
+        /// A string option; one that resolves to "" (an unset `${env.X:-}`) counts as not given.
         func text(_ key: String) -> (String, YAMLValue)? {
             guard let value = mapping[key], let raw = value.string(key, into: &diagnostics),
-                let resolved = scope.staticString(value, text: raw, what: key, into: &diagnostics)
+                let resolved = scope.staticString(value, text: raw, what: key, into: &diagnostics),
+                !resolved.isEmpty
             else { return nil }
             return (resolved, value)
         }

@@ -88,7 +88,7 @@ public struct TLSExpectation: Sendable, Hashable {
     /// Required negotiated version.
     public var version: VersionRequirement?
     /// Names every one of which the certificate's subjectAltNames must cover (RFC 6125 wildcards).
-    public var certificateNames: [String] = []
+    public var certificateNames: [Template] = []
     /// Minimum remaining validity of the certificate.
     public var validForAtLeast: Duration?
     /// Pattern the issuer DN (RFC 4514 form) must match.
@@ -116,10 +116,12 @@ public struct ReplyExpectation: Sendable, Hashable, CustomStringConvertible {
     public var enhanced: EnhancedStatusCode?
     /// The reply text must match this.
     public var text: TextMatch?
+    /// The reply text must not match this (`not-text`), e.g. a software version in a banner.
+    public var notText: TextMatch?
     /// EHLO keywords that must be advertised (`PIPELINING`, `AUTH PLAIN`).
-    public var advertises: [String] = []
+    public var advertises: [Template] = []
     /// EHLO keywords that must not be advertised.
-    public var lacks: [String] = []
+    public var lacks: [Template] = []
     /// TLS facts, for `starttls` steps.
     public var tls: TLSExpectation?
 
@@ -134,8 +136,9 @@ public struct ReplyExpectation: Sendable, Hashable, CustomStringConvertible {
         var text = codes.map(\.description).joined(separator: " or ")
         if let enhanced { text += ", enhanced \(enhanced)" }
         if let match = self.text { text += ", \(match)" }
-        if !advertises.isEmpty { text += ", advertising \(advertises.joined(separator: ", "))" }
-        if !lacks.isEmpty { text += ", not advertising \(lacks.joined(separator: ", "))" }
+        if let match = notText { text += ", without \(match)" }
+        if !advertises.isEmpty { text += ", advertising \(advertises.map(\.description).joined(separator: ", "))" }
+        if !lacks.isEmpty { text += ", not advertising \(lacks.map(\.description).joined(separator: ", "))" }
         return text
     }
 }

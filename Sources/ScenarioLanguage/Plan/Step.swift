@@ -4,8 +4,8 @@ import LocatedYAML
 public struct Step: Sendable, Hashable {
     /// The step's position: `3`, or `3.2` for the second step inside a `pipeline`.
     public let number: String
-    /// The step's `name:`, if given.
-    public let name: String?
+    /// The step's `name:`, if given (it may use variables, like every string of a step).
+    public let name: Template?
     /// What the step does.
     public let action: StepAction
     /// What it expects afterwards.
@@ -20,7 +20,7 @@ public struct Step: Sendable, Hashable {
     /// Creates a step.
     public init(
         number: String,
-        name: String?,
+        name: Template?,
         action: StepAction,
         expectation: Expectation,
         captures: [Capture],

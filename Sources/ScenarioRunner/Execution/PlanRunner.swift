@@ -138,7 +138,8 @@ public enum PlanRunner {
             server: endpoint.displayName,
             startedAt: startedAt,
             duration: ContinuousClock.now - clock,
-            transcript: execution.transcript
+            transcript: execution.transcript,
+            replies: execution.replies
         )
     }
 

@@ -40,14 +40,17 @@ enum ReplyCheck {
         if let match = expectation.text, !textMatches(match, reply.text, lookup: lookup) {
             return "\(describe(reply)), which does not have \(describeMatch(match, lookup: lookup))"
         }
+        if let match = expectation.notText, textMatches(match, reply.text, lookup: lookup) {
+            return "\(describe(reply)), which has \(describeMatch(match, lookup: lookup)) (it must not)"
+        }
         if !expectation.advertises.isEmpty || !expectation.lacks.isEmpty {
             let capabilities = EHLOCapabilities(reply: reply)
-            let missing = expectation.advertises.filter { !capabilities.advertises($0) }
+            let missing = expectation.advertises.map { $0.resolve(lookup) }.filter { !capabilities.advertises($0) }
             if !missing.isEmpty {
                 let listed = capabilities.keywords.isEmpty ? "nothing" : capabilities.keywords.joined(separator: ", ")
                 return "a reply that does not advertise \(missing.joined(separator: ", ")) (it advertises \(listed))"
             }
-            let present = expectation.lacks.filter { capabilities.advertises($0) }
+            let present = expectation.lacks.map { $0.resolve(lookup) }.filter { capabilities.advertises($0) }
             if !present.isEmpty {
                 return "a reply that advertises \(present.joined(separator: ", ")), which it must not"
             }

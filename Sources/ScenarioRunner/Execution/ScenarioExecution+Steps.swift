@@ -8,7 +8,7 @@ import ScenarioLanguage
 extension ScenarioExecution {
     /// What reports call a step: its name, or what it sends (secrets masked).
     func label(for step: Step) -> String {
-        if let name = step.name { return redactor.mask(name) }
+        if let name = step.name { return redactor.mask(resolve(name)) }
         switch step.action {
         case .send(let template): return redactor.mask(resolve(template))
         case .data: return "message content"

@@ -122,7 +122,9 @@ extension ScenarioExecution {
                 .politeQuit
             )
         }
-        if let tlsExpectation, let mismatch = Self.mismatch(tlsExpectation, version: version, certificate: summary) {
+        if let tlsExpectation,
+            let mismatch = Self.mismatch(tlsExpectation, version: version, certificate: summary, lookup: lookup)
+        {
             throw stop(.tls, mismatch.expected, mismatch.actual, .politeQuit)
         }
         return false
@@ -131,7 +133,8 @@ extension ScenarioExecution {
     private static func mismatch(
         _ expectation: TLSExpectation,
         version: ScenarioLanguage.TLSVersion?,
-        certificate: CertificateSummary?
+        certificate: CertificateSummary?,
+        lookup: (String) -> String?
     ) -> (expected: String, actual: String)? {
         if let required = expectation.version {
             let ok: Bool
@@ -145,10 +148,11 @@ extension ScenarioExecution {
             !expectation.certificateNames.isEmpty || expectation.validForAtLeast != nil || expectation.issuer != nil
         guard needsCertificate else { return nil }
         guard let certificate else { return ("a server certificate", "no certificate could be read") }
-        let uncovered = expectation.certificateNames.filter { !certificate.covers($0) }
+        let names = expectation.certificateNames.map { $0.resolve(lookup) }
+        let uncovered = names.filter { !certificate.covers($0) }
         if !uncovered.isEmpty {
             return (
-                "a certificate valid for \(expectation.certificateNames.joined(separator: ", "))",
+                "a certificate valid for \(names.joined(separator: ", "))",
                 "a certificate for \(certificate.names.joined(separator: ", ")), which does not cover \(uncovered.joined(separator: ", "))"
             )
         }

@@ -30,6 +30,8 @@ final class ScenarioExecution {
     let logger: Logger
     private let start = ContinuousClock.now
     private(set) var transcript = Transcript()
+    /// The replies checks were made against.
+    private(set) var replies: [StepReply] = []
     var redactor: Redactor
     var variables: [String: String] = [:]
     var connection: SMTPConnection?
@@ -215,6 +217,9 @@ final class ScenarioExecution {
             )
         }
         let waited = DurationSyntax.format(timeout)
+        if case .reply(let reply, _) = outcome {
+            replies.append(StepReply(step: stepNumber ?? "greeting", reply: reply))
+        }
         switch (expectation, outcome) {
         case (_, .cancelled):
             throw stop(.interrupted, nil, "interrupted", .drop)

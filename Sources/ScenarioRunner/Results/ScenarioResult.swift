@@ -1,5 +1,6 @@
 import Foundation
 import LocatedYAML
+import SMTPWire
 import ScenarioLanguage
 
 /// Why a scenario did not pass, located at the step (or greeting) where it stopped.
@@ -86,6 +87,14 @@ public enum ScenarioOutcome: Sendable, Hashable {
     }
 }
 
+/// The reply a step's check was made against, kept for tools that read results (relay-check, JSON reports).
+public struct StepReply: Sendable, Hashable {
+    /// The step number (`3`, `3.2`), or `greeting`.
+    public let step: String
+    /// The reply.
+    public let reply: Reply
+}
+
 /// The result of one scenario: outcome, timing, transcript.
 public struct ScenarioResult: Sendable, Hashable {
     /// The scenario as compiled.
@@ -100,6 +109,8 @@ public struct ScenarioResult: Sendable, Hashable {
     public let duration: Duration
     /// What was said.
     public let transcript: Transcript
+    /// The replies steps were checked against, in order.
+    public let replies: [StepReply]
 
     /// Creates a result.
     public init(
@@ -108,7 +119,8 @@ public struct ScenarioResult: Sendable, Hashable {
         server: String,
         startedAt: Date,
         duration: Duration,
-        transcript: Transcript
+        transcript: Transcript,
+        replies: [StepReply] = []
     ) {
         self.scenario = scenario
         self.outcome = outcome
@@ -116,7 +128,11 @@ public struct ScenarioResult: Sendable, Hashable {
         self.startedAt = startedAt
         self.duration = duration
         self.transcript = transcript
+        self.replies = replies
     }
+
+    /// The reply checked at `step`, if any.
+    public func reply(atStep step: String) -> Reply? { replies.last { $0.step == step }?.reply }
 }
 
 /// The results of one file, in scenario order.

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import NIOCore
 import NIOSSL
 import ScenarioLanguage
@@ -21,10 +22,24 @@ struct TLSHandshakeError: Error, CustomStringConvertible {
 
     var description: String {
         if timedOut { return "TLS handshake timed out" }
-        if let ssl = underlying as? NIOSSLError, case .handshakeFailed(let errors) = ssl {
-            return "TLS handshake failed: \(errors)"
+        let raw = String(describing: underlying)
+        let reason = raw.range(of: #"OPENSSL_internal:[A-Z0-9_]+"#, options: .regularExpression)
+            .map { String(raw[$0].dropFirst("OPENSSL_internal:".count)) }
+        switch reason {
+        case "CERTIFICATE_VERIFY_FAILED":
+            return "TLS handshake failed: certificate verification failed (the certificate is not trusted: unknown "
+                + "issuer, expired, or not matching the pin); trust it with tls: {ca: FILE} or {pin-sha256: ...}"
+        case "UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION", "WRONG_VERSION_NUMBER":
+            return "TLS handshake failed: no TLS version in common with the server (\(reason!))"
+        case .some(let reason):
+            return "TLS handshake failed: \(reason)"
+        case nil:
+            if raw.contains("failedToValidateHostname") {
+                return "TLS handshake failed: the certificate does not match the server name (set tls.server-name)"
+            }
+            if underlying is ConnectionClosedError { return "TLS handshake failed: the server closed the connection" }
+            return "TLS handshake failed: \(raw)"
         }
-        return "TLS handshake failed: \(underlying)"
     }
 }
 
