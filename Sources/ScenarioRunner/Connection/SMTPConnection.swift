@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -67,7 +68,7 @@ final class SMTPConnection: Sendable {
         case is ChannelError where "\(error)".contains("connectTimeout"):
             return "connect to \(target) timed out after \(timeout)"
         case let error as NIOConnectionError:
-            let reasons = error.connectionErrors.map { "\($0.target.ipAddress ?? "?"): \($0.error)" }
+            let reasons = error.connectionErrors.map { "\($0.target.ipAddress ?? "?"): \(describeSocketError($0.error))" }
             if let dns = error.dnsAAAAError ?? error.dnsAError, reasons.isEmpty {
                 return "cannot resolve \(host): \(dns)"
             }
@@ -75,6 +76,12 @@ final class SMTPConnection: Sendable {
         default:
             return "connect to \(target) failed: \(error)"
         }
+    }
+
+    /// `connection refused` rather than NIO's `connection reset (error set): Connection refused) (errno: 111)`.
+    private static func describeSocketError(_ error: Error) -> String {
+        guard let io = error as? IOError else { return "\(error)" }
+        return String(cString: strerror(io.errnoCode)).lowercased()
     }
 
     /// Writes and flushes `bytes`.

@@ -17,6 +17,8 @@ public struct RunOptions: Sendable {
     public var extraSecrets: [String] = []
     /// Where the runner logs connection-level detail.
     public var logger = Logger(label: "smtp-scenario.runner")
+    /// At most one scenario starts per interval (`relay-check --rate`); nil starts them as fast as `jobs` allows.
+    public var startInterval: Duration?
     /// The event loops connections use.
     public var group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
@@ -47,7 +49,10 @@ public enum PlanRunner {
                 let index = nextToStart
                 nextToStart += 1
                 group.addTask {
-                    (index, await runScenario(scenarios[index], options: options, resolver: resolver))
+                    if let interval = options.startInterval {
+                        try? await Task.sleep(until: clock + interval * index, clock: .continuous)
+                    }
+                    return (index, await runScenario(scenarios[index], options: options, resolver: resolver))
                 }
             }
             for _ in 0..<max(1, options.jobs) { startNext() }
