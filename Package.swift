@@ -91,9 +91,11 @@ let package = Package(
         .target(
             name: "SMTPScenarioTesting",
             dependencies: [
-                "SMTPWire", "ScenarioLanguage", "ScenarioRunner", "MockServer", "Reports",
+                "SMTPWire", "LocatedYAML", "ScenarioLanguage", "ScenarioRunner", "MockServer", "Reports",
+                "SMTPScenarioApp",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             path: "Tests/SMTPScenarioTesting"
         ),

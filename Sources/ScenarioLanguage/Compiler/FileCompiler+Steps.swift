@@ -91,6 +91,8 @@ extension FileCompiler {
 
         guard let actionEntry = actions.first else {
             guard expectValue != nil else {
+                // An unknown key (a misspelt action, most likely) has been reported already.
+                if mapping.keys.contains(where: { !Self.stepKeys.contains($0) }) { return nil }
                 diagnostics.error(
                     .missingKey,
                     at: mapping.location,

@@ -1,0 +1,34 @@
+import NIOCore
+import Testing
+
+@testable import SMTPWire
+
+@Suite("Line framer")
+struct LineFramerTests {
+    @Test func framesCRLFAndBareLF() {
+        var framer = LineFramer(maxLineLength: 100)
+        var buffer = ByteBuffer(string: "one\r\ntwo\nthree")
+        #expect(framer.next(from: &buffer) == .line(ByteBuffer(string: "one"), .crlf))
+        #expect(framer.next(from: &buffer) == .line(ByteBuffer(string: "two"), .lf))
+        #expect(framer.next(from: &buffer) == nil)
+        #expect(String(buffer: buffer) == "three", "an incomplete line waits for more bytes")
+    }
+
+    @Test func anOverlongLineIsReportedOnceAndTheNextLineStillFrames() {
+        var framer = LineFramer(maxLineLength: 8)
+        var buffer = ByteBuffer(string: String(repeating: "x", count: 20))
+        #expect(framer.next(from: &buffer) == nil)
+        #expect(framer.isDiscarding)
+        #expect(buffer.readableBytes == 0)
+        buffer.writeString("yyy\r\nok\r\n")
+        #expect(framer.next(from: &buffer) == .overlong(discarded: 25))
+        #expect(framer.next(from: &buffer) == .line(ByteBuffer(string: "ok"), .crlf))
+    }
+
+    @Test func aLineOfExactlyTheLimitIsAccepted() {
+        var framer = LineFramer(maxLineLength: 4)
+        var buffer = ByteBuffer(string: "abcd\r\nabcde\r\n")
+        #expect(framer.next(from: &buffer) == .line(ByteBuffer(string: "abcd"), .crlf))
+        #expect(framer.next(from: &buffer) == .overlong(discarded: 7))
+    }
+}

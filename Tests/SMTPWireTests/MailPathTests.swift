@@ -1,0 +1,46 @@
+import Testing
+
+@testable import SMTPWire
+
+@Suite("RFC 5321 paths")
+struct MailPathTests {
+    @Test func aPlainMailbox() throws {
+        let path = try MailPath(parsing: "<alice@example.com> SIZE=100 BODY=8BITMIME")
+        #expect(path.mailbox == Mailbox(localPart: "alice", domain: .name("example.com")))
+        #expect(path.parameters.map(\.keyword) == ["SIZE", "BODY"])
+        #expect(path.parameters.first?.value == "100")
+    }
+
+    @Test func theNullPath() throws {
+        #expect(try MailPath(parsing: "<>").mailbox == nil)
+    }
+
+    @Test func lenientFormsPostfixAccepts() throws {
+        #expect(try MailPath(parsing: " <a@b.c>").mailbox?.description == "a@b.c")
+        #expect(try MailPath(parsing: "a@b.c").mailbox?.description == "a@b.c")
+    }
+
+    @Test func quotedLocalPartsAndLiterals() throws {
+        let quoted = try MailPath(parsing: #"<"T@D"@[192.0.2.1]>"#)
+        #expect(quoted.mailbox?.isQuoted == true)
+        #expect(quoted.mailbox?.localPart == "T@D")
+        #expect(quoted.mailbox?.domain == .literal("192.0.2.1"))
+        #expect(quoted.mailbox?.embeddedDomain == "D")
+    }
+
+    @Test func sourceRoutesAreKept() throws {
+        let path = try MailPath(parsing: "<@[10.0.0.1],@relay.example:user@dest.example>")
+        #expect(path.sourceRoute == ["[10.0.0.1]", "relay.example"])
+        #expect(path.mailbox?.description == "user@dest.example")
+    }
+
+    @Test(arguments: [("user%dest.example@here.example", "dest.example"), ("dest.example!user", "dest.example"), ("dest.example!user@here", "dest.example"), ("plain@here", nil)])
+    func relayConventionsInLocalParts(_ address: String, _ embedded: String?) throws {
+        #expect(try MailPath(parsing: "<\(address)>").mailbox?.embeddedDomain == embedded)
+    }
+
+    @Test(arguments: ["<a@b", "<@x:>", "<.a@b>", "<a..b@c>", "<a@-b.c>", "<a@b>x", "<a@[]>", "<\"open@b>"])
+    func malformedPathsAreRefused(_ text: String) {
+        #expect(throws: MailPath.ParseError.self) { try MailPath(parsing: text) }
+    }
+}

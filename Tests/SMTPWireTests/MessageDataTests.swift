@@ -1,0 +1,70 @@
+import NIOCore
+import Testing
+
+@testable import SMTPWire
+
+@Suite("DATA encoding and the server's DATA reader")
+struct MessageDataTests {
+    @Test func dotStuffingAndLineEndings() {
+        let encoded = MessageData.encode("Subject: x\n\n.hidden\r\n..two\rlast")
+        #expect(String(buffer: encoded) == "Subject: x\r\n\r\n..hidden\r\n...two\r\nlast\r\n.\r\n")
+    }
+
+    @Test func aMessageEndingInANewlineGetsNoExtraBlankLine() {
+        #expect(String(buffer: MessageData.encode("a\n")) == "a\r\n.\r\n")
+        #expect(String(buffer: MessageData.encode("")) == ".\r\n")
+    }
+
+    private func receive(_ wire: String, policy: BareLineEndingPolicy, maxSize: Int = 1 << 20) -> (DataReceiver.Outcome?, String) {
+        var receiver = DataReceiver(policy: policy, maxSize: maxSize)
+        var framer = LineFramer(maxLineLength: 1000)
+        var buffer = ByteBuffer(string: wire)
+        while let line = framer.next(from: &buffer) {
+            if let outcome = receiver.receive(line) { return (outcome, String(buffer: buffer)) }
+        }
+        return (nil, String(buffer: buffer))
+    }
+
+    @Test func roundTripRemovesTheStuffing() {
+        let text = "Subject: dots\r\n\r\n.one\r\n..two\r\n.\r\nend"
+        let wire = String(buffer: MessageData.encode(text))
+        let (outcome, rest) = receive(wire + "QUIT\r\n", policy: .reject)
+        guard case .message(let content) = outcome else {
+            Issue.record("expected a message, got \(String(describing: outcome))")
+            return
+        }
+        #expect(String(buffer: content) == "Subject: dots\r\n\r\n.one\r\n..two\r\n.\r\nend\r\n")
+        #expect(rest == "QUIT\r\n", "bytes after the end of data are left for the command reader")
+    }
+
+    @Test(arguments: ["\n.\n", "\n.\r\n", "\r.\r\n"])
+    func smugglingSequencesDoNotEndDataAndAreRefusedByDefault(_ sequence: String) {
+        let wire = "Subject: x\r\n\r\nfirst\(sequence)MAIL FROM:<a@b>\r\n.\r\n"
+        let (outcome, _) = receive(wire, policy: .reject)
+        #expect(outcome == .bareLineEnding)
+    }
+
+    @Test(arguments: ["\n.\n", "\n.\r\n", "\r.\r\n"])
+    func normalizeKeepsReadingToTheRealEnd(_ sequence: String) {
+        let wire = "first\(sequence)MAIL FROM:<a@b>\r\n.\r\n"
+        let (outcome, _) = receive(wire, policy: .normalize)
+        guard case .message(let content) = outcome else {
+            Issue.record("expected a message, got \(String(describing: outcome))")
+            return
+        }
+        #expect(String(buffer: content).contains("MAIL FROM:<a@b>"), "the smuggled command stays message content")
+    }
+
+    @Test(arguments: [("\n.\n", true), ("\n.\r\n", true), ("\r.\r\n", false)])
+    func acceptIsDeliberatelyVulnerable(_ sequence: String, _ endsEarly: Bool) {
+        let (outcome, rest) = receive("first\(sequence)MAIL FROM:<a@b>\r\n.\r\n", policy: .accept)
+        #expect(outcome != nil)
+        #expect(rest.hasPrefix("MAIL FROM") == endsEarly)
+    }
+
+    @Test func anOversizeMessageIsCountedNotKept() {
+        let body = String(repeating: "0123456789\r\n", count: 100)
+        let (outcome, _) = receive(body + ".\r\n", policy: .reject, maxSize: 500)
+        #expect(outcome == .tooLarge(size: 1200))
+    }
+}

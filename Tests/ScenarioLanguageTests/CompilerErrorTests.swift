@@ -1,0 +1,223 @@
+import LocatedYAML
+import Testing
+
+@testable import ScenarioLanguage
+
+/// Compiles `yaml` and returns its diagnostics.
+func diagnostics(_ yaml: String, options: CompileOptions = CompileOptions()) -> [Diagnostic] {
+    ScenarioCompiler.compile(source: yaml, displayPath: "t.yaml", options: options).diagnostics
+}
+
+/// The only error of `yaml` (fails the test when there is not exactly one).
+func onlyError(_ yaml: String, options: CompileOptions = CompileOptions(), sourceLocation: Testing.SourceLocation = #_sourceLocation) -> Diagnostic? {
+    let errors = diagnostics(yaml, options: options).filter { $0.severity == .error }
+    #expect(errors.count == 1, "errors: \(errors.map(\.description))", sourceLocation: sourceLocation)
+    return errors.first
+}
+
+@Suite("Compiler diagnostics: located, explained")
+struct CompilerErrorTests {
+    @Test func unknownKeySuggestsTheIntendedOne() throws {
+        let error = try #require(
+            onlyError(
+                """
+                name: x
+                steps:
+                  - send: EHLO a
+                    expct: 250
+                """
+            )
+        )
+        #expect(error.code == .unknownKey)
+        #expect(error.location.description == "t.yaml:4:5")
+        #expect(error.hint == "did you mean 'expect'?")
+        #expect(error.description.hasPrefix("t.yaml:4:5: error: unknown key 'expct' in step 1"))
+    }
+
+    @Test func wrongTypeSaysWhatWasExpected() throws {
+        let error = try #require(onlyError("name: x\nsteps:\n  - send: [EHLO, a]\n"))
+        #expect(error.code == .wrongType)
+        #expect(error.location.description == "t.yaml:3:11")
+        #expect(error.message == "send must be a string, found a list")
+    }
+
+    @Test func badDurationListsTheAcceptedForms() throws {
+        let error = try #require(onlyError("name: x\ntimeout: 5 minutes\nsteps: []\n"))
+        #expect(error.code == .badDuration)
+        #expect(error.location.description == "t.yaml:2:10")
+        #expect(error.hint?.contains("500ms, 5s, 2m") == true)
+    }
+
+    @Test(arguments: ["6xx", "25", "2500", "abc", "199"])
+    func badReplyCodes(_ code: String) throws {
+        let error = try #require(onlyError("name: x\nsteps:\n  - send: NOOP\n    expect: \(code)\n"))
+        #expect(error.code == .badReply)
+        #expect(error.location.description == "t.yaml:4:13")
+    }
+
+    @Test func badEnhancedCode() throws {
+        let error = try #require(onlyError("name: x\nsteps:\n  - send: NOOP\n    expect: {code: 250, enhanced: 3.1.1}\n"))
+        #expect(error.code == .badEnhancedStatus)
+        #expect(error.location.description == "t.yaml:4:35")
+    }
+
+    @Test func undefinedVariablePointsAtTheReference() throws {
+        let error = try #require(onlyError("name: x\nvars: {sender: a@b}\nsteps:\n  - send: MAIL FROM:<${sendr}>\n"))
+        #expect(error.code == .undefinedVariable)
+        #expect(error.location.description == "t.yaml:4:22")
+        #expect(error.hint == "did you mean '${sender}'?")
+    }
+
+    @Test func useBeforeCaptureIsAnError() throws {
+        let error = try #require(
+            onlyError(
+                """
+                name: x
+                steps:
+                  - send: NOOP ${id}
+                  - send: DATA
+                    capture: {id: '/as (\\w+)/'}
+                """
+            )
+        )
+        #expect(error.message.contains("used before it is captured (it is captured by step 2)"))
+        #expect(error.location.description == "t.yaml:3:16")
+    }
+
+    @Test func unsetEnvironmentVariableIsAnErrorUnlessItHasADefault() throws {
+        var options = CompileOptions()
+        options.environment = ["SET": "yes"]
+        let error = try #require(onlyError("name: x\nsteps:\n  - send: HELO ${env.UNSET_X}\n", options: options))
+        #expect(error.message.contains("UNSET_X is not set"))
+        #expect(error.hint?.contains("${env.UNSET_X:-default}") == true)
+        let ok = ScenarioCompiler.compile(
+            source: "name: x\nsteps:\n  - send: HELO ${env.UNSET_X:-fallback} ${env.SET} $${literal}\n",
+            displayPath: "t.yaml",
+            options: options
+        )
+        let step = try #require(ok.file?.scenarios.first?.steps.first)
+        #expect(step.action == .send(Template(literal: "HELO fallback yes ${literal}")))
+    }
+
+    @Test func invalidYAMLIsLocated() throws {
+        let error = try #require(onlyError("name: x\nsteps:\n  - send: EHLO a\n   expect: 250\n"))
+        #expect(error.code == .yamlSyntax)
+        #expect(error.location.line == 4)
+    }
+
+    @Test func twoActionsInOneStep() throws {
+        let error = try #require(onlyError("name: x\nsteps:\n  - send: DATA\n    data: hello\n"))
+        #expect(error.code == .conflictingKeys)
+        #expect(error.location.description == "t.yaml:4:5")
+    }
+
+    @Test func badRegexAndCaptureWithoutGroup() {
+        let errors = diagnostics(
+            """
+            name: x
+            steps:
+              - send: NOOP
+                expect: {code: 250, text: "/(unclosed/"}
+              - send: NOOP
+                capture: {id: '/no group/'}
+            """
+        ).filter { $0.severity == .error }
+        #expect(errors.map(\.code) == [.badRegex, .badRegex])
+        #expect(errors.map(\.location.line) == [4, 6])
+        #expect(errors[1].hint?.contains("parentheses") == true)
+    }
+
+    @Test func everyErrorInAFileIsReported() {
+        let errors = diagnostics(
+            """
+            name: x
+            timeout: soon
+            steps:
+              - sned: EHLO
+              - send: NOOP
+                expect: 999
+            """
+        ).filter { $0.severity == .error }
+        #expect(errors.map(\.location.line) == [2, 4, 6])
+    }
+
+    @Test func duplicateScenarioNamesInASuite() throws {
+        let error = try #require(
+            onlyError(
+                """
+                suite: s
+                scenarios:
+                  - name: same
+                    steps: []
+                  - name: same
+                    steps: []
+                """
+            )
+        )
+        #expect(error.code == .duplicateName)
+        #expect(error.location.description == "t.yaml:5:11")
+    }
+
+    @Test func pipelinedStartTLSAndAuthAreRefused() {
+        let errors = diagnostics(
+            """
+            name: x
+            steps:
+              - pipeline:
+                  - send: MAIL FROM:<a@b>
+                  - send: STARTTLS
+                  - send: AUTH PLAIN abc
+            """
+        ).filter { $0.severity == .error }
+        #expect(errors.map(\.location.line) == [5, 6])
+        #expect(errors.allSatisfy { $0.message.contains("cannot be pipelined") })
+    }
+
+    @Test func mailAfterStartTLSWithoutEHLOIsAWarning() throws {
+        let all = diagnostics(
+            """
+            name: x
+            steps:
+              - send: EHLO a
+              - starttls: {}
+              - send: MAIL FROM:<a@b>
+            """
+        )
+        let warning = try #require(all.first)
+        #expect(all.count == 1)
+        #expect(warning.severity == .warning)
+        #expect(warning.location.description == "t.yaml:5:11")
+        #expect(warning.description.contains("warning: MAIL after STARTTLS without a new EHLO"))
+    }
+
+    @Test func neitherScenarioNorSuite() throws {
+        let error = try #require(onlyError("description: nothing here\n"))
+        #expect(error.code == .missingKey)
+        #expect(error.hint?.contains("scenarios:") == true)
+    }
+
+    @Test func emptyFile() throws {
+        let error = try #require(onlyError(""))
+        #expect(error.code == .emptyDocument)
+    }
+
+    @Test func serverAddressesAreChecked() throws {
+        let error = try #require(onlyError("name: x\nserver: \"host:99999\"\nsteps: []\n"))
+        #expect(error.code == .badServer)
+        #expect(error.hint?.contains("[::1]:2525") == true)
+    }
+
+    @Test func matrixErrorsAreReportedOnceAtTheirSource() {
+        let errors = diagnostics(
+            """
+            name: x
+            matrix:
+              user: [a, b, c]
+            steps:
+              - send: RCPT TO:<${user}@${domian}>
+            """
+        ).filter { $0.severity == .error }
+        #expect(errors.count == 1)
+        #expect(errors.first?.location.description == "t.yaml:5:28")
+    }
+}

@@ -1,0 +1,268 @@
+import LocatedYAML
+import Testing
+
+@testable import ScenarioLanguage
+
+private func compile(_ yaml: String, options: CompileOptions = CompileOptions()) throws -> ScenarioFile {
+    let compilation = ScenarioCompiler.compile(source: yaml, displayPath: "t.yaml", options: options)
+    guard let file = compilation.file else {
+        throw CompileFailed(text: compilation.diagnostics.map(\.description).joined(separator: "\n"))
+    }
+    return file
+}
+
+private struct CompileFailed: Error, CustomStringConvertible {
+    let text: String
+    var description: String { text }
+}
+
+@Suite("Compiler: what plans contain")
+struct CompilerTests {
+    @Test func theTelnetSession() throws {
+        let file = try compile(
+            """
+            name: Telnet
+            vars: {sender: s@example.org}
+            steps:
+              - send: EHLO a
+                expect: 250
+              - send: MAIL FROM:<${sender}>
+              - data: |
+                  Subject: x
+
+                  body
+            """
+        )
+        let scenario = try #require(file.scenarios.first)
+        #expect(scenario.greeting == .reply(ReplyExpectation(codes: [.exact(220)])))
+        #expect(scenario.steps.map(\.number) == ["1", "2", "3"])
+        #expect(scenario.steps[1].action == .send(Template(literal: "MAIL FROM:<s@example.org>")))
+        #expect(scenario.steps[1].expectation == .reply(.positive), "send without expect: any positive reply")
+        #expect(scenario.steps[2].expectation == .reply(ReplyExpectation(codes: [.exact(250)])), "data defaults to 250")
+        #expect(scenario.steps[2].location.line == 7)
+        #expect(file.reportName == "t")
+    }
+
+    @Test func expectForms() throws {
+        let file = try compile(
+            """
+            name: x
+            steps:
+              - send: A
+                expect: "5xx"
+              - send: B
+                expect: [250, "4xx"]
+              - send: C
+                expect: closed
+              - expect: nothing
+              - send: D
+                expect: {code: 550, enhanced: 5.1.1, text: /user unknown/i, advertises: [AUTH PLAIN], lacks: STARTTLS}
+            """
+        )
+        let steps = try #require(file.scenarios.first).steps
+        #expect(steps[0].expectation == .reply(ReplyExpectation(codes: [.anyOfClass(5)])))
+        #expect(steps[1].expectation == .reply(ReplyExpectation(codes: [.exact(250), .anyOfClass(4)])))
+        #expect(steps[2].expectation == .closed)
+        #expect(steps[3].action == .read)
+        #expect(steps[3].expectation == .nothing)
+        guard case .reply(let full) = steps[4].expectation else {
+            Issue.record("expected a reply expectation")
+            return
+        }
+        #expect(full.enhanced?.description == "5.1.1")
+        #expect(full.advertises == [Template(literal: "AUTH PLAIN")])
+        #expect(full.lacks == [Template(literal: "STARTTLS")])
+        guard case .regex(let regex)? = full.text else {
+            Issue.record("expected a regex")
+            return
+        }
+        #expect(regex.caseInsensitive)
+        #expect(regex.matches("5.1.1 <x>: Recipient address rejected: User unknown"))
+    }
+
+    @Test func timeoutsResolveStepThenScenarioThenSuiteThenCommandLineThen30s() throws {
+        var options = CompileOptions()
+        options.defaultTimeout = .seconds(7)
+        let file = try compile(
+            """
+            suite: s
+            timeout: 20s
+            scenarios:
+              - name: scenario timeout
+                timeout: 3s
+                steps:
+                  - send: A
+                    timeout: 500ms
+                  - send: B
+              - name: suite timeout
+                steps:
+                  - send: C
+            """,
+            options: options
+        )
+        #expect(file.scenarios[0].steps.map(\.timeout) == [.milliseconds(500), .seconds(3)])
+        #expect(file.scenarios[1].steps.map(\.timeout) == [.seconds(20)])
+        let noSuite = try compile("name: x\nsteps:\n  - send: A\n", options: options)
+        #expect(noSuite.scenarios[0].steps[0].timeout == .seconds(7))
+        #expect(try compile("name: x\nsteps:\n  - send: A\n").scenarios[0].steps[0].timeout == .seconds(30))
+    }
+
+    @Test func variablePrecedence() throws {
+        var options = CompileOptions()
+        options.variables = ["c": "cli"]
+        let file = try compile(
+            """
+            suite: s
+            vars: {a: suite, b: suite, c: suite, d: "${a}-${c}"}
+            scenarios:
+              - name: x
+                vars: {b: scenario, c: scenario}
+                steps:
+                  - send: "${a} ${b} ${c} ${d}"
+                  - send: NOOP
+                    capture: {b: '/(.*)/'}
+                  - send: "${b}"
+            """,
+            options: options
+        )
+        let steps = file.scenarios[0].steps
+        #expect(steps[0].action == .send(Template(literal: "suite scenario cli suite-cli")))
+        #expect(steps[2].action == .send(Template(parts: [.variable("b")])), "a capture wins from its step on")
+    }
+
+    @Test func builtInsAndCapturesStayRunTimeReferences() throws {
+        let file = try compile(
+            """
+            name: x
+            greeting:
+              capture: {name: '/^([^ ]+)/'}
+            steps:
+              - send: "EHLO ${name} [${server.ip}]:${server.port}"
+            """
+        )
+        #expect(
+            file.scenarios[0].steps[0].action
+                == .send(Template(parts: [.literal("EHLO "), .variable("name"), .literal(" ["), .variable("server.ip"), .literal("]:"), .variable("server.port")]))
+        )
+    }
+
+    @Test func capturesInsideAPipelineAreUsableOnlyAfterIt() {
+        let inside = ScenarioCompiler.compile(
+            source: """
+                name: x
+                steps:
+                  - pipeline:
+                      - send: MAIL FROM:<a@b>
+                        capture: {v: '/(.*)/'}
+                      - send: RCPT TO:<${v}>
+                  - send: NOOP ${v}
+                """,
+            displayPath: "t.yaml",
+            options: CompileOptions()
+        )
+        let errors = inside.diagnostics.filter { $0.severity == .error }
+        #expect(errors.map(\.location.line) == [6])
+    }
+
+    @Test func matrixExpandsInOrderWithMappingFields() throws {
+        let file = try compile(
+            """
+            name: Try
+            matrix:
+              user: [alice, bob]
+              port: [{name: submission, number: 587}, {name: smtps, number: 465}]
+            steps:
+              - send: "RCPT TO:<${user}@x> ${port.number} ${port}"
+            """
+        )
+        #expect(
+            file.scenarios.map(\.name) == [
+                "Try [user=alice, port=submission]", "Try [user=alice, port=smtps]", "Try [user=bob, port=submission]",
+                "Try [user=bob, port=smtps]",
+            ]
+        )
+        #expect(file.scenarios[3].steps[0].action == .send(Template(literal: "RCPT TO:<bob@x> 465 smtps")))
+        #expect(file.scenarios.allSatisfy { $0.location.line == 1 })
+    }
+
+    @Test func secretsAreCollected() throws {
+        var options = CompileOptions()
+        options.secrets = ["token": "cli-secret"]
+        let file = try compile(
+            """
+            name: x
+            vars: {pass: hunter2, other: visible}
+            secrets: [pass]
+            steps:
+              - auth: {mechanism: LOGIN, username: u, password: "p@ss-in-step"}
+            """,
+            options: options
+        )
+        #expect(file.scenarios[0].secretValues == ["cli-secret", "hunter2", "p@ss-in-step"])
+    }
+
+    @Test func rawHexAndText() throws {
+        let file = try compile("name: x\nsteps:\n  - raw: {hex: \"0d 0a 2e 0d 0a\"}\n  - raw: \"STARTTLS\\r\\n\"\n    expect: 220\n")
+        let steps = file.scenarios[0].steps
+        #expect(steps[0].action == .raw(.bytes([0x0D, 0x0A, 0x2E, 0x0D, 0x0A])))
+        #expect(steps[0].expectation == .noReply, "raw reads a reply only when expect is given")
+        #expect(steps[1].action == .raw(.text(Template(literal: "STARTTLS\r\n"))))
+    }
+
+    @Test func tlsOptionsMergeAndResolvePaths() throws {
+        let file = try compile(
+            """
+            suite: s
+            tls: {ca: certs/ca.pem, min-version: "1.2"}
+            scenarios:
+              - name: x
+                tls: {server-name: mail.example.test, pin-sha256: "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"}
+                steps: []
+            """
+        )
+        let tls = file.scenarios[0].tls
+        #expect(tls.caFile?.hasSuffix("/certs/ca.pem") == true)
+        #expect(tls.minVersion == .v1_2)
+        #expect(tls.serverName == "mail.example.test")
+        #expect(tls.pinSHA256?.count == 32)
+    }
+
+    @Test func skipAndTags() throws {
+        let file = try compile("suite: s\nscenarios:\n  - name: a\n    tags: [x]\n    skip: not today\n    steps: []\n  - name: b\n    tags: [y]\n    steps: []\n")
+        #expect(file.scenarios[0].skipReason == "not today")
+        let plan = Plan(files: [file])
+        #expect(plan.filtered(includingTags: ["y"], excludingTags: []).files[0].scenarios.map(\.name) == ["b"])
+        #expect(plan.filtered(includingTags: [], excludingTags: ["x"]).scenarioCount == 1)
+        #expect(plan.filtered(includingTags: ["z"], excludingTags: []).files.isEmpty)
+    }
+
+    @Test func reportNamesFromPaths() {
+        #expect(ScenarioFile.reportName(forPath: "scenarios/security/open-relay.yaml") == "scenarios.security.open-relay")
+        #expect(ScenarioFile.reportName(forPath: "./a.yml") == "a")
+    }
+}
+
+@Suite("Durations and server addresses")
+struct SyntaxTests {
+    @Test(arguments: [("500ms", 500), ("5s", 5000), ("2m", 120_000), ("1.5", 1500), ("14d", 1_209_600_000), ("0", 0)])
+    func durations(_ text: String, _ milliseconds: Int64) {
+        #expect(DurationSyntax.parse(text) == .milliseconds(milliseconds))
+    }
+
+    @Test(arguments: ["", "5 s", "-1s", "1e3", "ms", "5x"])
+    func badDurations(_ text: String) {
+        #expect(DurationSyntax.parse(text) == nil)
+    }
+
+    @Test func serverForms() {
+        #expect(ServerTarget.parse("mx.example.com", relativeTo: "/") == .remote(host: "mx.example.com", port: 25, implicitTLS: false))
+        #expect(ServerTarget.parse("127.0.0.1:2525", relativeTo: "/") == .remote(host: "127.0.0.1", port: 2525, implicitTLS: false))
+        #expect(ServerTarget.parse("[::1]:2525", relativeTo: "/") == .remote(host: "::1", port: 2525, implicitTLS: false))
+        #expect(ServerTarget.parse("smtps://mx.example.com", relativeTo: "/") == .remote(host: "mx.example.com", port: 465, implicitTLS: true))
+        #expect(ServerTarget.parse("smtp://mx:587", relativeTo: "/") == .remote(host: "mx", port: 587, implicitTLS: false))
+        #expect(ServerTarget.parse("mock", relativeTo: "/") == .mock(policyFile: nil))
+        #expect(ServerTarget.parse("mock:p.yaml", relativeTo: "/work/x") == .mock(policyFile: "/work/x/p.yaml"))
+        #expect(ServerTarget.parse("::1", relativeTo: "/") == nil, "a bare IPv6 address needs brackets")
+        #expect(ServerTarget.parse("host:0", relativeTo: "/") == nil)
+    }
+}
