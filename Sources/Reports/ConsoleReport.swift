@@ -42,18 +42,18 @@ public actor ConsoleReport {
         let time = "(\(Self.seconds(result.duration)))"
         switch result.outcome {
         case .passed:
-            write("  \(paint("PASS ", .green)) \(result.scenario.name) \(paint(time, .dim))\n")
+            write("  \(paint("PASS ", .green)) \(Self.sanitized(result.scenario.name)) \(paint(time, .dim))\n")
         case .skipped(let reason):
-            write("  \(paint("SKIP ", .yellow)) \(result.scenario.name) \(paint("(\(reason))", .dim))\n")
+            write("  \(paint("SKIP ", .yellow)) \(Self.sanitized(result.scenario.name)) \(paint("(\(Self.sanitized(reason)))", .dim))\n")
         case .failed(let failure):
             let label = failure.kind.isError ? "ERROR" : "FAIL "
-            write("  \(paint(label, .red)) \(result.scenario.name) \(paint(time, .dim))\n")
-            write(Self.indent(Self.failureDetail(failure), by: 8) + "\n")
+            write("  \(paint(label, .red)) \(Self.sanitized(result.scenario.name)) \(paint(time, .dim))\n")
+            write(Self.indent(Self.sanitized(Self.failureDetail(failure)), by: 8) + "\n")
         }
         if options.verbose || !result.outcome.isPassed, !result.transcript.entries.isEmpty {
             if case .skipped = result.outcome { return }
             write(Self.indent("transcript:", by: 8) + "\n")
-            write(Self.indent(result.transcript.rendered(), by: 10) + "\n")
+            write(Self.indent(Self.sanitized(result.transcript.rendered()), by: 10) + "\n")
         }
     }
 
@@ -90,6 +90,22 @@ public actor ConsoleReport {
 
     private func paint(_ text: String, _ style: Style) -> String {
         options.color ? "\u{1B}[\(style.rawValue)m\(text)\u{1B}[0m" : text
+    }
+
+    /// Text from servers and files may hold control characters; a terminal must never receive them raw
+    /// (escape sequences could rewrite the screen). Everything below 0x20 but newline and tab becomes `\xNN`.
+    static func sanitized(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || $0.value == 0x7F })
+        else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if (scalar.value < 0x20 && scalar != "\n" && scalar != "\t") || scalar.value == 0x7F {
+                out += String(format: "\\x%02x", scalar.value)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     static func indent(_ text: String, by count: Int) -> String {

@@ -86,7 +86,8 @@ public struct TLSIdentity: Sendable {
             certificateChain: chain.map { .certificate($0) },
             privateKey: .privateKey(privateKey)
         )
-        configuration.minimumTLSVersion = .tlsv1
+        // A modern server: TLS 1.2 and 1.3 only, so "refuses TLS 1.0" checks have something to pass against.
+        configuration.minimumTLSVersion = .tlsv12
         return try NIOSSLContext(configuration: configuration)
     }
 }

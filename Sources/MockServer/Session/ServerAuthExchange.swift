@@ -48,11 +48,13 @@ struct ServerAuthExchange {
         case .plain:
             var exchange = ServerAuthExchange(mechanism: mechanism, users: users, state: .awaitingPlain)
             guard let initialResponse else { return (exchange, .challenge("")) }
-            return (exchange, exchange.receive(initialResponse))
+            let step = exchange.receive(initialResponse)
+            return (exchange, step)
         case .login:
             var exchange = ServerAuthExchange(mechanism: mechanism, users: users, state: .awaitingLoginUser)
             guard let initialResponse else { return (exchange, .challenge(base64("Username:"))) }
-            return (exchange, exchange.receive(initialResponse))
+            let step = exchange.receive(initialResponse)
+            return (exchange, step)
         case .cramMD5:
             let nonce = "<\(UInt64.random(in: 1...UInt64.max)).\(Int(Date().timeIntervalSince1970))@\(hostname)>"
             let exchange = ServerAuthExchange(
@@ -64,7 +66,8 @@ struct ServerAuthExchange {
         case .xoauth2:
             var exchange = ServerAuthExchange(mechanism: mechanism, users: users, state: .awaitingXOAUTH2)
             guard let initialResponse else { return (exchange, .challenge("")) }
-            return (exchange, exchange.receive(initialResponse))
+            let step = exchange.receive(initialResponse)
+            return (exchange, step)
         }
     }
 

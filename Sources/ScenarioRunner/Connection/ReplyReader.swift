@@ -38,7 +38,7 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
         let scheduled = loop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             guard let pending = pendingRead else { return }
             pendingRead = nil
-            pending.promise.succeed(.timedOut(partial: Array(buffer.readableBytesView)))
+            pending.promise.succeed(.timedOut(partial: partialBytes))
         }
         pendingRead = PendingRead(promise: promise, timeout: scheduled)
         return promise.futureResult
@@ -92,7 +92,7 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
             promise.fail(error)
         }
         if closeReason == nil { closeReason = .reset(String(describing: error)) }
-        complete(with: .closed(closeReason!, partial: Array(buffer.readableBytesView)))
+        complete(with: .closed(closeReason!, partial: partialBytes))
         context.close(promise: nil)
     }
 
@@ -112,8 +112,13 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
         } catch {
             return .protocolError(error)
         }
-        if let closeReason { return .closed(closeReason, partial: Array(buffer.readableBytesView)) }
+        if let closeReason { return .closed(closeReason, partial: partialBytes) }
         return nil
+    }
+
+    /// Lines of an unfinished reply plus bytes of an unfinished line, for messages about what did arrive.
+    private var partialBytes: [UInt8] {
+        parser.partialLines.flatMap { $0 + [UInt8(ascii: "\r"), UInt8(ascii: "\n")] } + Array(buffer.readableBytesView)
     }
 
     private func complete(with outcome: ReadOutcome) {

@@ -32,8 +32,8 @@ public struct Transcript: Sendable, Hashable {
     /// An empty transcript.
     public init() {}
 
-    /// Appends a line unless the transcript is full.
-    mutating func append(_ direction: Direction, _ text: String, elapsedMilliseconds: Int) {
+    /// Appends a line unless the transcript is full (the text must already be escaped and masked).
+    public mutating func append(_ direction: Direction, _ text: String, elapsedMilliseconds: Int) {
         guard size + text.utf8.count <= Self.maxBytes else {
             droppedLines += 1
             return

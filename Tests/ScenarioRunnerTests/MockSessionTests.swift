@@ -1,0 +1,259 @@
+import Foundation
+import LocatedYAML
+import MockServer
+import SMTPScenarioTesting
+import ScenarioLanguage
+import ScenarioRunner
+import Testing
+
+enum MockPolicyFactory {
+    static var `default`: MockPolicy { MockPolicy() }
+}
+
+@Suite("Runner against the mock: TLS, AUTH, PIPELINING, greylisting", .timeLimit(.minutes(1)))
+struct MockSessionTests {
+    private func run(_ yaml: String, policy: MockPolicy = MockPolicy(), implicitTLS: Bool = false) async throws -> ScenarioResult {
+        try await Harness.withMock(policy, implicitTLS: implicitTLS) { mock in
+            let result = try await Harness.run(yaml, endpoint: Harness.endpoint(of: mock, implicitTLS: implicitTLS))
+            return try #require(result.allResults.first)
+        }
+    }
+
+    @Test(arguments: ["PLAIN", "LOGIN", "CRAM-MD5"])
+    func passwordMechanisms(_ mechanism: String) async throws {
+        let good = try await run(
+            """
+            name: auth
+            steps:
+              - send: EHLO a
+              - starttls: {}
+              - send: EHLO a
+                expect: {code: 250, advertises: ["AUTH \(mechanism)"]}
+              - auth: {mechanism: \(mechanism), username: demo, password: demo-password}
+                expect: {code: 235, enhanced: 2.7.0}
+            """
+        )
+        #expect(good.outcome == .passed, "\(good.transcript.rendered())")
+        let bad = try await run(
+            """
+            name: auth
+            steps:
+              - send: EHLO a
+              - starttls: {}
+              - send: EHLO a
+              - auth: {mechanism: \(mechanism), username: demo, password: wrong}
+                expect: {code: 535, enhanced: 5.7.8}
+            """
+        )
+        #expect(bad.outcome == .passed, "\(bad.transcript.rendered())")
+    }
+
+    @Test func xoauth2SuccessAndTheErrorChallenge() async throws {
+        let good = try await run(
+            """
+            name: x
+            steps:
+              - send: EHLO a
+              - starttls: {}
+              - send: EHLO a
+              - auth: {mechanism: XOAUTH2, username: demo, token: demo-token}
+            """
+        )
+        #expect(good.outcome == .passed)
+        let bad = try await run(
+            """
+            name: x
+            steps:
+              - send: EHLO a
+              - starttls: {}
+              - send: EHLO a
+              - auth: {mechanism: XOAUTH2, username: demo, token: expired}
+                expect: 535
+            """
+        )
+        #expect(bad.outcome == .passed, "\(bad.transcript.rendered())")
+        let transcript = bad.transcript.rendered()
+        #expect(transcript.contains("S: 334 eyJzdGF0dXMiOiI0MDEi"), "the base64 JSON error challenge")
+        #expect(transcript.contains("C: (empty line acknowledging the XOAUTH2 error)"))
+    }
+
+    @Test func authBeforeTLSIsRefusedWith538() async throws {
+        let result = try await run("name: x\nsteps:\n  - send: EHLO a\n  - auth: {mechanism: PLAIN, username: demo, password: demo-password}\n    expect: {code: 538, enhanced: 5.7.11}\n")
+        #expect(result.outcome == .passed)
+    }
+
+    @Test func tlsFactsAreAssertedAndRecorded() async throws {
+        let result = try await run(
+            """
+            name: x
+            steps:
+              - send: EHLO a
+              - starttls: {}
+                expect:
+                  tls:
+                    version: ">=1.2"
+                    certificate: {names: [mx.example.test, localhost], valid-for-at-least: 14d, issuer: /smtp-scenario mock/}
+            """
+        )
+        #expect(result.outcome == .passed)
+        let transcript = result.transcript.rendered()
+        #expect(transcript.contains("# TLS established: version 1.3"))
+        #expect(transcript.contains("certificate names mx.example.test, localhost, 127.0.0.1, ::1"))
+        let tooLong = try await run("name: x\nsteps:\n  - send: EHLO a\n  - starttls: {}\n    expect: {tls: {certificate: {valid-for-at-least: 60d}}}\n")
+        guard case .failed(let failure) = tooLong.outcome else {
+            Issue.record("a 30-day certificate is not valid for 60 days")
+            return
+        }
+        #expect(failure.kind == .tls)
+        #expect(failure.actual.contains("expires"))
+        let wrongName = try await run("name: x\nsteps:\n  - send: EHLO a\n  - starttls: {}\n    expect: {tls: {certificate: {names: [mail.other.test]}}}\n")
+        guard case .failed(let nameFailure) = wrongName.outcome else {
+            Issue.record("the certificate does not cover mail.other.test")
+            return
+        }
+        #expect(nameFailure.actual.contains("does not cover mail.other.test"))
+    }
+
+    @Test func aHandshakeThatMustFailPassesWhenTheServerRefusesOldTLS() async throws {
+        let result = try await run(
+            """
+            name: x
+            tls: {max-version: "1.0"}
+            steps:
+              - send: EHLO a
+              - starttls: {}
+                expect: {tls: {handshake: failed}}
+            """
+        )
+        #expect(result.outcome == .passed, "\(result.transcript.rendered())")
+        let modern = try await run("name: x\nsteps:\n  - send: EHLO a\n  - starttls: {}\n    expect: {tls: {handshake: failed}}\n")
+        guard case .failed(let failure) = modern.outcome else {
+            Issue.record("TLS 1.3 succeeds, so a must-fail expectation fails")
+            return
+        }
+        #expect(failure.actual.hasPrefix("it succeeded with TLS 1.3"))
+    }
+
+    @Test func implicitTLSStartsBeforeTheGreeting() async throws {
+        let result = try await run(
+            "name: x\ngreeting: {code: 220, tls: {version: \"1.3\"}}\nsteps:\n  - send: EHLO a\n    expect: {code: 250, lacks: [STARTTLS]}\n",
+            implicitTLS: true
+        )
+        #expect(result.outcome == .passed, "\(result.transcript.rendered())")
+    }
+
+    @Test func aPinThatDoesNotMatchIsACertificateError() async throws {
+        let result = try await run(
+            """
+            name: x
+            tls: {pin-sha256: "0000000000000000000000000000000000000000000000000000000000000000"}
+            steps:
+              - send: EHLO a
+              - starttls: {}
+            """
+        )
+        guard case .failed(let failure) = result.outcome else {
+            Issue.record("a wrong pin must fail")
+            return
+        }
+        #expect(failure.actual.contains("certificate verification failed"))
+    }
+
+    @Test func pipelinedRepliesAreCheckedInOrder() async throws {
+        let result = try await run(
+            """
+            name: x
+            steps:
+              - send: EHLO a
+              - pipeline:
+                  - send: MAIL FROM:<a@example.org>
+                    expect: 250
+                  - send: RCPT TO:<alice@example.com>
+                    expect: 250
+                  - send: RCPT TO:<nobody@example.com>
+                    expect: {code: 550, enhanced: 5.1.1}
+                  - send: RCPT TO:<x@foreign.example>
+                    expect: {code: 554, enhanced: 5.7.1}
+                  - send: DATA
+                    expect: 354
+              - data: "Subject: p\\n\\nbody\\n"
+            """
+        )
+        #expect(result.outcome == .passed, "\(result.transcript.rendered())")
+        #expect(result.transcript.rendered().contains("# pipelined 5 commands in one write"))
+    }
+
+    @Test func aPipelineNeedsPipeliningAdvertised() async throws {
+        var policy = MockPolicy()
+        policy.hide = ["PIPELINING"]
+        let result = try await run("name: x\nsteps:\n  - send: EHLO a\n  - pipeline:\n      - send: NOOP\n", policy: policy)
+        guard case .failed(let failure) = result.outcome else {
+            Issue.record("expected a failure")
+            return
+        }
+        #expect(failure.actual.contains("does not advertise PIPELINING"))
+        let noEHLO = try await run("name: x\nsteps:\n  - pipeline:\n      - send: NOOP\n")
+        guard case .failed(let missing) = noEHLO.outcome else {
+            Issue.record("expected a failure")
+            return
+        }
+        #expect(missing.actual.contains("send EHLO first"))
+    }
+
+    @Test func allRecipientsRefusedButDataAcceptedGetsALoneDot() async throws {
+        let server = try await ScriptedServer.start(greeting { connection in
+            while let line = await connection.readLine() {
+                switch line {
+                case let l where l.hasPrefix("EHLO"): await connection.send("250-scripted\r\n250 PIPELINING\r\n")
+                case let l where l.hasPrefix("RCPT"): await connection.send("550 5.1.1 no\r\n")
+                case "DATA": await connection.send("354 go ahead anyway\r\n")
+                case ".": await connection.send("554 5.5.1 Error: no valid recipients\r\n")
+                case "QUIT": await connection.send("221 bye\r\n")
+                default: await connection.send("250 ok\r\n")
+                }
+            }
+        })
+        defer { Task { await server.stop() } }
+        let result = try await Harness.run(
+            """
+            name: x
+            steps:
+              - send: EHLO a
+              - pipeline:
+                  - send: MAIL FROM:<a@b>
+                  - send: RCPT TO:<c@d>
+                    expect: 550
+                  - send: DATA
+                    expect: 354
+            """,
+            endpoint: endpoint(server)
+        )
+        #expect(result.allResults[0].outcome == .passed)
+        #expect(server.accepted.first?.receivedLines == ["EHLO a", "MAIL FROM:<a@b>", "RCPT TO:<c@d>", "DATA", ".", "QUIT"])
+    }
+
+    @Test func greylistingRetryWithReconnectAndWait() async throws {
+        var policy = MockPolicy()
+        policy.greylisting = .init(delay: .milliseconds(600))
+        let result = try await run(
+            """
+            name: greylisted then accepted
+            steps:
+              - send: EHLO a
+              - send: MAIL FROM:<s@example.org>
+              - send: RCPT TO:<alice@example.com>
+                expect: {code: 450, enhanced: 4.7.1, text: greylisted}
+              - send: QUIT
+                expect: 221
+              - wait: 800ms
+              - reconnect: true
+              - send: EHLO a
+              - send: MAIL FROM:<s@example.org>
+              - send: RCPT TO:<alice@example.com>
+                expect: 250
+            """,
+            policy: policy
+        )
+        #expect(result.outcome == .passed, "\(result.transcript.rendered())")
+    }
+}
