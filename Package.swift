@@ -113,7 +113,14 @@ let package = Package(
             name: "ScenarioRunnerTests",
             dependencies: ["ScenarioRunner", "ScenarioLanguage", "SMTPScenarioTesting"]
         ),
-        .testTarget(name: "MockServerTests", dependencies: ["MockServer", "SMTPScenarioTesting"]),
+        .testTarget(
+            name: "MockServerTests",
+            dependencies: [
+                "MockServer", "SMTPScenarioTesting", "LocatedYAML",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "SMTPScenarioTesting"]),
         .testTarget(
             name: "IntegrationTests",

@@ -45,7 +45,8 @@ extension MockPolicy {
         }
         var reader = PolicyReader(diagnostics: diagnostics)
         let policy = reader.read(mapping)
-        return Loaded(policy: reader.diagnostics.hasErrors ? nil : policy, diagnostics: reader.diagnostics.all)
+        let sorted = reader.diagnostics.all.sorted { $0.location < $1.location }
+        return Loaded(policy: reader.diagnostics.hasErrors ? nil : policy, diagnostics: sorted)
     }
 }
 

@@ -1,0 +1,151 @@
+import Foundation
+import MockServer
+import NIOCore
+import NIOEmbedded
+import SMTPScenarioTesting
+import Testing
+
+@testable import MockServer
+
+@Suite("Mock server against hostile and pipelining clients", .timeLimit(.minutes(1)))
+struct HostileClientTests {
+    @Test func pipelinedCommandsAreAnsweredInOrderInOneWrite() async throws {
+        try await Harness.withMock { mock in
+            let client = try RawClient(port: mock.port)
+            client.readReplies(1)
+            client.send("EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<alice@example.com>\r\nRCPT TO:<nobody@example.com>\r\nRCPT TO:<x@elsewhere.example>\r\nNOOP\r\n")
+            let replies = client.readReplies(7)
+            #expect(replies.map { String($0.prefix(3)) } == ["220", "250", "250", "250", "550", "554", "250"])
+        }
+    }
+
+    @Test func pipeliningInOneWriteOnTheWire() throws {
+        let channel = try embeddedSession()
+        _ = try channel.readOutbound(as: ByteBuffer.self)
+        try channel.writeInbound(ByteBuffer(string: "EHLO a\r\nNOOP\r\nNOOP\r\n"))
+        let first = try #require(try channel.readOutbound(as: ByteBuffer.self))
+        #expect(String(buffer: first).hasSuffix("250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n"), "three replies, one write")
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
+    }
+
+    @Test func plaintextAfterStartTLSIsDiscarded() throws {
+        let channel = try embeddedSession()
+        _ = try channel.readOutbound(as: ByteBuffer.self)
+        try channel.writeInbound(ByteBuffer(string: "EHLO a\r\nSTARTTLS\r\nRSET\r\n"))
+        let replies = String(buffer: try #require(try channel.readOutbound(as: ByteBuffer.self)))
+        #expect(replies.hasSuffix("220 2.0.0 Ready to start TLS\r\n"))
+        #expect(!replies.contains("250 2.0.0 Ok"), "the injected RSET got no reply")
+        _ = try? channel.finish()
+    }
+
+    @Test func binaryGarbageGets500AndTheServerStaysUp() async throws {
+        try await Harness.withMock { mock in
+            let client = try RawClient(port: mock.port)
+            client.readReplies(1)
+            client.send([0x16, 0x03, 0x01, 0x00, 0xA5, 0x01, 0x00, 0xFF, 0x0D, 0x0A])
+            #expect(client.readReplies(2).last == "500 5.5.2 Error: bad syntax (binary data)")
+            let next = try RawClient(port: mock.port)
+            #expect(next.readReplies(1).first?.hasPrefix("220") == true)
+        }
+    }
+
+    @Test func connectionsBeyondTheCapGet421() async throws {
+        var policy = MockPolicy()
+        policy.limits.maxConnections = 2
+        try await Harness.withMock(policy) { mock in
+            let first = try RawClient(port: mock.port)
+            let second = try RawClient(port: mock.port)
+            first.readReplies(1)
+            second.readReplies(1)
+            let third = try RawClient(port: mock.port)
+            #expect(third.readReplies(1).first == "421 4.7.0 mx.example.test Error: too many connections, try again later")
+            #expect(third.waitForClose())
+        }
+    }
+
+    @Test func anOversizeMessageGets552AndIsNotStored() async throws {
+        var policy = MockPolicy()
+        policy.maxMessageSize = 10_000
+        try await Harness.withMock(policy) { mock in
+            let client = try RawClient(port: mock.port)
+            client.readReplies(1)
+            client.send("EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n")
+            client.readReplies(5)
+            let line = String(repeating: "x", count: 998) + "\r\n"
+            for _ in 0..<500 { client.send(line) }
+            client.send(".\r\n")
+            #expect(client.readReplies(6).last == "552 5.3.4 Error: message file too big")
+            #expect(mock.store.all.isEmpty)
+        }
+    }
+
+    @Test func aClientVanishingMidDataLeavesNothingInTheStore() async throws {
+        let directory = try Paths.temporaryDirectory("store")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await Harness.withMock(store: directory) { mock in
+            let client = try RawClient(port: mock.port)
+            client.readReplies(1)
+            client.send("EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: half\r\n\r\nhalf a message\r\n")
+            client.readReplies(5)
+            client.abort()
+            // A second, complete message proves the server handled the first connection's end.
+            let other = try RawClient(port: mock.port)
+            other.readReplies(1)
+            other.send("EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: whole\r\n\r\n..dotted\r\n.\r\nQUIT\r\n")
+            #expect(other.readReplies(7).dropLast().last?.hasPrefix("250 2.0.0 Ok: queued as") == true)
+            #expect(mock.store.all.count == 1)
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            #expect(files.count == 1)
+            #expect(files.first?.hasSuffix(".eml") == true)
+            let stored = try String(contentsOf: directory.appendingPathComponent(files[0]), encoding: .utf8)
+            #expect(stored.contains("Subject: whole\r\n\r\n.dotted\r\n"), "dot-unstuffed")
+            #expect(!stored.contains("half a message"))
+        }
+    }
+
+    @Test func anIdleClientIsDisconnected() async throws {
+        var policy = MockPolicy()
+        policy.limits.idleTimeout = .milliseconds(300)
+        try await Harness.withMock(policy) { mock in
+            let client = try RawClient(port: mock.port)
+            #expect(client.readReplies(2, timeout: .seconds(5)).last == "421 4.4.2 mx.example.test Error: idle timeout")
+            #expect(client.waitForClose())
+        }
+    }
+
+    @Test func anOverlongCommandLineGets500AndTheSessionGoesOn() async throws {
+        try await Harness.withMock { mock in
+            let client = try RawClient(port: mock.port)
+            client.readReplies(1)
+            client.send(String(repeating: "A", count: 20_000) + "\r\nNOOP\r\n")
+            #expect(client.readReplies(3) == ["220 mx.example.test ESMTP ready", "500 5.5.2 Error: line too long", "250 2.0.0 Ok"])
+        }
+    }
+
+    @Test func splitRepliesAreWrittenLineByLine() async throws {
+        var policy = MockPolicy()
+        policy.splitMultilineReplies = true
+        try await Harness.withMock(policy) { mock in
+            let client = try RawClient(port: mock.port)
+            client.readReplies(1)
+            client.send("EHLO a\r\n")
+            let firstLineOnly = client.read(until: { $0.contains("250-mx.example.test\r\n") })
+            #expect(!firstLineOnly.contains("PIPELINING"), "the first line arrives alone")
+            #expect(client.readReplies(2).last == "250 SMTPUTF8")
+        }
+    }
+
+    /// A session handler on an embedded channel, after its greeting was written.
+    private func embeddedSession(_ policy: MockPolicy = MockPolicy()) throws -> EmbeddedChannel {
+        let store = try MessageStore()
+        let identity = try TLSIdentity.selfSigned(hostname: "mx.example.test")
+        let core = MockServerCore(policy: policy, store: store, tlsContext: try identity.serverContext()) { _ in }
+        let handler = MockSessionHandler(
+            core: core,
+            connection: .init(clientAddress: "192.0.2.1", serverAddress: "192.0.2.2", tlsAvailable: true)
+        )
+        let channel = EmbeddedChannel(handler: handler)
+        try channel.connect(to: SocketAddress(ipAddress: "192.0.2.2", port: 25)).wait()
+        return channel
+    }
+}
