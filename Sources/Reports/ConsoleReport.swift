@@ -44,7 +44,9 @@ public actor ConsoleReport {
         case .passed:
             write("  \(paint("PASS ", .green)) \(Self.sanitized(result.scenario.name)) \(paint(time, .dim))\n")
         case .skipped(let reason):
-            write("  \(paint("SKIP ", .yellow)) \(Self.sanitized(result.scenario.name)) \(paint("(\(Self.sanitized(reason)))", .dim))\n")
+            write(
+                "  \(paint("SKIP ", .yellow)) \(Self.sanitized(result.scenario.name)) \(paint("(\(Self.sanitized(reason)))", .dim))\n"
+            )
         case .failed(let failure):
             let label = failure.kind.isError ? "ERROR" : "FAIL "
             write("  \(paint(label, .red)) \(Self.sanitized(result.scenario.name)) \(paint(time, .dim))\n")

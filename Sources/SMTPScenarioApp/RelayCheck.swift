@@ -1,12 +1,15 @@
 import Foundation
 import LocatedYAML
 import Reports
+import SMTPWire
 import ScenarioLanguage
 import ScenarioRunner
-import SMTPWire
 
 /// `smtp-scenario relay-check`: the open-relay pack against one server, with a verdict.
 public enum RelayCheck {
+    /// The built-in copy of `scenarios/security/open-relay.yaml`.
+    public static var builtInPack: String { RelayPack.yaml }
+
     /// The pack's defaults, which the command line can override.
     public static let defaultFrom = "antispam"
     public static let defaultTo = "relaytest"
@@ -99,7 +102,8 @@ public enum RelayCheck {
             let total = forms.count
             if !accepted.isEmpty { return "OPEN RELAY: \(accepted.count)/\(total) accepted" }
             if !errors.isEmpty {
-                return "INCONCLUSIVE: \(errors.count)/\(total) forms could not be tested, \(refusedCount)/\(total) refused"
+                return
+                    "INCONCLUSIVE: \(errors.count)/\(total) forms could not be tested, \(refusedCount)/\(total) refused"
             }
             return "not an open relay: \(refusedCount)/\(total) refused"
         }
@@ -145,7 +149,9 @@ public enum RelayCheck {
     ) async -> (exitCode: Int32, interrupted: Bool) {
         let workingDirectory = FileManager.default.currentDirectoryPath
         guard let target = ServerTarget.parse(configuration.server, relativeTo: workingDirectory) else {
-            output.err("error: --server \(configuration.server) is not a server address (\(ServerTarget.acceptedForms))\n")
+            output.err(
+                "error: --server \(configuration.server) is not a server address (\(ServerTarget.acceptedForms))\n"
+            )
             return (ExitCode.usage, false)
         }
         if configuration.confirmWithData, configuration.domain == nil {
@@ -246,7 +252,8 @@ public enum RelayCheck {
             guard let mail = sent.first(where: { $0.hasPrefix("MAIL FROM:") }),
                 let rcpt = sent.first(where: { $0.hasPrefix("RCPT TO:") })
             else { continue }
-            let body = "Subject: smtp-scenario relay-check confirmation\n\nThis message was relayed by \(formResult.server) using the envelope form \(name).\n"
+            let body =
+                "Subject: smtp-scenario relay-check confirmation\n\nThis message was relayed by \(formResult.server) using the envelope form \(name).\n"
             scenarios.append(
                 Scenario(
                     name: "Relay confirmed with DATA [form=\(name)]",
@@ -272,9 +279,13 @@ public enum RelayCheck {
             )
         }
         output.out("\nconfirming \(scenarios.count) accepted form(s) with DATA (messages go to the test domain only)\n")
-        let plan = Plan(files: [ScenarioFile(displayPath: RelayPack.displayPath, suiteName: "Relay confirmation", scenarios: scenarios)])
+        let plan = Plan(files: [
+            ScenarioFile(displayPath: RelayPack.displayPath, suiteName: "Relay confirmation", scenarios: scenarios)
+        ])
         let confirmation = await PlanRunner.run(plan, options: options, resolver: resolver)
         let delivered = confirmation.allResults.filter(\.outcome.isPassed).count
-        output.out("\(delivered)/\(scenarios.count) messages accepted for delivery: the relay is confirmed for those forms\n")
+        output.out(
+            "\(delivered)/\(scenarios.count) messages accepted for delivery: the relay is confirmed for those forms\n"
+        )
     }
 }

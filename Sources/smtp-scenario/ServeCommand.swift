@@ -72,14 +72,15 @@ struct ServeCommand: AsyncParsableCommand {
         let server = try await MockServer.start(configuration)
         var banner = "smtp-scenario mock server listening on \(host):\(server.port)"
         if let tlsPort = server.implicitTLSPort { banner += ", implicit TLS on \(host):\(tlsPort)" }
-        print(banner)
-        print("TLS certificate SHA-256 fingerprint: \(server.identity.fingerprintHex)")
-        if let store { print("storing accepted messages in \(store)") }
+        banner += "\nTLS certificate SHA-256 fingerprint: \(server.identity.fingerprintHex)\n"
+        if let store { banner += "storing accepted messages in \(store)\n" }
+        // Unbuffered, so a supervisor (or a test) sees readiness at once even when output is a file.
+        FileHandle.standardOutput.write(Data(banner.utf8))
         let signal = await Interruption.run {
             while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
         }.signal
         await server.shutdown()
-        print("stopped")
+        FileHandle.standardOutput.write(Data("stopped\n".utf8))
         if signal != nil { throw ExitCode.success }
     }
 }

@@ -13,7 +13,9 @@ struct HostileClientTests {
         try await Harness.withMock { mock in
             let client = try RawClient(port: mock.port)
             client.readReplies(1)
-            client.send("EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<alice@example.com>\r\nRCPT TO:<nobody@example.com>\r\nRCPT TO:<x@elsewhere.example>\r\nNOOP\r\n")
+            client.send(
+                "EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<alice@example.com>\r\nRCPT TO:<nobody@example.com>\r\nRCPT TO:<x@elsewhere.example>\r\nNOOP\r\n"
+            )
             let replies = client.readReplies(7)
             #expect(replies.map { String($0.prefix(3)) } == ["220", "250", "250", "250", "550", "554", "250"])
         }
@@ -58,7 +60,9 @@ struct HostileClientTests {
             first.readReplies(1)
             second.readReplies(1)
             let third = try RawClient(port: mock.port)
-            #expect(third.readReplies(1).first == "421 4.7.0 mx.example.test Error: too many connections, try again later")
+            #expect(
+                third.readReplies(1).first == "421 4.7.0 mx.example.test Error: too many connections, try again later"
+            )
             #expect(third.waitForClose())
         }
     }
@@ -85,13 +89,17 @@ struct HostileClientTests {
         try await Harness.withMock(store: directory) { mock in
             let client = try RawClient(port: mock.port)
             client.readReplies(1)
-            client.send("EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: half\r\n\r\nhalf a message\r\n")
+            client.send(
+                "EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: half\r\n\r\nhalf a message\r\n"
+            )
             client.readReplies(5)
             client.abort()
             // A second, complete message proves the server handled the first connection's end.
             let other = try RawClient(port: mock.port)
             other.readReplies(1)
-            other.send("EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: whole\r\n\r\n..dotted\r\n.\r\nQUIT\r\n")
+            other.send(
+                "EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: whole\r\n\r\n..dotted\r\n.\r\nQUIT\r\n"
+            )
             #expect(other.readReplies(7).dropLast().last?.hasPrefix("250 2.0.0 Ok: queued as") == true)
             #expect(mock.store.all.count == 1)
             let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
@@ -118,7 +126,11 @@ struct HostileClientTests {
             let client = try RawClient(port: mock.port)
             client.readReplies(1)
             client.send(String(repeating: "A", count: 20_000) + "\r\nNOOP\r\n")
-            #expect(client.readReplies(3) == ["220 mx.example.test ESMTP ready", "500 5.5.2 Error: line too long", "250 2.0.0 Ok"])
+            #expect(
+                client.readReplies(3) == [
+                    "220 mx.example.test ESMTP ready", "500 5.5.2 Error: line too long", "250 2.0.0 Ok",
+                ]
+            )
         }
     }
 

@@ -71,7 +71,11 @@ struct PolicyLoadingTests {
         #expect(loaded.policy == nil)
         let text = loaded.diagnostics.map(\.description)
         #expect(text.count == 5, "\(text)")
-        #expect(text[0].hasPrefix("p.yaml:1:1: error: unknown key 'hostnam' in a mock policy\n  hint: did you mean 'hostname'?"))
+        #expect(
+            text[0].hasPrefix(
+                "p.yaml:1:1: error: unknown key 'hostnam' in a mock policy\n  hint: did you mean 'hostname'?"
+            )
+        )
         #expect(text[1].hasPrefix("p.yaml:2:8: error: relay must be closed, open, or a list"))
         #expect(text[2].hasPrefix("p.yaml:4:21: error: unknown stage \"rcp\"\n  hint: did you mean 'rcpt'?"))
         #expect(text[3].hasPrefix("p.yaml:5:5: error: a fault has one kind, found drop-at and delay"))

@@ -23,10 +23,12 @@ struct Session {
 
     /// Sends each line and returns the code of the last reply to each.
     mutating func codes(_ lines: [String]) -> [Int] {
-        lines.map { line in machine.receive(ByteBuffer(string: line)).compactMap { action -> Int? in
-            if case .reply(let reply) = action { return reply.code }
-            return nil
-        }.last ?? 0 }
+        lines.map { line in
+            machine.receive(ByteBuffer(string: line)).compactMap { action -> Int? in
+                if case .reply(let reply) = action { return reply.code }
+                return nil
+            }.last ?? 0
+        }
     }
 
     static func replies(_ actions: [SessionAction]) -> [String] {
@@ -85,17 +87,27 @@ struct SessionMachineTests {
         #expect(session.codes(["EHLO a", "MAIL FROM:<s@example.org>"]) == [250, 250])
         #expect(session.send("RCPT TO:<Alice@Example.COM>") == ["250 2.1.5 Ok"])
         #expect(session.send("RCPT TO:<postmaster>") == ["250 2.1.5 Ok"])
-        #expect(session.send("RCPT TO:<nobody@example.com>") == ["550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient table"])
+        #expect(
+            session.send("RCPT TO:<nobody@example.com>") == [
+                "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient table"
+            ]
+        )
         #expect(session.send("RCPT TO:<x@foreign.example>") == ["554 5.7.1 <x@foreign.example>: Relay access denied"])
     }
 
     /// nmap's 16 forms with F=antispam, T=relaytest, D=relay.invalid, IP=127.0.0.1, S=mx.example.test.
     static let relayForms: [(mail: String, rcpt: String)] = {
-        let t = "relaytest", d = "relay.invalid", ip = "127.0.0.1", s = "mx.example.test", f = "antispam"
+        let t = "relaytest"
+        let d = "relay.invalid"
+        let ip = "127.0.0.1"
+        let s = "mx.example.test"
+        let f = "antispam"
         let fromIP = "<\(f)@[\(ip)]>"
         return [
-            ("<>", "<\(t)@\(d)>"), ("<\(f)@\(d)>", "<\(t)@\(d)>"), ("<\(f)@\(s)>", "<\(t)@\(d)>"), (fromIP, "<\(t)@\(d)>"),
-            (fromIP, "<\(t)%\(d)@[\(ip)]>"), (fromIP, "<\(t)%\(d)@\(s)>"), (fromIP, "<\"\(t)@\(d)\">"), (fromIP, "<\"\(t)%\(d)\">"),
+            ("<>", "<\(t)@\(d)>"), ("<\(f)@\(d)>", "<\(t)@\(d)>"), ("<\(f)@\(s)>", "<\(t)@\(d)>"),
+            (fromIP, "<\(t)@\(d)>"),
+            (fromIP, "<\(t)%\(d)@[\(ip)]>"), (fromIP, "<\(t)%\(d)@\(s)>"), (fromIP, "<\"\(t)@\(d)\">"),
+            (fromIP, "<\"\(t)%\(d)\">"),
             (fromIP, "<\(t)@\(d)@[\(ip)]>"), (fromIP, "<\"\(t)@\(d)\"@[\(ip)]>"), (fromIP, "<\(t)@\(d)@\(s)>"),
             (fromIP, "<@[\(ip)]:\(t)@\(d)>"), (fromIP, "<@\(s):\(t)@\(d)>"), (fromIP, "<\(d)!\(t)>"),
             (fromIP, "<\(d)!\(t)@[\(ip)]>"), (fromIP, "<\(d)!\(t)@\(s)>"),
@@ -120,7 +132,8 @@ struct SessionMachineTests {
         _ = session.send("MAIL FROM:\(form.mail)")
         let reply = session.send("RCPT TO:\(form.rcpt)")[0]
         // <T@D@[IP]> and <T@D@S> are not RFC 5321 addresses: even an open relay answers 501.
-        let malformed = form.rcpt.filter { $0 == "@" }.count == 2 && !form.rcpt.contains("\"") && !form.rcpt.hasPrefix("<@")
+        let malformed =
+            form.rcpt.filter { $0 == "@" }.count == 2 && !form.rcpt.contains("\"") && !form.rcpt.hasPrefix("<@")
         #expect(reply.hasPrefix(malformed ? "501" : "250"), "form \(index + 1): \(form.rcpt) got \(reply)")
     }
 
@@ -134,7 +147,11 @@ struct SessionMachineTests {
         policy.authRequiresTLS = false
         var authenticated = Session(policy, client: "192.0.2.1")
         let plain = "AUTH PLAIN " + "\0demo\0demo-password".data(using: .utf8)!.base64EncodedString()
-        #expect(authenticated.codes(["EHLO a", plain, "MAIL FROM:<a@b.c>", "RCPT TO:<x@foreign.example>"]) == [250, 235, 250, 250])
+        #expect(
+            authenticated.codes(["EHLO a", plain, "MAIL FROM:<a@b.c>", "RCPT TO:<x@foreign.example>"]) == [
+                250, 235, 250, 250,
+            ]
+        )
     }
 
     @Test func requireTLSAndRequireAuth() {
@@ -147,7 +164,9 @@ struct SessionMachineTests {
         policy.requireAuth = true
         var auth = Session(policy)
         _ = auth.send("EHLO a")
-        #expect(auth.send("MAIL FROM:<a@b.c>") == ["530 5.7.0 <a@b.c>: Sender address rejected: Authentication required"])
+        #expect(
+            auth.send("MAIL FROM:<a@b.c>") == ["530 5.7.0 <a@b.c>: Sender address rejected: Authentication required"]
+        )
         #expect(auth.send("AUTH PLAIN x")[0].hasPrefix("538 5.7.11"))
     }
 
@@ -159,13 +178,22 @@ struct SessionMachineTests {
         _ = session.send("EHLO a")
         #expect(session.send("MAIL FROM:<a@b.c> SIZE=5000") == ["552 5.3.4 Message size exceeds fixed limit"])
         #expect(session.send("MAIL FROM:<a@b.c> SIZE=500 BODY=8BITMIME") == ["250 2.1.0 Ok"])
-        #expect(session.codes(["RCPT TO:<alice@example.com>", "RCPT TO:<bob@example.com>", "RCPT TO:<abuse@example.com>"]) == [250, 250, 452])
-        #expect(Session.replies(session.machine.dataFinished(.tooLarge(size: 2000))) == ["552 5.3.4 Error: message file too big"])
+        #expect(
+            session.codes(["RCPT TO:<alice@example.com>", "RCPT TO:<bob@example.com>", "RCPT TO:<abuse@example.com>"])
+                == [250, 250, 452]
+        )
+        #expect(
+            Session.replies(session.machine.dataFinished(.tooLarge(size: 2000))) == [
+                "552 5.3.4 Error: message file too big"
+            ]
+        )
     }
 
     @Test func dataOutcomes() {
         var session = Session()
-        #expect(session.codes(["EHLO a", "MAIL FROM:<a@b.c>", "RCPT TO:<bob@example.com>", "DATA"]) == [250, 250, 250, 354])
+        #expect(
+            session.codes(["EHLO a", "MAIL FROM:<a@b.c>", "RCPT TO:<bob@example.com>", "DATA"]) == [250, 250, 250, 354]
+        )
         let refused = Session.replies(session.machine.dataFinished(.bareLineEnding))
         #expect(refused.first?.hasPrefix("550 5.6.0") == true)
         _ = session.codes(["MAIL FROM:<a@b.c>", "RCPT TO:<bob@example.com>", "DATA"])
@@ -177,7 +205,11 @@ struct SessionMachineTests {
         #expect(message.recipients == ["bob@example.com"])
         #expect(message.sender == "a@b.c")
         #expect(String(decoding: message.content, as: UTF8.self) == "Subject: x\r\n\r\nhi\r\n")
-        #expect(String(decoding: message.data, as: UTF8.self).hasPrefix("Return-Path: <a@b.c>\r\nX-Envelope-To: <bob@example.com>\r\nReceived: from a ([127.0.0.1])"))
+        #expect(
+            String(decoding: message.data, as: UTF8.self).hasPrefix(
+                "Return-Path: <a@b.c>\r\nX-Envelope-To: <bob@example.com>\r\nReceived: from a ([127.0.0.1])"
+            )
+        )
         #expect(Session.replies(actions) == ["250 2.0.0 Ok: queued as \(message.id)"])
     }
 
@@ -192,7 +224,11 @@ struct SessionMachineTests {
         #expect(session.machine.receive(ByteBuffer(string: "NOOP")).first == .pause(.seconds(2)))
         _ = session.send("MAIL FROM:<a@b.c>")
         let closing = session.machine.receive(ByteBuffer(string: "RCPT TO:<temp1@example.com>"))
-        #expect(Session.replies(closing) == ["421 4.7.0 mx.example.test Error: closing connection (fault injected by policy)"])
+        #expect(
+            Session.replies(closing) == [
+                "421 4.7.0 mx.example.test Error: closing connection (fault injected by policy)"
+            ]
+        )
         #expect(closing.last == .close)
         var other = Session(policy)
         #expect(other.machine.receive(ByteBuffer(string: "VRFY x")) == [.drop])
@@ -206,14 +242,25 @@ struct SessionMachineTests {
         policy.greylisting = .init(delay: .seconds(3600))
         let list = Greylist()
         func attempt() -> String {
-            var machine = SessionMachine(policy: policy, connection: .init(clientAddress: "127.0.0.1", serverAddress: "127.0.0.1", tlsAvailable: false), greylist: list)
+            var machine = SessionMachine(
+                policy: policy,
+                connection: .init(clientAddress: "127.0.0.1", serverAddress: "127.0.0.1", tlsAvailable: false),
+                greylist: list
+            )
             _ = machine.receive(ByteBuffer(string: "EHLO a"))
             _ = machine.receive(ByteBuffer(string: "MAIL FROM:<a@b.c>"))
             return Session.replies(machine.receive(ByteBuffer(string: "RCPT TO:<alice@example.com>")))[0]
         }
-        #expect(attempt().hasPrefix("450 4.7.1 <alice@example.com>: Recipient address rejected: Greylisted, try again in 3600s"))
+        #expect(
+            attempt().hasPrefix(
+                "450 4.7.1 <alice@example.com>: Recipient address rejected: Greylisted, try again in 3600s"
+            )
+        )
         #expect(attempt().hasPrefix("450 4.7.1"), "still waiting")
-        #expect(list.remainingDelay(client: "127.0.0.1", sender: "a@b.c", recipient: "alice@example.com", delay: .zero) == nil)
+        #expect(
+            list.remainingDelay(client: "127.0.0.1", sender: "a@b.c", recipient: "alice@example.com", delay: .zero)
+                == nil
+        )
     }
 
     @Test func authExchanges() {

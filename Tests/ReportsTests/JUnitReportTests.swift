@@ -49,24 +49,68 @@ func sampleRun() throws -> RunResult {
     )
     let start = Date(timeIntervalSince1970: 1_700_000_000)
     let results = [
-        ScenarioResult(scenario: file.scenarios[0], outcome: .passed, server: "mock", startedAt: start, duration: .milliseconds(12), transcript: transcript),
-        ScenarioResult(scenario: file.scenarios[1], outcome: .failed(failure), server: "mock", startedAt: start, duration: .milliseconds(1234), transcript: transcript),
-        ScenarioResult(scenario: file.scenarios[2], outcome: .failed(error), server: "mock", startedAt: start, duration: .milliseconds(5), transcript: Transcript()),
-        ScenarioResult(scenario: file.scenarios[3], outcome: .skipped(reason: "not on Sundays"), server: "mock", startedAt: start, duration: .zero, transcript: Transcript()),
+        ScenarioResult(
+            scenario: file.scenarios[0],
+            outcome: .passed,
+            server: "mock",
+            startedAt: start,
+            duration: .milliseconds(12),
+            transcript: transcript
+        ),
+        ScenarioResult(
+            scenario: file.scenarios[1],
+            outcome: .failed(failure),
+            server: "mock",
+            startedAt: start,
+            duration: .milliseconds(1234),
+            transcript: transcript
+        ),
+        ScenarioResult(
+            scenario: file.scenarios[2],
+            outcome: .failed(error),
+            server: "mock",
+            startedAt: start,
+            duration: .milliseconds(5),
+            transcript: Transcript()
+        ),
+        ScenarioResult(
+            scenario: file.scenarios[3],
+            outcome: .skipped(reason: "not on Sundays"),
+            server: "mock",
+            startedAt: start,
+            duration: .zero,
+            transcript: Transcript()
+        ),
     ]
-    return RunResult(files: [FileResult(file: file, results: results)], startedAt: start, duration: .milliseconds(1251), interrupted: false)
+    return RunResult(
+        files: [FileResult(file: file, results: results)],
+        startedAt: start,
+        duration: .milliseconds(1251),
+        interrupted: false
+    )
 }
 
 @Suite("JUnit XML")
 struct JUnitReportTests {
     @Test func shapeCountsAndEscaping() throws {
         let xml = JUnitReport().render(try sampleRun())
-        #expect(xml.contains(#"<testsuites name="smtp-scenario" tests="4" failures="1" errors="1" skipped="1" time="1.251" timestamp="2023-11-14T22:13:20">"#))
+        #expect(
+            xml.contains(
+                #"<testsuites name="smtp-scenario" tests="4" failures="1" errors="1" skipped="1" time="1.251" timestamp="2023-11-14T22:13:20">"#
+            )
+        )
         #expect(xml.contains(#"<testsuite name="Sample" tests="4" failures="1" errors="1" skipped="1" time="1.251""#))
         #expect(xml.contains(#"file="scenarios/sample.yaml" line="5""#))
         #expect(xml.contains(#"name="fails &lt;with&gt; &quot;markup&quot; &amp; control""#))
-        #expect(xml.contains(#"<failure type="UnexpectedReply" message="step 1 &quot;RCPT TO:&lt;x@y&gt;&quot;: expected 250"#))
-        #expect(xml.contains("scenarios/sample.yaml:7: step 1 \"RCPT TO:&lt;x@y&gt;\" of"), "the failure body starts with path:line")
+        #expect(
+            xml.contains(
+                #"<failure type="UnexpectedReply" message="step 1 &quot;RCPT TO:&lt;x@y&gt;&quot;: expected 250"#
+            )
+        )
+        #expect(
+            xml.contains("scenarios/sample.yaml:7: step 1 \"RCPT TO:&lt;x@y&gt;\" of"),
+            "the failure body starts with path:line"
+        )
         #expect(xml.contains(#"<error type="ConnectionError""#))
         #expect(xml.contains(#"<skipped message="not on Sundays"/>"#))
         #expect(xml.contains("raw control \\x1b and \\x01 and ]]&gt; end"), "control characters are escaped visibly")
@@ -87,7 +131,11 @@ struct JUnitReportTests {
         var strictOptions = JUnitReport.Options()
         strictOptions.strict = true
         let strict = directory.appendingPathComponent("strict.xml")
-        try JUnitReport(options: strictOptions).render(try sampleRun()).write(to: strict, atomically: true, encoding: .utf8)
+        try JUnitReport(options: strictOptions).render(try sampleRun()).write(
+            to: strict,
+            atomically: true,
+            encoding: .utf8
+        )
         let strictResult = try await JUnitValidation.validate(strict, schema: "xunit")
         #expect(strictResult.ok, "\(strictResult.output)")
         let strictXML = try String(contentsOf: strict, encoding: .utf8)
@@ -95,8 +143,16 @@ struct JUnitReportTests {
     }
 
     @Test func compileFailuresBecomeErrorTestcases() async throws {
-        let broken = ScenarioCompiler.compile(source: "name: x\nsteps:\n  - sned: EHLO\n", displayPath: "scenarios/broken.yaml", options: CompileOptions())
-        let fine = ScenarioCompiler.compile(source: "name: y\nsteps: []\n", displayPath: "scenarios/fine.yaml", options: CompileOptions())
+        let broken = ScenarioCompiler.compile(
+            source: "name: x\nsteps:\n  - sned: EHLO\n",
+            displayPath: "scenarios/broken.yaml",
+            options: CompileOptions()
+        )
+        let fine = ScenarioCompiler.compile(
+            source: "name: y\nsteps: []\n",
+            displayPath: "scenarios/fine.yaml",
+            options: CompileOptions()
+        )
         let xml = JUnitReport().render(compileFailures: [broken, fine])
         #expect(xml.contains(#"<testsuites name="smtp-scenario" tests="1" failures="0" errors="1""#))
         #expect(xml.contains(#"<testcase name="compile scenarios/broken.yaml" classname="scenarios.broken""#))
@@ -114,14 +170,29 @@ struct JUnitReportTests {
         var transcript = Transcript()
         for index in 0..<200 { transcript.append(.client, "NOOP \(index)", elapsedMilliseconds: index) }
         let first = run.files[0].results[0]
-        let long = ScenarioResult(scenario: first.scenario, outcome: .passed, server: "mock", startedAt: first.startedAt, duration: first.duration, transcript: transcript)
-        run = RunResult(files: [FileResult(file: run.files[0].file, results: [long])], startedAt: run.startedAt, duration: run.duration, interrupted: false)
+        let long = ScenarioResult(
+            scenario: first.scenario,
+            outcome: .passed,
+            server: "mock",
+            startedAt: first.startedAt,
+            duration: first.duration,
+            transcript: transcript
+        )
+        run = RunResult(
+            files: [FileResult(file: run.files[0].file, results: [long])],
+            startedAt: run.startedAt,
+            duration: run.duration,
+            interrupted: false
+        )
         let xml = JUnitReport(options: options).render(run)
         #expect(xml.contains("# transcript cut at 1 KiB"))
         #expect(!xml.contains("NOOP 199"))
     }
 
-    @Test(arguments: [(Duration.milliseconds(0), "0.000"), (.milliseconds(5), "0.005"), (.milliseconds(1234), "1.234"), (.seconds(61), "61.000")])
+    @Test(arguments: [
+        (Duration.milliseconds(0), "0.000"), (.milliseconds(5), "0.005"), (.milliseconds(1234), "1.234"),
+        (.seconds(61), "61.000"),
+    ])
     func secondsUseThreeDecimalsAndADot(_ duration: Duration, _ text: String) {
         #expect(JUnitReport.seconds(duration) == text)
     }

@@ -8,7 +8,11 @@ public enum JUnitValidation {
         var arguments: [String] = []
         if let schema { arguments += ["--schema", schema] }
         arguments.append(file.path)
-        let result = try await ProcessRunner.run("/bin/bash", [Paths.junitValidator.path] + arguments, timeout: .seconds(60))
+        let result = try await ProcessRunner.run(
+            "/bin/bash",
+            [Paths.junitValidator.path] + arguments,
+            timeout: .seconds(60)
+        )
         return (result.status == 0, result.stdout + result.stderr)
     }
 }

@@ -44,11 +44,18 @@ public struct PostfixFixture: Sendable {
         let directory = try Paths.temporaryDirectory("postfix-fixture")
         let names = ["PORT_CLOSED", "PORT_OPEN", "PORT_WEAK", "PORT_SUBMISSION", "PORT_SMTPS", "PORT_PIPELINE"]
         var environment: [String: String] = [:]
-        for name in names { environment[name] = String(try freePort()) }
+        for name in names { environment[name] = String(try Ports.free()) }
         let script = Paths.repositoryRoot.appendingPathComponent("scripts/mail-fixture").path
-        let result = try await ProcessRunner.run(script, ["start", directory.path], environment: environment, timeout: .seconds(60))
+        let result = try await ProcessRunner.run(
+            script,
+            ["start", directory.path],
+            environment: environment,
+            timeout: .seconds(60)
+        )
         guard result.status == 0 else {
-            throw FixtureError(description: "mail-fixture start failed (\(result.status)):\n\(result.stdout)\(result.stderr)")
+            throw FixtureError(
+                description: "mail-fixture start failed (\(result.status)):\n\(result.stdout)\(result.stderr)"
+            )
         }
         var values: [String: String] = [:]
         for line in result.stdout.split(separator: "\n") {
@@ -78,7 +85,9 @@ public struct PostfixFixture: Sendable {
                 if await Self.greets(port: port) { break }
                 guard ContinuousClock.now < deadline else {
                     let log = (try? String(contentsOfFile: maillog, encoding: .utf8)) ?? "(no maillog)"
-                    throw FixtureError(description: "Postfix port \(port) never answered; maillog:\n\(log.suffix(3000))")
+                    throw FixtureError(
+                        description: "Postfix port \(port) never answered; maillog:\n\(log.suffix(3000))"
+                    )
                 }
                 try await Task.sleep(for: .milliseconds(100))
             }
@@ -113,25 +122,6 @@ public struct PostfixFixture: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// A port no one listens on now.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw FixtureError(description: "cannot bind a free port") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     /// The log's tail, for failure messages.
     public var logTail: String {
         String(((try? String(contentsOfFile: maillog, encoding: .utf8)) ?? "").suffix(4000))
@@ -141,6 +131,33 @@ public struct PostfixFixture: Sendable {
 /// The fixture could not start.
 public struct FixtureError: Error, CustomStringConvertible {
     public let description: String
+
+    /// Creates an error with its explanation.
+    public init(description: String) { self.description = description }
+}
+
+/// Free TCP ports on 127.0.0.1.
+public enum Ports {
+    /// A port no one listens on now (bound to port 0, read back, released).
+    public static func free() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else { throw FixtureError(description: "cannot bind a free port") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 }
 
 /// Starts the Postfix fixture once around a suite and stops it afterwards. Without root or Postfix the suite's

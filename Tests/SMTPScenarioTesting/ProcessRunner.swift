@@ -18,40 +18,30 @@ public enum ProcessRunner {
         currentDirectory: URL? = nil,
         timeout: Duration = .seconds(120)
     ) async throws -> ProcessResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-        let output = try Paths.temporaryDirectory("process-output")
-        let stdoutURL = output.appendingPathComponent("stdout")
-        let stderrURL = output.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
-        let stdoutHandle = try FileHandle(forWritingTo: stdoutURL)
-        let stderrHandle = try FileHandle(forWritingTo: stderrURL)
-        process.standardOutput = stdoutHandle
-        process.standardError = stderrHandle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let running = process
+        let directory = try Paths.temporaryDirectory("process-output")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("output").path
+        let stderrPath = directory.appendingPathComponent("stderr").path
+        // Standard output and error go to separate files: run through a shell that redirects stderr.
+        let shellArguments = ["-c", "exec \"$0\" \"$@\" 2>\"\(stderrPath)\"", executable] + arguments
+        let child = try ChildProcess(
+            "/bin/sh",
+            shellArguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment ?? [:]) { $1 },
+            currentDirectory: currentDirectory?.path,
+            output: output
+        )
         let killer = Task {
             try await Task.sleep(for: timeout)
-            guard running.isRunning else { return false }
-            running.terminate()
+            child.signal(SIGKILL)
             return true
         }
-        await Task.detached { running.waitUntilExit() }.value
+        let status = await child.wait()
         killer.cancel()
         let timedOut = (try? await killer.value) ?? false
-        try? stdoutHandle.close()
-        try? stderrHandle.close()
-        let stdout = (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? ""
-        let stderr = (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? ""
-        try? FileManager.default.removeItem(at: output)
-        return ProcessResult(status: process.terminationStatus, stdout: stdout, stderr: stderr, timedOut: timedOut)
+        let stdout = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+        return ProcessResult(status: status, stdout: stdout, stderr: stderr, timedOut: timedOut)
     }
 
     /// Runs the built `smtp-scenario` binary.
@@ -76,7 +66,8 @@ public enum ProcessRunner {
             let candidate = "\(directory)/\(program)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
-        for directory in ["/usr/sbin", "/sbin"] where FileManager.default.isExecutableFile(atPath: "\(directory)/\(program)") {
+        for directory in ["/usr/sbin", "/sbin"]
+        where FileManager.default.isExecutableFile(atPath: "\(directory)/\(program)") {
             return "\(directory)/\(program)"
         }
         return nil

@@ -14,7 +14,9 @@ public final class RawClient: @unchecked Sendable {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else {
             close(fd)
@@ -31,7 +33,9 @@ public final class RawClient: @unchecked Sendable {
     public func send(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written = bytes[offset...].withUnsafeBytes {
+                Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if written <= 0 { return }
             offset += written
         }
@@ -45,7 +49,9 @@ public final class RawClient: @unchecked Sendable {
         while !condition(text), ContinuousClock.now < deadline {
             var pollDescriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let remaining = deadline - ContinuousClock.now
-            let ms = Int32(max(1, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000))
+            let ms = Int32(
+                max(1, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)
+            )
             guard poll(&pollDescriptor, 1, ms) > 0 else { break }
             var buffer = [UInt8](repeating: 0, count: 65536)
             let count = recv(fd, &buffer, buffer.count, 0)
@@ -79,7 +85,9 @@ public final class RawClient: @unchecked Sendable {
 
     /// Final reply lines (`250 ok`, not `250-...`) in `text`.
     public static func finalLines(in text: String) -> [String] {
-        text.split(separator: "\r\n").map(String.init).filter { $0.count >= 4 && $0[$0.index($0.startIndex, offsetBy: 3)] == " " }
+        text.split(separator: "\r\n").map(String.init).filter {
+            $0.count >= 4 && $0[$0.index($0.startIndex, offsetBy: 3)] == " "
+        }
     }
 
     /// Closes the socket now (a client vanishing).

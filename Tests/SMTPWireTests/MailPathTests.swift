@@ -34,7 +34,10 @@ struct MailPathTests {
         #expect(path.mailbox?.description == "user@dest.example")
     }
 
-    @Test(arguments: [("user%dest.example@here.example", "dest.example"), ("dest.example!user", "dest.example"), ("dest.example!user@here", "dest.example"), ("plain@here", nil)])
+    @Test(arguments: [
+        ("user%dest.example@here.example", "dest.example"), ("dest.example!user", "dest.example"),
+        ("dest.example!user@here", "dest.example"), ("plain@here", nil),
+    ])
     func relayConventionsInLocalParts(_ address: String, _ embedded: String?) throws {
         #expect(try MailPath(parsing: "<\(address)>").mailbox?.embeddedDomain == embedded)
     }

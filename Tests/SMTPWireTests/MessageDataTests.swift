@@ -15,7 +15,11 @@ struct MessageDataTests {
         #expect(String(buffer: MessageData.encode("")) == ".\r\n")
     }
 
-    private func receive(_ wire: String, policy: BareLineEndingPolicy, maxSize: Int = 1 << 20) -> (DataReceiver.Outcome?, String) {
+    private func receive(
+        _ wire: String,
+        policy: BareLineEndingPolicy,
+        maxSize: Int = 1 << 20
+    ) -> (DataReceiver.Outcome?, String) {
         var receiver = DataReceiver(policy: policy, maxSize: maxSize)
         var framer = LineFramer(maxLineLength: 1000)
         var buffer = ByteBuffer(string: wire)

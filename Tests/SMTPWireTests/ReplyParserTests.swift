@@ -103,7 +103,8 @@ struct ReplyParserTests {
     }
 
     @Test func controlBytesAndInvalidUTF8AreKeptAndShownEscaped() throws {
-        let bytes: [UInt8] = Array("250 ok ".utf8) + [0x1B, 0x5B, 0x30, 0x6D, 0xFF, 0x20] + Array("é".utf8) + [0x0D, 0x0A]
+        let bytes: [UInt8] =
+            Array("250 ok ".utf8) + [0x1B, 0x5B, 0x30, 0x6D, 0xFF, 0x20] + Array("é".utf8) + [0x0D, 0x0A]
         let (replies, error) = parseAll([bytes])
         #expect(error == nil)
         let reply = try #require(replies.first)
@@ -119,7 +120,10 @@ struct ReplyParserTests {
 
 @Suite("Enhanced status codes, EHLO capabilities, escaping")
 struct SmallCodecTests {
-    @Test(arguments: [("5.7.1", true), ("2.0.0", true), ("4.999.999", true), ("3.1.1", false), ("5.1000.1", false), ("5.7", false), ("5.7.1.2", false), ("a.b.c", false)])
+    @Test(arguments: [
+        ("5.7.1", true), ("2.0.0", true), ("4.999.999", true), ("3.1.1", false), ("5.1000.1", false), ("5.7", false),
+        ("5.7.1.2", false), ("a.b.c", false),
+    ])
     func enhancedCodeForms(_ text: String, _ valid: Bool) {
         #expect((EnhancedStatusCode(text) != nil) == valid)
     }
@@ -130,7 +134,10 @@ struct SmallCodecTests {
     }
 
     @Test func authMechanismsAreParameters() {
-        let reply = Reply(code: 250, rawLines: ["250-mx", "250-AUTH PLAIN LOGIN", "250 PIPELINING"].map { Array($0.utf8) })
+        let reply = Reply(
+            code: 250,
+            rawLines: ["250-mx", "250-AUTH PLAIN LOGIN", "250 PIPELINING"].map { Array($0.utf8) }
+        )
         let capabilities = EHLOCapabilities(reply: reply)
         #expect(capabilities.advertises("AUTH PLAIN"))
         #expect(capabilities.advertises("auth login"))

@@ -9,7 +9,11 @@ func diagnostics(_ yaml: String, options: CompileOptions = CompileOptions()) -> 
 }
 
 /// The only error of `yaml` (fails the test when there is not exactly one).
-func onlyError(_ yaml: String, options: CompileOptions = CompileOptions(), sourceLocation: Testing.SourceLocation = #_sourceLocation) -> Diagnostic? {
+func onlyError(
+    _ yaml: String,
+    options: CompileOptions = CompileOptions(),
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
+) -> Diagnostic? {
     let errors = diagnostics(yaml, options: options).filter { $0.severity == .error }
     #expect(errors.count == 1, "errors: \(errors.map(\.description))", sourceLocation: sourceLocation)
     return errors.first
@@ -56,7 +60,9 @@ struct CompilerErrorTests {
     }
 
     @Test func badEnhancedCode() throws {
-        let error = try #require(onlyError("name: x\nsteps:\n  - send: NOOP\n    expect: {code: 250, enhanced: 3.1.1}\n"))
+        let error = try #require(
+            onlyError("name: x\nsteps:\n  - send: NOOP\n    expect: {code: 250, enhanced: 3.1.1}\n")
+        )
         #expect(error.code == .badEnhancedStatus)
         #expect(error.location.description == "t.yaml:4:35")
     }

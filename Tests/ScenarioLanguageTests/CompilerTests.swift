@@ -142,7 +142,12 @@ struct CompilerTests {
         )
         #expect(
             file.scenarios[0].steps[0].action
-                == .send(Template(parts: [.literal("EHLO "), .variable("name"), .literal(" ["), .variable("server.ip"), .literal("]:"), .variable("server.port")]))
+                == .send(
+                    Template(parts: [
+                        .literal("EHLO "), .variable("name"), .literal(" ["), .variable("server.ip"), .literal("]:"),
+                        .variable("server.port"),
+                    ])
+                )
         )
     }
 
@@ -202,7 +207,9 @@ struct CompilerTests {
     }
 
     @Test func rawHexAndText() throws {
-        let file = try compile("name: x\nsteps:\n  - raw: {hex: \"0d 0a 2e 0d 0a\"}\n  - raw: \"STARTTLS\\r\\n\"\n    expect: 220\n")
+        let file = try compile(
+            "name: x\nsteps:\n  - raw: {hex: \"0d 0a 2e 0d 0a\"}\n  - raw: \"STARTTLS\\r\\n\"\n    expect: 220\n"
+        )
         let steps = file.scenarios[0].steps
         #expect(steps[0].action == .raw(.bytes([0x0D, 0x0A, 0x2E, 0x0D, 0x0A])))
         #expect(steps[0].expectation == .noReply, "raw reads a reply only when expect is given")
@@ -228,7 +235,9 @@ struct CompilerTests {
     }
 
     @Test func skipAndTags() throws {
-        let file = try compile("suite: s\nscenarios:\n  - name: a\n    tags: [x]\n    skip: not today\n    steps: []\n  - name: b\n    tags: [y]\n    steps: []\n")
+        let file = try compile(
+            "suite: s\nscenarios:\n  - name: a\n    tags: [x]\n    skip: not today\n    steps: []\n  - name: b\n    tags: [y]\n    steps: []\n"
+        )
         #expect(file.scenarios[0].skipReason == "not today")
         let plan = Plan(files: [file])
         #expect(plan.filtered(includingTags: ["y"], excludingTags: []).files[0].scenarios.map(\.name) == ["b"])
@@ -237,7 +246,9 @@ struct CompilerTests {
     }
 
     @Test func reportNamesFromPaths() {
-        #expect(ScenarioFile.reportName(forPath: "scenarios/security/open-relay.yaml") == "scenarios.security.open-relay")
+        #expect(
+            ScenarioFile.reportName(forPath: "scenarios/security/open-relay.yaml") == "scenarios.security.open-relay"
+        )
         #expect(ScenarioFile.reportName(forPath: "./a.yml") == "a")
     }
 }
@@ -255,11 +266,24 @@ struct SyntaxTests {
     }
 
     @Test func serverForms() {
-        #expect(ServerTarget.parse("mx.example.com", relativeTo: "/") == .remote(host: "mx.example.com", port: 25, implicitTLS: false))
-        #expect(ServerTarget.parse("127.0.0.1:2525", relativeTo: "/") == .remote(host: "127.0.0.1", port: 2525, implicitTLS: false))
-        #expect(ServerTarget.parse("[::1]:2525", relativeTo: "/") == .remote(host: "::1", port: 2525, implicitTLS: false))
-        #expect(ServerTarget.parse("smtps://mx.example.com", relativeTo: "/") == .remote(host: "mx.example.com", port: 465, implicitTLS: true))
-        #expect(ServerTarget.parse("smtp://mx:587", relativeTo: "/") == .remote(host: "mx", port: 587, implicitTLS: false))
+        #expect(
+            ServerTarget.parse("mx.example.com", relativeTo: "/")
+                == .remote(host: "mx.example.com", port: 25, implicitTLS: false)
+        )
+        #expect(
+            ServerTarget.parse("127.0.0.1:2525", relativeTo: "/")
+                == .remote(host: "127.0.0.1", port: 2525, implicitTLS: false)
+        )
+        #expect(
+            ServerTarget.parse("[::1]:2525", relativeTo: "/") == .remote(host: "::1", port: 2525, implicitTLS: false)
+        )
+        #expect(
+            ServerTarget.parse("smtps://mx.example.com", relativeTo: "/")
+                == .remote(host: "mx.example.com", port: 465, implicitTLS: true)
+        )
+        #expect(
+            ServerTarget.parse("smtp://mx:587", relativeTo: "/") == .remote(host: "mx", port: 587, implicitTLS: false)
+        )
         #expect(ServerTarget.parse("mock", relativeTo: "/") == .mock(policyFile: nil))
         #expect(ServerTarget.parse("mock:p.yaml", relativeTo: "/work/x") == .mock(policyFile: "/work/x/p.yaml"))
         #expect(ServerTarget.parse("::1", relativeTo: "/") == nil, "a bare IPv6 address needs brackets")

@@ -19,7 +19,10 @@ func endpoint(_ server: ScriptedServer) -> Endpoint {
 
 func failureOf(_ result: RunResult, sourceLocation: Testing.SourceLocation = #_sourceLocation) -> StepFailure? {
     guard case .failed(let failure)? = result.allResults.first?.outcome else {
-        Issue.record("expected a failed scenario, got \(String(describing: result.allResults.first?.outcome))", sourceLocation: sourceLocation)
+        Issue.record(
+            "expected a failed scenario, got \(String(describing: result.allResults.first?.outcome))",
+            sourceLocation: sourceLocation
+        )
         return nil
     }
     return failure
@@ -28,10 +31,12 @@ func failureOf(_ result: RunResult, sourceLocation: Testing.SourceLocation = #_s
 @Suite("Runner against misbehaving servers", .timeLimit(.minutes(1)))
 struct MisbehavingServerTests {
     @Test func garbageInsteadOfAReplyFailsTheStepWithTheTranscript() async throws {
-        let server = try await ScriptedServer.start(greeting { connection in
-            _ = await connection.readLine()
-            await connection.send("HELLO THERE \u{1B}[2J\r\n")
-        })
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                _ = await connection.readLine()
+                await connection.send("HELLO THERE \u{1B}[2J\r\n")
+            }
+        )
         defer { Task { await server.stop() } }
         let result = try await Harness.run("name: g\nsteps:\n  - send: EHLO a\n", endpoint: endpoint(server))
         let failure = try #require(failureOf(result))
@@ -46,15 +51,20 @@ struct MisbehavingServerTests {
     }
 
     @Test func anEndlessLineFailsPromptlyWithoutGrowingMemory() async throws {
-        let server = try await ScriptedServer.start(greeting { connection in
-            _ = await connection.readLine()
-            let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 64 * 1024)
-            await connection.send("250-")
-            for _ in 0..<64 { await connection.send(bytes: chunk) }
-        })
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                _ = await connection.readLine()
+                let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 64 * 1024)
+                await connection.send("250-")
+                for _ in 0..<64 { await connection.send(bytes: chunk) }
+            }
+        )
         defer { Task { await server.stop() } }
         let started = ContinuousClock.now
-        let result = try await Harness.run("name: g\ntimeout: 20s\nsteps:\n  - send: EHLO a\n", endpoint: endpoint(server))
+        let result = try await Harness.run(
+            "name: g\ntimeout: 20s\nsteps:\n  - send: EHLO a\n",
+            endpoint: endpoint(server)
+        )
         let failure = try #require(failureOf(result))
         #expect(failure.kind == .protocolViolation)
         #expect(failure.actual.contains("line too long"))
@@ -62,12 +72,17 @@ struct MisbehavingServerTests {
     }
 
     @Test func aResetIsAConnectionError() async throws {
-        let server = try await ScriptedServer.start(greeting { connection in
-            _ = await connection.readLine()
-            await connection.reset()
-        })
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                _ = await connection.readLine()
+                await connection.reset()
+            }
+        )
         defer { Task { await server.stop() } }
-        let result = try await Harness.run("name: g\nsteps:\n  - send: EHLO a\n    expect: 250\n", endpoint: endpoint(server))
+        let result = try await Harness.run(
+            "name: g\nsteps:\n  - send: EHLO a\n    expect: 250\n",
+            endpoint: endpoint(server)
+        )
         let failure = try #require(failureOf(result))
         #expect(failure.kind == .connection)
         #expect(failure.kind.isError)
@@ -75,13 +90,18 @@ struct MisbehavingServerTests {
     }
 
     @Test func aStallIsATimeoutNamingWhatWasAwaited() async throws {
-        let server = try await ScriptedServer.start(greeting { connection in
-            _ = await connection.readLine()
-            await connection.send("250-partial\r\n")
-            _ = await connection.readLine()
-        })
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                _ = await connection.readLine()
+                await connection.send("250-partial\r\n")
+                _ = await connection.readLine()
+            }
+        )
         defer { Task { await server.stop() } }
-        let result = try await Harness.run("name: g\nsteps:\n  - send: EHLO a\n    timeout: 300ms\n    expect: 250\n", endpoint: endpoint(server))
+        let result = try await Harness.run(
+            "name: g\nsteps:\n  - send: EHLO a\n    timeout: 300ms\n    expect: 250\n",
+            endpoint: endpoint(server)
+        )
         let failure = try #require(failureOf(result))
         #expect(failure.kind == .timeout)
         #expect(failure.expected == "250 (requested action completed)")
@@ -92,29 +112,39 @@ struct MisbehavingServerTests {
     }
 
     @Test func aWrongReplyIsFollowedByQuit() async throws {
-        let server = try await ScriptedServer.start(greeting { connection in
-            _ = await connection.readLine()
-            await connection.send("550 5.1.1 <x@y>: Recipient address rejected: User unknown\r\n")
-            if await connection.readLine() == "QUIT" { await connection.send("221 2.0.0 Bye\r\n") }
-        })
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                _ = await connection.readLine()
+                await connection.send("550 5.1.1 <x@y>: Recipient address rejected: User unknown\r\n")
+                if await connection.readLine() == "QUIT" { await connection.send("221 2.0.0 Bye\r\n") }
+            }
+        )
         defer { Task { await server.stop() } }
-        let result = try await Harness.run("name: g\nsteps:\n  - send: RCPT TO:<x@y>\n    expect: 250\n", endpoint: endpoint(server))
+        let result = try await Harness.run(
+            "name: g\nsteps:\n  - send: RCPT TO:<x@y>\n    expect: 250\n",
+            endpoint: endpoint(server)
+        )
         let failure = try #require(failureOf(result))
         #expect(failure.kind == .unexpectedReply)
-        #expect(failure.message == "step 1 \"RCPT TO:<x@y>\": expected 250 (requested action completed), got 550 5.1.1 <x@y>: Recipient address rejected: User unknown (550 = mailbox unavailable)")
+        #expect(
+            failure.message
+                == "step 1 \"RCPT TO:<x@y>\": expected 250 (requested action completed), got 550 5.1.1 <x@y>: Recipient address rejected: User unknown (550 = mailbox unavailable)"
+        )
         #expect(server.accepted.first?.receivedLines == ["RCPT TO:<x@y>", "QUIT"])
         #expect(result.allResults[0].transcript.rendered().contains("S: 221 2.0.0 Bye"))
     }
 
     @Test func aMultiLineReplyDrippedByteByByte() async throws {
-        let server = try await ScriptedServer.start(greeting { connection in
-            _ = await connection.readLine()
-            for byte in "250-scripted.test\r\n250-PIPELINING\r\n250 SIZE 1000\r\n".utf8 {
-                await connection.send(bytes: [byte])
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                _ = await connection.readLine()
+                for byte in "250-scripted.test\r\n250-PIPELINING\r\n250 SIZE 1000\r\n".utf8 {
+                    await connection.send(bytes: [byte])
+                }
+                _ = await connection.readLine()
+                await connection.send("221 bye\r\n")
             }
-            _ = await connection.readLine()
-            await connection.send("221 bye\r\n")
-        })
+        )
         defer { Task { await server.stop() } }
         let result = try await Harness.run(
             "name: g\nsteps:\n  - send: EHLO a\n    expect: {code: 250, advertises: [PIPELINING, SIZE 1000]}\n",
@@ -125,10 +155,12 @@ struct MisbehavingServerTests {
     }
 
     @Test func anUnsolicitedReplyAndAClose() async throws {
-        let server = try await ScriptedServer.start(greeting { connection in
-            await connection.send("421 4.3.2 shutting down\r\n")
-            await connection.close()
-        })
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                await connection.send("421 4.3.2 shutting down\r\n")
+                await connection.close()
+            }
+        )
         defer { Task { await server.stop() } }
         let result = try await Harness.run(
             "name: g\nsteps:\n  - expect: {code: 421, enhanced: 4.3.2}\n  - expect: closed\n",
@@ -138,36 +170,51 @@ struct MisbehavingServerTests {
     }
 
     @Test func closedIsSatisfiedByAReset() async throws {
-        let server = try await ScriptedServer.start(greeting { connection in
-            _ = await connection.readLine()
-            await connection.reset()
-        })
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                _ = await connection.readLine()
+                await connection.reset()
+            }
+        )
         defer { Task { await server.stop() } }
-        let result = try await Harness.run("name: g\nsteps:\n  - send: BYE\n    expect: closed\n", endpoint: endpoint(server))
+        let result = try await Harness.run(
+            "name: g\nsteps:\n  - send: BYE\n    expect: closed\n",
+            endpoint: endpoint(server)
+        )
         #expect(result.allResults[0].outcome == .passed)
     }
 
     @Test func nothingPassesOnSilenceAndFailsOnAReply() async throws {
-        let server = try await ScriptedServer.start(greeting { connection in
-            while let line = await connection.readLine() {
-                if line == "SPEAK" { await connection.send("250 spoke\r\n") }
-                if line == "QUIT" { await connection.send("221 bye\r\n") }
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                while let line = await connection.readLine() {
+                    if line == "SPEAK" { await connection.send("250 spoke\r\n") }
+                    if line == "QUIT" { await connection.send("221 bye\r\n") }
+                }
             }
-        })
+        )
         defer { Task { await server.stop() } }
-        let quiet = try await Harness.run("name: q\nsteps:\n  - raw: \"HUSH\\r\\n\"\n  - expect: nothing\n    timeout: 200ms\n", endpoint: endpoint(server))
+        let quiet = try await Harness.run(
+            "name: q\nsteps:\n  - raw: \"HUSH\\r\\n\"\n  - expect: nothing\n    timeout: 200ms\n",
+            endpoint: endpoint(server)
+        )
         #expect(quiet.allResults[0].outcome == .passed)
-        let loud = try await Harness.run("name: l\nsteps:\n  - raw: \"SPEAK\\r\\n\"\n  - expect: nothing\n    timeout: 500ms\n", endpoint: endpoint(server))
+        let loud = try await Harness.run(
+            "name: l\nsteps:\n  - raw: \"SPEAK\\r\\n\"\n  - expect: nothing\n    timeout: 500ms\n",
+            endpoint: endpoint(server)
+        )
         let failure = try #require(failureOf(loud))
         #expect(failure.expected == "no reply within 500ms")
         #expect(failure.actual.hasPrefix("250 spoke"))
     }
 
     @Test func plaintextAfterTheStartTLSReplyIsNeverReadInsideTLS() async throws {
-        let server = try await ScriptedServer.start(greeting { connection in
-            _ = await connection.readLine()
-            await connection.send("220 2.0.0 go ahead\r\n250 2.0.0 injected before TLS\r\n")
-        })
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                _ = await connection.readLine()
+                await connection.send("220 2.0.0 go ahead\r\n250 2.0.0 injected before TLS\r\n")
+            }
+        )
         defer { Task { await server.stop() } }
         let result = try await Harness.run("name: g\nsteps:\n  - starttls: {}\n", endpoint: endpoint(server))
         let failure = try #require(failureOf(result))
@@ -197,11 +244,13 @@ struct MisbehavingServerTests {
     }
 
     @Test func aCaptureThatDoesNotMatchFailsTheStep() async throws {
-        let server = try await ScriptedServer.start(greeting { connection in
-            _ = await connection.readLine()
-            await connection.send("250 2.0.0 Ok: accepted\r\n")
-            if await connection.readLine() == "QUIT" { await connection.send("221 bye\r\n") }
-        })
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                _ = await connection.readLine()
+                await connection.send("250 2.0.0 Ok: accepted\r\n")
+                if await connection.readLine() == "QUIT" { await connection.send("221 bye\r\n") }
+            }
+        )
         defer { Task { await server.stop() } }
         let result = try await Harness.run(
             "name: g\nsteps:\n  - send: DATA\n    capture: {id: '/queued as (\\w+)/'}\n",
@@ -213,19 +262,27 @@ struct MisbehavingServerTests {
     }
 
     @Test func noQuitInsideDataAndNoSecondQuit() async throws {
-        let server = try await ScriptedServer.start(greeting { connection in
-            while let line = await connection.readLine() {
-                switch line {
-                case "DATA": await connection.send("354 go\r\n")
-                case "QUIT": await connection.send("221 bye\r\n")
-                default: await connection.send("250 ok\r\n")
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                while let line = await connection.readLine() {
+                    switch line {
+                    case "DATA": await connection.send("354 go\r\n")
+                    case "QUIT": await connection.send("221 bye\r\n")
+                    default: await connection.send("250 ok\r\n")
+                    }
                 }
             }
-        })
+        )
         defer { Task { await server.stop() } }
-        let inData = try await Harness.run("name: d\nsteps:\n  - send: DATA\n    expect: 354\n", endpoint: endpoint(server))
+        let inData = try await Harness.run(
+            "name: d\nsteps:\n  - send: DATA\n    expect: 354\n",
+            endpoint: endpoint(server)
+        )
         #expect(inData.allResults[0].outcome == .passed)
-        let quitTwice = try await Harness.run("name: q\nsteps:\n  - send: QUIT\n    expect: 221\n", endpoint: endpoint(server))
+        let quitTwice = try await Harness.run(
+            "name: q\nsteps:\n  - send: QUIT\n    expect: 221\n",
+            endpoint: endpoint(server)
+        )
         #expect(quitTwice.allResults[0].outcome == .passed)
         let received = server.accepted.map(\.receivedLines)
         #expect(received == [["DATA"], ["QUIT"]])

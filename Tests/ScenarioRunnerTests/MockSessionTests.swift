@@ -12,7 +12,11 @@ enum MockPolicyFactory {
 
 @Suite("Runner against the mock: TLS, AUTH, PIPELINING, greylisting", .timeLimit(.minutes(1)))
 struct MockSessionTests {
-    private func run(_ yaml: String, policy: MockPolicy = MockPolicy(), implicitTLS: Bool = false) async throws -> ScenarioResult {
+    private func run(
+        _ yaml: String,
+        policy: MockPolicy = MockPolicy(),
+        implicitTLS: Bool = false
+    ) async throws -> ScenarioResult {
         try await Harness.withMock(policy, implicitTLS: implicitTLS) { mock in
             let result = try await Harness.run(yaml, endpoint: Harness.endpoint(of: mock, implicitTLS: implicitTLS))
             return try #require(result.allResults.first)
@@ -78,7 +82,9 @@ struct MockSessionTests {
     }
 
     @Test func authBeforeTLSIsRefusedWith538() async throws {
-        let result = try await run("name: x\nsteps:\n  - send: EHLO a\n  - auth: {mechanism: PLAIN, username: demo, password: demo-password}\n    expect: {code: 538, enhanced: 5.7.11}\n")
+        let result = try await run(
+            "name: x\nsteps:\n  - send: EHLO a\n  - auth: {mechanism: PLAIN, username: demo, password: demo-password}\n    expect: {code: 538, enhanced: 5.7.11}\n"
+        )
         #expect(result.outcome == .passed)
     }
 
@@ -99,14 +105,18 @@ struct MockSessionTests {
         let transcript = result.transcript.rendered()
         #expect(transcript.contains("# TLS established: version 1.3"))
         #expect(transcript.contains("certificate names mx.example.test, localhost, 127.0.0.1, ::1"))
-        let tooLong = try await run("name: x\nsteps:\n  - send: EHLO a\n  - starttls: {}\n    expect: {tls: {certificate: {valid-for-at-least: 60d}}}\n")
+        let tooLong = try await run(
+            "name: x\nsteps:\n  - send: EHLO a\n  - starttls: {}\n    expect: {tls: {certificate: {valid-for-at-least: 60d}}}\n"
+        )
         guard case .failed(let failure) = tooLong.outcome else {
             Issue.record("a 30-day certificate is not valid for 60 days")
             return
         }
         #expect(failure.kind == .tls)
         #expect(failure.actual.contains("expires"))
-        let wrongName = try await run("name: x\nsteps:\n  - send: EHLO a\n  - starttls: {}\n    expect: {tls: {certificate: {names: [mail.other.test]}}}\n")
+        let wrongName = try await run(
+            "name: x\nsteps:\n  - send: EHLO a\n  - starttls: {}\n    expect: {tls: {certificate: {names: [mail.other.test]}}}\n"
+        )
         guard case .failed(let nameFailure) = wrongName.outcome else {
             Issue.record("the certificate does not cover mail.other.test")
             return
@@ -126,7 +136,9 @@ struct MockSessionTests {
             """
         )
         #expect(result.outcome == .passed, "\(result.transcript.rendered())")
-        let modern = try await run("name: x\nsteps:\n  - send: EHLO a\n  - starttls: {}\n    expect: {tls: {handshake: failed}}\n")
+        let modern = try await run(
+            "name: x\nsteps:\n  - send: EHLO a\n  - starttls: {}\n    expect: {tls: {handshake: failed}}\n"
+        )
         guard case .failed(let failure) = modern.outcome else {
             Issue.record("TLS 1.3 succeeds, so a must-fail expectation fails")
             return
@@ -186,7 +198,10 @@ struct MockSessionTests {
     @Test func aPipelineNeedsPipeliningAdvertised() async throws {
         var policy = MockPolicy()
         policy.hide = ["PIPELINING"]
-        let result = try await run("name: x\nsteps:\n  - send: EHLO a\n  - pipeline:\n      - send: NOOP\n", policy: policy)
+        let result = try await run(
+            "name: x\nsteps:\n  - send: EHLO a\n  - pipeline:\n      - send: NOOP\n",
+            policy: policy
+        )
         guard case .failed(let failure) = result.outcome else {
             Issue.record("expected a failure")
             return
@@ -201,18 +216,20 @@ struct MockSessionTests {
     }
 
     @Test func allRecipientsRefusedButDataAcceptedGetsALoneDot() async throws {
-        let server = try await ScriptedServer.start(greeting { connection in
-            while let line = await connection.readLine() {
-                switch line {
-                case let l where l.hasPrefix("EHLO"): await connection.send("250-scripted\r\n250 PIPELINING\r\n")
-                case let l where l.hasPrefix("RCPT"): await connection.send("550 5.1.1 no\r\n")
-                case "DATA": await connection.send("354 go ahead anyway\r\n")
-                case ".": await connection.send("554 5.5.1 Error: no valid recipients\r\n")
-                case "QUIT": await connection.send("221 bye\r\n")
-                default: await connection.send("250 ok\r\n")
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                while let line = await connection.readLine() {
+                    switch line {
+                    case let l where l.hasPrefix("EHLO"): await connection.send("250-scripted\r\n250 PIPELINING\r\n")
+                    case let l where l.hasPrefix("RCPT"): await connection.send("550 5.1.1 no\r\n")
+                    case "DATA": await connection.send("354 go ahead anyway\r\n")
+                    case ".": await connection.send("554 5.5.1 Error: no valid recipients\r\n")
+                    case "QUIT": await connection.send("221 bye\r\n")
+                    default: await connection.send("250 ok\r\n")
+                    }
                 }
             }
-        })
+        )
         defer { Task { await server.stop() } }
         let result = try await Harness.run(
             """
@@ -229,7 +246,9 @@ struct MockSessionTests {
             endpoint: endpoint(server)
         )
         #expect(result.allResults[0].outcome == .passed)
-        #expect(server.accepted.first?.receivedLines == ["EHLO a", "MAIL FROM:<a@b>", "RCPT TO:<c@d>", "DATA", ".", "QUIT"])
+        #expect(
+            server.accepted.first?.receivedLines == ["EHLO a", "MAIL FROM:<a@b>", "RCPT TO:<c@d>", "DATA", ".", "QUIT"]
+        )
     }
 
     @Test func greylistingRetryWithReconnectAndWait() async throws {

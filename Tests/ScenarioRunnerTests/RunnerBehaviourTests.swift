@@ -9,24 +9,32 @@ import Testing
 @Suite("Runner: concurrency, order, interruption, secrets", .timeLimit(.minutes(1)))
 struct RunnerBehaviourTests {
     @Test func resultsArriveInFileOrderWhateverTheFinishingOrder() async throws {
-        let server = try await ScriptedServer.start(greeting { connection in
-            while let line = await connection.readLine() {
-                if line.hasPrefix("SLOW") {
-                    let ms = Int(line.dropFirst(5)) ?? 0
-                    try? await Task.sleep(for: .milliseconds(ms))
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                while let line = await connection.readLine() {
+                    if line.hasPrefix("SLOW") {
+                        let ms = Int(line.dropFirst(5)) ?? 0
+                        try? await Task.sleep(for: .milliseconds(ms))
+                    }
+                    await connection.send(line == "QUIT" ? "221 bye\r\n" : "250 ok\r\n")
                 }
-                await connection.send(line == "QUIT" ? "221 bye\r\n" : "250 ok\r\n")
             }
-        })
+        )
         defer { Task { await server.stop() } }
-        let yaml = "suite: s\nscenarios:\n" + [400, 10, 250, 0, 100].enumerated().map { index, ms in
-            "  - name: s\(index)\n    steps:\n      - send: SLOW \(ms)\n"
-        }.joined()
+        let yaml =
+            "suite: s\nscenarios:\n"
+            + [400, 10, 250, 0, 100].enumerated().map { index, ms in
+                "  - name: s\(index)\n    steps:\n      - send: SLOW \(ms)\n"
+            }.joined()
         let order = NIOLockedValueBox<[String]>([])
         let file = try Harness.compile(yaml)
         var options = RunOptions()
         options.jobs = 5
-        let result = await PlanRunner.run(Plan(files: [file]), options: options, resolver: FixedResolver(endpoint(server))) { result in
+        let result = await PlanRunner.run(
+            Plan(files: [file]),
+            options: options,
+            resolver: FixedResolver(endpoint(server))
+        ) { result in
             order.withLockedValue { $0.append(result.scenario.name) }
         }
         #expect(order.withLockedValue { $0 } == ["s0", "s1", "s2", "s3", "s4"])
@@ -54,7 +62,11 @@ struct RunnerBehaviourTests {
             options.jobs = 1
             let started = NIOLockedValueBox(false)
             let task = Task {
-                await PlanRunner.run(Plan(files: [file]), options: options, resolver: FixedResolver(Harness.endpoint(of: mock))) { result in
+                await PlanRunner.run(
+                    Plan(files: [file]),
+                    options: options,
+                    resolver: FixedResolver(Harness.endpoint(of: mock))
+                ) { result in
                     if result.scenario.name == "quick" { started.withLockedValue { $0 = true } }
                 }
             }

@@ -359,7 +359,13 @@ extension FileCompiler {
         guard let mapping = value.mapping("auth", into: &diagnostics) else { return nil }
         mapping.checkKeys(allowed: ["mechanism", "username", "password", "token"], context: "auth", into: &diagnostics)
         guard let mechanismValue = mapping["mechanism"],
-            let mechanismText = mechanismValue.string("mechanism", into: &diagnostics)
+            let mechanismRaw = mechanismValue.string("mechanism", into: &diagnostics),
+            let mechanismText = scope.staticString(
+                mechanismValue,
+                text: mechanismRaw,
+                what: "mechanism",
+                into: &diagnostics
+            )
         else {
             if mapping["mechanism"] == nil {
                 diagnostics.error(

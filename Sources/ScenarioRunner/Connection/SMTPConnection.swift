@@ -68,7 +68,9 @@ final class SMTPConnection: Sendable {
         case is ChannelError where "\(error)".contains("connectTimeout"):
             return "connect to \(target) timed out after \(timeout)"
         case let error as NIOConnectionError:
-            let reasons = error.connectionErrors.map { "\($0.target.ipAddress ?? "?"): \(describeSocketError($0.error))" }
+            let reasons = error.connectionErrors.map {
+                "\($0.target.ipAddress ?? "?"): \(describeSocketError($0.error))"
+            }
             if let dns = error.dnsAAAAError ?? error.dnsAError, reasons.isEmpty {
                 return "cannot resolve \(host): \(dns)"
             }

@@ -1,0 +1,213 @@
+import Foundation
+import SMTPScenarioTesting
+import Testing
+
+/// The real binary, end to end: exit codes, messages, reports, signals.
+@Suite("smtp-scenario command line", .timeLimit(.minutes(2)))
+struct CommandLineTests {
+    private func write(_ files: [String: String]) throws -> URL {
+        let directory = try Paths.temporaryDirectory("cli")
+        for (name, text) in files {
+            let url = directory.appendingPathComponent(name)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        return directory
+    }
+
+    @Test func aBrokenFileExitsTwoWithItsLocationAndStillWritesJUnit() async throws {
+        let directory = try write([
+            "ok.yaml": "name: fine\nsteps: []\n",
+            "broken.yaml": "name: broken\nsteps:\n  - send: EHLO a\n    expect: 2500\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let junit = directory.appendingPathComponent("out/report.xml")
+        let result = try await ProcessRunner.smtpScenario(
+            ["run", ".", "--junit", junit.path],
+            currentDirectory: directory
+        )
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("broken.yaml:4:13: error: not a reply code: the value `2500`"))
+        #expect(result.stderr.contains("1 error in 1 file; nothing was run"))
+        #expect(!result.stdout.contains("PASS"), "nothing ran")
+        let xml = try String(contentsOf: junit, encoding: .utf8)
+        #expect(xml.contains(#"<testcase name="compile broken.yaml""#))
+        let validation = try await JUnitValidation.validate(junit)
+        #expect(validation.ok, "\(validation.output)")
+        let validate = try await ProcessRunner.smtpScenario(["validate", "broken.yaml"], currentDirectory: directory)
+        #expect(validate.status == 2)
+        #expect(validate.stderr.contains("broken.yaml:4:13"))
+    }
+
+    @Test func aWrongExpectationFailsWithExpectedGotAndTranscript() async throws {
+        let directory = try write([
+            "wrong.yaml":
+                "name: expects the wrong code\nsteps:\n  - send: EHLO a\n  - send: MAIL FROM:<a@example.org>\n  - send: RCPT TO:<nobody@example.com>\n    expect: 250\n"
+        ])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let junit = directory.appendingPathComponent("report.xml")
+        let result = try await ProcessRunner.smtpScenario(
+            ["run", "wrong.yaml", "--junit", junit.path, "--color", "never"],
+            currentDirectory: directory
+        )
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("FAIL  expects the wrong code"))
+        #expect(result.stdout.contains("wrong.yaml:5: step 3 \"RCPT TO:<nobody@example.com>\""))
+        #expect(result.stdout.contains("expected 250 (requested action completed)"))
+        #expect(
+            result.stdout.contains(
+                "got      550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient table (550 = mailbox unavailable)"
+            )
+        )
+        #expect(result.stdout.contains("C: RCPT TO:<nobody@example.com>"))
+        #expect(result.stdout.contains("0 passed, 1 failed, 0 skipped"))
+        let xml = try String(contentsOf: junit, encoding: .utf8)
+        #expect(
+            xml.contains(
+                #"<failure type="UnexpectedReply" message="step 3 &quot;RCPT TO:&lt;nobody@example.com&gt;&quot;: expected 250"#
+            )
+        )
+        #expect(try await JUnitValidation.validate(junit).ok)
+    }
+
+    @Test func tagsSelectAndAnEmptySelectionIsAUsageError() async throws {
+        let directory = try write([
+            "tags.yaml":
+                "suite: t\nscenarios:\n  - name: a\n    tags: [x]\n    steps: []\n  - name: b\n    tags: [y]\n    steps: []\n"
+        ])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let only = try await ProcessRunner.smtpScenario(
+            ["run", "tags.yaml", "--tag", "x", "--color", "never"],
+            currentDirectory: directory
+        )
+        #expect(only.status == 0)
+        #expect(only.stdout.contains("PASS  a"))
+        #expect(!only.stdout.contains("PASS  b"))
+        let none = try await ProcessRunner.smtpScenario(
+            ["run", "tags.yaml", "--tag", "x", "--exclude-tag", "x"],
+            currentDirectory: directory
+        )
+        #expect(none.status == 2)
+        #expect(none.stderr.contains("no scenarios left to run with --tag x and --exclude-tag x"))
+    }
+
+    @Test func usageErrors() async throws {
+        let missing = try await ProcessRunner.smtpScenario(["run", "/no/such/dir"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("no such file or folder: /no/such/dir"))
+        let badServer = try await ProcessRunner.smtpScenario([
+            "run", "scenarios/telnet-session.yaml", "--server", "a:b:c",
+        ])
+        #expect(badServer.status == 2)
+        let badTimeout = try await ProcessRunner.smtpScenario(["run", "--timeout", "soon"])
+        #expect(badTimeout.status == 64 || badTimeout.status == 2, "ArgumentParser's usage error")
+        let version = try await ProcessRunner.smtpScenario(["--version"])
+        #expect(version.status == 0)
+        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+        let help = try await ProcessRunner.smtpScenario(["run", "--help"])
+        #expect(help.stdout.contains("Example:"))
+    }
+
+    @Test(arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143))])
+    func anInterruptedRunStillWritesItsReports(_ signal: Int32, _ status: Int32) async throws {
+        let directory = try write([
+            "slow.yaml":
+                "suite: s\nscenarios:\n  - name: quick\n    steps: []\n  - name: slow\n    steps:\n      - wait: 60s\n"
+        ])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let junit = directory.appendingPathComponent("report.xml")
+        let run = try BackgroundProcess(
+            Paths.binary.path,
+            ["run", "slow.yaml", "--junit", junit.path, "--color", "never"],
+            currentDirectory: directory
+        )
+        try await run.waitForOutput(containing: "PASS  quick")
+        #expect(await run.stop(signal: signal) == status)
+        let xml = try String(contentsOf: junit, encoding: .utf8)
+        #expect(xml.contains(#"tests="2" failures="0" errors="1""#))
+        #expect(xml.contains(#"<error type="Interrupted""#))
+        #expect(try await JUnitValidation.validate(junit).ok)
+        #expect(run.output.contains("1 passed, 1 failed, 0 skipped (1 could not run)"))
+    }
+
+    @Test func secretsAppearInNoOutput() async throws {
+        let secret = "Tr0ub4dor-secret"
+        let directory = try write([
+            "policy.yaml": "# yaml-language-server: $schema=x\nauth-requires-tls: false\nusers: {demo: \(secret)}\n",
+            "auth.yaml": """
+            name: secrets stay secret
+            server: mock:policy.yaml
+            vars:
+              password: ${env.TEST_SMTP_PASSWORD}
+            secrets: [password]
+            steps:
+              - send: EHLO a
+              - auth: {mechanism: PLAIN, username: demo, password: "${password}"}
+              - send: NOOP ${password}
+              - send: RSET ${token}
+                expect: 251
+            """,
+        ])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let junit = directory.appendingPathComponent("report.xml")
+        let result = try await ProcessRunner.smtpScenario(
+            ["run", "auth.yaml", "--junit", junit.path, "--verbose", "--secret", "token=\(secret)-2"],
+            environment: ["TEST_SMTP_PASSWORD": secret],
+            currentDirectory: directory
+        )
+        #expect(result.status == 1, "the last step fails on purpose, so the failure message is printed too")
+        let xml = try String(contentsOf: junit, encoding: .utf8)
+        for (name, output) in [("stdout", result.stdout), ("stderr", result.stderr), ("junit", xml)] {
+            #expect(!output.contains(secret), "\(name) leaks the secret")
+            #expect(
+                !output.contains(Data("\0demo\0\(secret)".utf8).base64EncodedString()),
+                "\(name) leaks the AUTH PLAIN blob"
+            )
+        }
+        #expect(result.stdout.contains("C: AUTH PLAIN ***"))
+        #expect(result.stdout.contains("C: NOOP ***"))
+        #expect(result.stdout.contains("RSET ***"))
+    }
+
+    @Test func relayCheckVerdictsAgainstTheMock() async throws {
+        let directory = try write(["open.yaml": "# yaml-language-server: $schema=x\nrelay: open\n"])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let closed = try await ProcessRunner.smtpScenario(["relay-check", "--server", "mock", "--color", "never"])
+        #expect(closed.status == 0)
+        #expect(closed.stdout.contains("not an open relay: 16/16 refused"))
+        #expect(closed.stdout.contains("re-check with --domain"))
+        let junit = directory.appendingPathComponent("relay.xml")
+        let open = try await ProcessRunner.smtpScenario(
+            ["relay-check", "--server", "mock:open.yaml", "--junit", junit.path, "--color", "never"],
+            currentDirectory: directory
+        )
+        #expect(open.status == 1)
+        #expect(open.stdout.contains("OPEN RELAY: 14/16 accepted"))
+        #expect(open.stdout.contains("accepted: <\"T@D\">  RCPT TO:<\"relaytest@relay-test.invalid\"> -> 250 2.1.5 Ok"))
+        let xml = try String(contentsOf: junit, encoding: .utf8)
+        #expect(xml.contains(#"<testsuite name="Open relay" tests="16" failures="14""#))
+        #expect(xml.contains(#"<testcase name="Relay attempt [form=&lt;D!T@S&gt;]""#))
+        #expect(try await JUnitValidation.validate(junit).ok)
+        let unreachable = try await ProcessRunner.smtpScenario(["relay-check", "--server", "127.0.0.1:1"])
+        #expect(unreachable.status == 3)
+        #expect(unreachable.stdout.contains("INCONCLUSIVE: 16/16 forms could not be tested"))
+        let confirmWithoutDomain = try await ProcessRunner.smtpScenario([
+            "relay-check", "--server", "mock", "--confirm-with-data",
+        ])
+        #expect(confirmWithoutDomain.status == 2)
+    }
+
+    @Test func relayCheckTellsAuthenticationRequiredApart() async throws {
+        let directory = try write(["auth.yaml": "# yaml-language-server: $schema=x\nrequire-auth: true\n"])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try await ProcessRunner.smtpScenario(
+            ["relay-check", "--server", "mock:auth.yaml"],
+            currentDirectory: directory
+        )
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("16 form(s) refused at MAIL with 530: authentication required"))
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import SMTPScenarioTesting
+import Testing
+
+/// Scenarios and relay-check against a real Postfix (with Dovecot SASL) started once for this suite, on
+/// 127.0.0.1 only, every transport set to discard. The tests share it, so they run one at a time.
+@Suite("Against a real Postfix", .postfix, .serialized, .timeLimit(.minutes(5)))
+struct PostfixTests {
+    private func run(_ arguments: [String], environment: [String: String]? = nil) async throws -> ProcessResult {
+        try await ProcessRunner.smtpScenario(arguments + ["--color", "never"], environment: environment)
+    }
+
+    private func temporaryFile(_ name: String) throws -> URL {
+        try Paths.temporaryDirectory("postfix-test").appendingPathComponent(name)
+    }
+
+    /// The shipped top-level scenarios (the language examples).
+    private var basics: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: Paths.scenarios.path)) ?? [])
+            .filter { $0.hasSuffix(".yaml") }.sorted().map { "scenarios/\($0)" }
+    }
+
+    @Test func theShippedExamplesPassWithAValidJUnitFile() async throws {
+        let postfix = try PostfixFixture.required()
+        let junit = try temporaryFile("basics.xml")
+        let result = try await run(
+            ["run"] + basics + ["--server", "127.0.0.1:\(postfix.closedPort)", "--junit", junit.path]
+        )
+        #expect(result.status == 0, "\(result.stdout)\n\(postfix.logTail)")
+        #expect(result.stdout.contains("11 passed, 0 failed"))
+        let validation = try await JUnitValidation.validate(junit)
+        #expect(validation.ok, "\(validation.output)")
+        let strict = try temporaryFile("strict.xml")
+        _ = try await run(
+            ["run"] + basics + [
+                "--server", "127.0.0.1:\(postfix.closedPort)", "--junit", strict.path, "--junit-strict",
+            ]
+        )
+        #expect(try await JUnitValidation.validate(strict, schema: "xunit").ok)
+    }
+
+    @Test func theSubmissionPackPassesWithTLSAndDovecotAuth() async throws {
+        let postfix = try PostfixFixture.required()
+        let result = try await run(
+            [
+                "run", "scenarios/submission", "--server", "127.0.0.1:\(postfix.submissionPort)", "--var",
+                "user=\(postfix.user)",
+            ],
+            environment: ["SMTP_CA": postfix.caFile, "SMTP_PASSWORD": postfix.password]
+        )
+        #expect(result.status == 0, "\(result.stdout)\n\(postfix.logTail)")
+        #expect(result.stdout.contains("7 passed, 0 failed"))
+        #expect(!result.stdout.contains(postfix.password))
+    }
+
+    @Test func withoutTheCAVerificationFailsClearly() async throws {
+        let postfix = try PostfixFixture.required()
+        let result = try await run(
+            ["run", "scenarios/submission", "--server", "127.0.0.1:\(postfix.submissionPort)", "--tag", "none-such"],
+            environment: ["SMTP_CA": ""]
+        )
+        #expect(result.status == 2, "no scenario has that tag")
+        let verified = try await run(
+            [
+                "run", "scenarios/submission/submission.yaml", "--server", "127.0.0.1:\(postfix.submissionPort)",
+                "--var", "user=alice",
+            ],
+            environment: ["SMTP_CA": ""]
+        )
+        #expect(verified.status == 1)
+        #expect(verified.stdout.contains("TLS handshake failed: certificate verification failed"))
+    }
+
+    @Test func implicitTLSWithTheCAAndWithout() async throws {
+        let postfix = try PostfixFixture.required()
+        let directory = try Paths.temporaryDirectory("smtps")
+        let scenario = directory.appendingPathComponent("smtps.yaml")
+        try """
+        name: implicit TLS (RFC 8314)
+        tls: {ca: "${env.SMTP_CA:-}"}
+        greeting:
+          code: 220
+          tls: {version: ">=1.2", certificate: {names: [mail.example.test], valid-for-at-least: 14d, issuer: /test CA/}}
+        steps:
+          - send: EHLO client.example.org
+            expect: {code: 250, advertises: [AUTH PLAIN, AUTH LOGIN], lacks: [STARTTLS]}
+          - auth: {mechanism: LOGIN, username: alice, password: "${env.SMTP_PASSWORD}"}
+        """.write(to: scenario, atomically: true, encoding: .utf8)
+        let server = "smtps://127.0.0.1:\(postfix.smtpsPort)"
+        let trusted = try await run(
+            ["run", scenario.path, "--server", server],
+            environment: ["SMTP_CA": postfix.caFile, "SMTP_PASSWORD": postfix.password]
+        )
+        #expect(trusted.status == 0, "\(trusted.stdout)\n\(postfix.logTail)")
+        let untrusted = try await run(
+            ["run", scenario.path, "--server", server],
+            environment: ["SMTP_PASSWORD": postfix.password]
+        )
+        #expect(untrusted.status == 1)
+        #expect(untrusted.stdout.contains("certificate verification failed"))
+    }
+
+    @Test func authOutcomesFromDovecot() async throws {
+        let postfix = try PostfixFixture.required()
+        let directory = try Paths.temporaryDirectory("auth")
+        let scenario = directory.appendingPathComponent("auth.yaml")
+        try """
+        suite: Postfix with Dovecot SASL
+        tls: {ca: "${env.SMTP_CA}"}
+        vars: {password: "${env.SMTP_PASSWORD}"}
+        secrets: [password]
+        scenarios:
+          - name: MAIL before AUTH gets 530
+            steps:
+              - send: EHLO a
+              - starttls: {}
+              - send: EHLO a
+              - send: MAIL FROM:<alice@example.com>
+                expect: {code: 530, enhanced: 5.7.0, text: Authentication required}
+          - name: PLAIN and LOGIN succeed, a wrong password gets 535 5.7.8
+            matrix:
+              mechanism: [PLAIN, LOGIN]
+            steps:
+              - send: EHLO a
+              - starttls: {}
+              - send: EHLO a
+              - auth: {mechanism: "${mechanism}", username: alice, password: not-the-password}
+                expect: {code: 535, enhanced: 5.7.8}
+              - auth: {mechanism: "${mechanism}", username: alice, password: "${password}"}
+                expect: {code: 235, enhanced: 2.7.0}
+              - send: MAIL FROM:<alice@example.com>
+                expect: 250
+        """.write(to: scenario, atomically: true, encoding: .utf8)
+        let result = try await run(
+            ["run", scenario.path, "--server", "127.0.0.1:\(postfix.submissionPort)", "--verbose"],
+            environment: ["SMTP_CA": postfix.caFile, "SMTP_PASSWORD": postfix.password]
+        )
+        #expect(result.status == 0, "\(result.stdout)\n\(postfix.logTail)")
+        #expect(result.stdout.contains("3 passed"))
+        #expect(!result.stdout.contains(postfix.password))
+    }
+
+    @Test func aPipelinedEnvelopeChecksEachReplyInOrder() async throws {
+        let postfix = try PostfixFixture.required()
+        let directory = try Paths.temporaryDirectory("pipeline")
+        let scenario = directory.appendingPathComponent("pipeline.yaml")
+        try """
+        name: pipelined envelope against Postfix
+        steps:
+          - send: EHLO client.example.org
+            expect: {code: 250, advertises: [PIPELINING]}
+          - pipeline:
+              - send: MAIL FROM:<sender@example.org>
+                expect: {code: 250, enhanced: 2.1.0}
+              - send: RCPT TO:<alice@example.com>
+                expect: {code: 250, enhanced: 2.1.5}
+              - send: RCPT TO:<nobody@example.com>
+                expect: {code: 550, enhanced: 5.1.1}
+              - send: RCPT TO:<someone@relay-test.invalid>
+                expect: {code: 554, enhanced: 5.7.1}
+              - send: DATA
+                expect: 354
+          - data: "Subject: pipelined\\n\\nHello.\\n"
+            expect: 250
+        """.write(to: scenario, atomically: true, encoding: .utf8)
+        let result = try await run(["run", scenario.path, "--server", "127.0.0.1:\(postfix.pipelinePort)", "--verbose"])
+        #expect(result.status == 0, "\(result.stdout)\n\(postfix.logTail)")
+        #expect(result.stdout.contains("# pipelined 5 commands in one write"))
+    }
+
+    @Test func theSecurityPackPassesAgainstTheHardenedServer() async throws {
+        let postfix = try PostfixFixture.required()
+        let result = try await run(["run", "scenarios/security", "--server", "127.0.0.1:\(postfix.closedPort)"])
+        #expect(result.status == 0, "\(result.stdout)\n\(postfix.logTail)")
+        #expect(result.stdout.contains("26 passed, 0 failed"))
+    }
+
+    @Test func theSecurityPackFailsWhereTheWeaknessIsReal() async throws {
+        let postfix = try PostfixFixture.required()
+        let result = try await run([
+            "run", "scenarios/security", "--server", "127.0.0.1:\(postfix.weakPort)", "--exclude-tag", "relay",
+        ])
+        #expect(result.status == 1)
+        let failed = result.stdout.split(separator: "\n").filter { $0.hasPrefix("  FAIL") }.map {
+            String($0.dropFirst(8))
+        }
+        #expect(failed.count == 4, "\(failed)")
+        #expect(failed.contains { $0.hasPrefix("SMTP smuggling is not possible [ending=<LF>.<LF>]") })
+        #expect(failed.contains { $0.hasPrefix("SMTP smuggling is not possible [ending=<LF>.<CR><LF>]") })
+        #expect(failed.contains { $0.hasPrefix("VRFY does not reveal that a mailbox is unknown") })
+        #expect(failed.contains { $0.hasPrefix("The greeting does not disclose the software version") })
+        let accepted = try await run([
+            "run", "scenarios/security", "--server", "127.0.0.1:\(postfix.weakPort)", "--exclude-tag", "relay",
+            "--exclude-tag", "disclosure",
+        ])
+        #expect(accepted.stdout.contains("3 failed"), "--exclude-tag disclosure leaves the banner check out")
+    }
+
+    @Test func relayCheckSaysClosedForTheClosedServer() async throws {
+        let postfix = try PostfixFixture.required()
+        let junit = try temporaryFile("relay-closed.xml")
+        let result = try await run([
+            "relay-check", "--server", "127.0.0.1:\(postfix.closedPort)", "--junit", junit.path,
+        ])
+        #expect(result.status == 0, "\(result.stdout)\n\(postfix.logTail)")
+        #expect(result.stdout.contains("not an open relay: 16/16 refused"))
+        let xml = try String(contentsOf: junit, encoding: .utf8)
+        #expect(xml.contains(#"tests="16" failures="0" errors="0""#))
+        #expect(xml.components(separatedBy: "<testcase ").count - 1 == 16)
+        #expect(try await JUnitValidation.validate(junit).ok)
+    }
+
+    @Test func relayCheckSaysOpenForTheOpenRelayAndNamesEachForm() async throws {
+        let postfix = try PostfixFixture.required()
+        let junit = try temporaryFile("relay-open.xml")
+        let result = try await run([
+            "relay-check", "--server", "127.0.0.1:\(postfix.openRelayPort)", "--junit", junit.path,
+        ])
+        #expect(result.status == 1, "\(result.stdout)")
+        #expect(result.stdout.contains("OPEN RELAY: 16/16 accepted"))
+        let xml = try String(contentsOf: junit, encoding: .utf8)
+        #expect(xml.contains(#"tests="16" failures="16""#))
+        for form in ["&lt;&gt; -&gt; &lt;T@D&gt;", "&lt;T%D@[IP]&gt;", "&lt;D!T@S&gt;", "&lt;@S:T@D&gt;"] {
+            #expect(xml.contains("<testcase name=\"Relay attempt [form=\(form)]\""), "form \(form)")
+        }
+        #expect(xml.contains("got 250 2.1.5 Ok"))
+        #expect(try await JUnitValidation.validate(junit).ok)
+    }
+}

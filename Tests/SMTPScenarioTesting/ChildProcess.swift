@@ -1,0 +1,72 @@
+import Foundation
+
+/// A child process started with posix_spawn and reaped with a blocking waitpid on its own thread.
+///
+/// Foundation's `Process` on Linux can miss the exit of a child that started daemons (the Postfix fixture
+/// script), leaving a zombie and a spinning waiter; this does the minimum, reliably.
+final class ChildProcess: @unchecked Sendable {
+    let pid: pid_t
+
+    /// Starts `executable` with `arguments`; output and errors go to `output` (a file path), input is /dev/null.
+    init(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String],
+        currentDirectory: String?,
+        output: String
+    ) throws {
+        var argv = [executable] + arguments
+        var path = executable
+        if let currentDirectory {
+            // posix_spawn has no portable chdir: let a shell change directory, then exec the program.
+            argv = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", currentDirectory, executable] + arguments
+            path = "/bin/sh"
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The child starts with default signal handling, whatever this process ignores.
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var noneBlocked = sigset_t()
+        sigemptyset(&noneBlocked)
+        posix_spawnattr_setsigmask(&attributes, &noneBlocked)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        let cArguments = argv.map { strdup($0) } + [nil]
+        let cEnvironment = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in cArguments { free(pointer) }
+            for pointer in cEnvironment { free(pointer) }
+        }
+        var child: pid_t = 0
+        let status = posix_spawn(&child, path, &actions, &attributes, cArguments, cEnvironment)
+        guard status == 0 else {
+            throw FixtureError(description: "cannot start \(executable): \(String(cString: strerror(status)))")
+        }
+        pid = child
+    }
+
+    /// Waits for the exit; 128 + the signal number when a signal ended it.
+    func wait() async -> Int32 {
+        let pid = self.pid
+        return await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1, errno == EINTR {}
+                let exited = status & 0x7F == 0
+                continuation.resume(returning: exited ? (status >> 8) & 0xFF : 128 + (status & 0x7F))
+            }
+        }
+    }
+
+    /// Sends a signal (ignored if it already exited).
+    func signal(_ number: Int32) { kill(pid, number) }
+}
