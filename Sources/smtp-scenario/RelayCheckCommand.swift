@@ -9,13 +9,13 @@ struct RelayCheckCommand: AsyncParsableCommand {
         commandName: "relay-check",
         abstract: "Check whether a server is an open relay. Test only servers you are responsible for.",
         discussion: """
-            Tries the 16 envelope forms of nmap's smtp-open-relay script, each in its own connection
+            Tries the 16 envelope forms of nmap's smtp-open-relay script, each in its own connection \
             (EHLO, MAIL, RCPT, QUIT), and never sends DATA unless --confirm-with-data is given.
 
-            Exit codes: 0 not an open relay (every form refused), 1 OPEN RELAY (some form accepted),
+            Exit codes: 0 not an open relay (every form refused), 1 OPEN RELAY (some form accepted), \
             2 bad input, 3 inconclusive (some form could not be tested and none was accepted).
 
-            A server that refuses unresolvable domains refuses the default test domain whether or not it
+            A server that refuses unresolvable domains refuses the default test domain whether or not it \
             relays: re-check with --domain set to a real external domain you control (never the server's own).
 
             Example (a CI step):

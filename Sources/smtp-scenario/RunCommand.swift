@@ -8,14 +8,14 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run scenario files and report the results.",
         discussion: """
-            Runs every scenario in the given files and folders (folders are searched for *.yaml and *.yml).
+            Runs every scenario in the given files and folders (folders are searched for *.yaml and *.yml). \
             Without --server and without `server:` in the files, scenarios run against an embedded mock server.
 
-            Exit codes: 0 all passed (skips allowed), 1 a scenario failed or could not run, 2 usage error or
+            Exit codes: 0 all passed (skips allowed), 1 a scenario failed or could not run, 2 usage error or \
             invalid scenario files (nothing was run), 130/143 interrupted by SIGINT/SIGTERM (reports still written).
 
             Example:
-              smtp-scenario run scenarios/ --server 127.0.0.1:2525 --junit report.xml --exclude-tag disclosure
+              smtp-scenario run scenarios/ --server 127.0.0.1:2525 --junit report.xml
             """
     )
 

@@ -10,7 +10,7 @@ struct SMTPScenarioCommand: AsyncParsableCommand {
         abstract: "Run declarative SMTP test scenarios against mail servers, with console and JUnit reports.",
         discussion: """
             Examples:
-              smtp-scenario run scenarios/                          # against the embedded mock server
+              smtp-scenario run scenarios/               # the embedded mock server
               smtp-scenario run scenarios/ --server 127.0.0.1:2525 --junit report.xml
               smtp-scenario validate scenarios/
               smtp-scenario serve --listen 127.0.0.1:2525 --store ./mail

@@ -51,6 +51,9 @@ public final class MockServer: Sendable {
         public var identity: TLSIdentity?
         /// Where `.eml` files go, if anywhere.
         public var storeDirectory: URL?
+        /// Accepted messages kept in memory for ``MessageStore/all`` (the embedded mode's API); 0 keeps none,
+        /// so a long-running `serve` does not grow.
+        public var messagesKeptInMemory = 10_000
         /// One line per session (and per refused connection).
         public var log: @Sendable (String) -> Void = { _ in }
 
@@ -93,7 +96,10 @@ public final class MockServer: Sendable {
     ) async throws -> MockServer {
         let identity = try configuration.identity ?? TLSIdentity.selfSigned(hostname: configuration.policy.hostname)
         let tlsContext = try identity.serverContext()
-        let store = try MessageStore(directory: configuration.storeDirectory)
+        let store = try MessageStore(
+            directory: configuration.storeDirectory,
+            memoryLimit: configuration.messagesKeptInMemory
+        )
         let core = MockServerCore(
             policy: configuration.policy,
             store: store,

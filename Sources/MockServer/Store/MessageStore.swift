@@ -23,9 +23,11 @@ public final class MessageStore: Sendable {
     /// Stores `message`; returns the file it was written to, if any.
     @discardableResult
     public func store(_ message: StoredMessage) throws -> URL? {
-        messages.withLockedValue { list in
-            list.append(message)
-            if list.count > memoryLimit { list.removeFirst(list.count - memoryLimit) }
+        if memoryLimit > 0 {
+            messages.withLockedValue { list in
+                list.append(message)
+                if list.count > memoryLimit { list.removeFirst(list.count - memoryLimit) }
+            }
         }
         guard let directory else { return nil }
         let file = directory.appendingPathComponent("\(message.id).eml")
