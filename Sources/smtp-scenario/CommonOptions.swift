@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LocatedYAML
+import SMTPScenarioApp
 import ScenarioLanguage
 
 /// Options shared by the commands that compile scenario files.
@@ -30,13 +31,16 @@ struct CompileArguments: ParsableArguments {
         var options = CompileOptions()
         options.variables = try Self.pairs(variables, option: "--var")
         options.secrets = try Self.pairs(secrets, option: "--secret")
-        if let timeout {
-            guard let duration = DurationSyntax.parse(timeout), duration > .zero else {
-                throw ValidationError("--timeout \(timeout) is not a duration (\(DurationSyntax.acceptedForms))")
-            }
-            options.defaultTimeout = duration
-        }
+        options.defaultTimeout = try timeout.map(Self.duration)
         return options
+    }
+
+    /// A positive `--timeout` duration, or a validation error listing the accepted forms.
+    static func duration(_ text: String) throws -> Duration {
+        guard let duration = DurationSyntax.parse(text), duration > .zero else {
+            throw ValidationError("--timeout \(text) is not a duration (\(DurationSyntax.acceptedForms))")
+        }
+        return duration
     }
 
     static func pairs(_ values: [String], option: String) throws -> [String: String] {
@@ -65,4 +69,16 @@ enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
             return isatty(STDOUT_FILENO) == 1 && environment["TERM"] != "dumb"
         }
     }
+}
+
+/// Runs a pipeline with the embedded mock available, stops the mock, and exits with the pipeline's code, or with
+/// 128 + the signal when SIGINT/SIGTERM interrupted it (its reports are written by then).
+func runWithEmbeddedMock(
+    _ body: @escaping @Sendable (EmbeddedMockResolver) async -> (exitCode: Int32, interrupted: Bool)
+) async throws -> Never {
+    let resolver = EmbeddedMockResolver()
+    let outcome = await Interruption.run { await body(resolver) }
+    await resolver.shutdown()
+    if let signal = outcome.signal { throw ExitCode(128 + signal) }
+    throw ExitCode(outcome.value.exitCode)
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import LocatedYAML
 import SMTPScenarioApp
 
 /// `smtp-scenario relay-check`.
@@ -77,19 +76,10 @@ struct RelayCheckCommand: AsyncParsableCommand {
         configuration.jobs = jobs
         configuration.verbose = verbose
         configuration.color = color.enabled
-        if let timeout {
-            guard let duration = DurationSyntax.parse(timeout), duration > .zero else {
-                throw ValidationError("--timeout \(timeout) is not a duration (\(DurationSyntax.acceptedForms))")
-            }
-            configuration.timeout = duration
-        }
+        configuration.timeout = try timeout.map(CompileArguments.duration)
         let finalConfiguration = configuration
-        let resolver = EmbeddedMockResolver()
-        let outcome = await Interruption.run {
+        try await runWithEmbeddedMock { resolver in
             await RelayCheck.run(finalConfiguration, resolver: resolver, output: .standard)
         }
-        await resolver.shutdown()
-        if let signal = outcome.signal { throw ExitCode(128 + signal) }
-        throw ExitCode(outcome.value.exitCode)
     }
 }

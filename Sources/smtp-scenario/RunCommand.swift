@@ -79,13 +79,9 @@ struct RunCommand: AsyncParsableCommand {
         configuration.verbose = verbose
         configuration.color = color.enabled
         let finalConfiguration = configuration
-        let resolver = EmbeddedMockResolver()
-        let outcome = await Interruption.run {
+        try await runWithEmbeddedMock { resolver in
             await RunPipeline.run(finalConfiguration, resolver: resolver, output: .standard)
         }
-        await resolver.shutdown()
-        if let signal = outcome.signal { throw ExitCode(128 + signal) }
-        throw ExitCode(outcome.value.exitCode)
     }
 }
 

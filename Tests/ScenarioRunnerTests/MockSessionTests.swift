@@ -108,19 +108,13 @@ struct MockSessionTests {
         let tooLong = try await run(
             "name: x\nsteps:\n  - send: EHLO a\n  - starttls: {}\n    expect: {tls: {certificate: {valid-for-at-least: 60d}}}\n"
         )
-        guard case .failed(let failure) = tooLong.outcome else {
-            Issue.record("a 30-day certificate is not valid for 60 days")
-            return
-        }
+        let failure = try #require(tooLong.outcome.failure, "a 30-day certificate is not valid for 60 days")
         #expect(failure.kind == .tls)
         #expect(failure.actual.contains("expires"))
         let wrongName = try await run(
             "name: x\nsteps:\n  - send: EHLO a\n  - starttls: {}\n    expect: {tls: {certificate: {names: [mail.other.test]}}}\n"
         )
-        guard case .failed(let nameFailure) = wrongName.outcome else {
-            Issue.record("the certificate does not cover mail.other.test")
-            return
-        }
+        let nameFailure = try #require(wrongName.outcome.failure, "the certificate does not cover mail.other.test")
         #expect(nameFailure.actual.contains("does not cover mail.other.test"))
     }
 
@@ -139,10 +133,7 @@ struct MockSessionTests {
         let modern = try await run(
             "name: x\nsteps:\n  - send: EHLO a\n  - starttls: {}\n    expect: {tls: {handshake: failed}}\n"
         )
-        guard case .failed(let failure) = modern.outcome else {
-            Issue.record("TLS 1.3 succeeds, so a must-fail expectation fails")
-            return
-        }
+        let failure = try #require(modern.outcome.failure, "TLS 1.3 succeeds, so a must-fail expectation fails")
         #expect(failure.actual.hasPrefix("it succeeded with TLS 1.3"))
     }
 
@@ -164,10 +155,7 @@ struct MockSessionTests {
               - starttls: {}
             """
         )
-        guard case .failed(let failure) = result.outcome else {
-            Issue.record("a wrong pin must fail")
-            return
-        }
+        let failure = try #require(result.outcome.failure, "a wrong pin must fail")
         #expect(failure.actual.contains("certificate verification failed"))
     }
 
@@ -202,16 +190,10 @@ struct MockSessionTests {
             "name: x\nsteps:\n  - send: EHLO a\n  - pipeline:\n      - send: NOOP\n",
             policy: policy
         )
-        guard case .failed(let failure) = result.outcome else {
-            Issue.record("expected a failure")
-            return
-        }
+        let failure = try #require(result.outcome.failure, "expected a failure")
         #expect(failure.actual.contains("does not advertise PIPELINING"))
         let noEHLO = try await run("name: x\nsteps:\n  - pipeline:\n      - send: NOOP\n")
-        guard case .failed(let missing) = noEHLO.outcome else {
-            Issue.record("expected a failure")
-            return
-        }
+        let missing = try #require(noEHLO.outcome.failure, "expected a failure")
         #expect(missing.actual.contains("send EHLO first"))
     }
 

@@ -78,10 +78,10 @@ struct RunnerBehaviourTests {
             #expect(result.allResults.map(\.scenario.name) == ["quick", "slow", "never started"])
             #expect(result.allResults[0].outcome == .passed)
             for unfinished in result.allResults.dropFirst() {
-                guard case .failed(let failure) = unfinished.outcome else {
-                    Issue.record("\(unfinished.scenario.name) should be interrupted")
-                    continue
-                }
+                let failure = try #require(
+                    unfinished.outcome.failure,
+                    "\(unfinished.scenario.name) should be interrupted"
+                )
                 #expect(failure.kind == .interrupted)
             }
         }
@@ -116,10 +116,7 @@ struct RunnerBehaviourTests {
             #expect(!transcript.contains(secret))
             let plainBlob = Data("\0demo\0\(secret)".utf8).base64EncodedString()
             #expect(!transcript.contains(plainBlob))
-            guard case .failed(let failure) = scenario.outcome else {
-                Issue.record("the NOOP step expects 251 and must fail")
-                return
-            }
+            let failure = try #require(scenario.outcome.failure, "the NOOP step expects 251 and must fail")
             #expect(failure.stepLabel == "NOOP ***")
             #expect(!failure.message.contains(secret))
         }

@@ -80,6 +80,12 @@ public enum ScenarioOutcome: Sendable, Hashable {
     case failed(StepFailure)
     case skipped(reason: String)
 
+    /// The failure, when it failed or could not run.
+    public var failure: StepFailure? {
+        if case .failed(let failure) = self { return failure }
+        return nil
+    }
+
     /// Whether it passed.
     public var isPassed: Bool {
         if case .passed = self { return true }
