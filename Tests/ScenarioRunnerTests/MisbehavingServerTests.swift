@@ -280,3 +280,56 @@ struct MisbehavingServerTests {
         #expect(received == [["DATA"], ["QUIT"]])
     }
 }
+
+@Suite("SASL on the wire, against a scripted server", .timeLimit(.minutes(1)))
+struct ScriptedAuthTests {
+    @Test func xoauth2SendsTheBearerTokenAndAcknowledgesTheErrorChallenge() async throws {
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                let first = await connection.readLine() ?? ""
+                let expected = Data("user=someone@example.com\u{1}auth=Bearer ya29.token\u{1}\u{1}".utf8)
+                    .base64EncodedString()
+                guard first == "AUTH XOAUTH2 \(expected)" else {
+                    await connection.send("500 unexpected \(first)\r\n")
+                    return
+                }
+                let error = Data(#"{"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"}"#.utf8)
+                await connection.send("334 \(error.base64EncodedString())\r\n")
+                guard await connection.readLine() == "" else { return }
+                await connection.send("535 5.7.8 Username and Password not accepted\r\n")
+                if await connection.readLine() == "QUIT" { await connection.send("221 bye\r\n") }
+            }
+        )
+        defer { Task { await server.stop() } }
+        let result = try await Harness.run(
+            "name: x\nsteps:\n  - auth: {mechanism: XOAUTH2, username: someone@example.com, token: ya29.token}\n    expect: {code: 535, enhanced: 5.7.8}\n",
+            endpoint: endpoint(server)
+        )
+        #expect(result.allResults[0].outcome == .passed, "\(result.allResults[0].transcript.rendered())")
+        #expect(!result.allResults[0].transcript.rendered().contains("ya29.token"))
+    }
+
+    @Test func cramMD5AnswersTheChallengeWithTheHMAC() async throws {
+        let server = try await ScriptedServer.start(
+            greeting { connection in
+                guard await connection.readLine() == "AUTH CRAM-MD5" else { return }
+                // RFC 2195's example: tim / tanstaaftanstaaf.
+                let challenge = Data("<1896.697170952@postoffice.reston.mci.net>".utf8).base64EncodedString()
+                await connection.send("334 \(challenge)\r\n")
+                let answer = await connection.readLine() ?? ""
+                let decoded = String(decoding: Data(base64Encoded: answer) ?? Data(), as: UTF8.self)
+                await connection.send(
+                    decoded == "tim b913a602c7eda7a495b4e6e7334d3890"
+                        ? "235 2.7.0 ok\r\n" : "535 5.7.8 got \(decoded)\r\n"
+                )
+                if await connection.readLine() == "QUIT" { await connection.send("221 bye\r\n") }
+            }
+        )
+        defer { Task { await server.stop() } }
+        let result = try await Harness.run(
+            "name: x\nsteps:\n  - auth: {mechanism: CRAM-MD5, username: tim, password: tanstaaftanstaaf}\n",
+            endpoint: endpoint(server)
+        )
+        #expect(result.allResults[0].outcome == .passed, "\(result.allResults[0].transcript.rendered())")
+    }
+}
