@@ -43,8 +43,9 @@ let package = Package(
         .target(
             name: "ScenarioRunner",
             dependencies: [
-                "SMTPWire", "ScenarioLanguage",
+                "SMTPWire", "ScenarioLanguage", "LocatedYAML",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -59,6 +60,7 @@ let package = Package(
             dependencies: [
                 "SMTPWire", "LocatedYAML",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -71,7 +73,7 @@ let package = Package(
         // Console view and JUnit XML of run results.
         .target(
             name: "Reports",
-            dependencies: ["ScenarioRunner", "ScenarioLanguage"]
+            dependencies: ["ScenarioRunner", "ScenarioLanguage", "LocatedYAML", "SMTPWire"]
         ),
         // The application pipeline: files -> plan -> run -> reports, the embedded mock, relay-check verdicts.
         .target(

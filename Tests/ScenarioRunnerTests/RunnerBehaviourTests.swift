@@ -55,8 +55,6 @@ struct RunnerBehaviourTests {
                 steps: []
             """
         let file = try Harness.compile(yaml)
-        let resolver = FixedResolver(Endpoint(host: "127.0.0.1", port: 1))
-        _ = resolver
         try await Harness.withMock { mock in
             var options = RunOptions()
             options.jobs = 1
@@ -70,8 +68,8 @@ struct RunnerBehaviourTests {
                     if result.scenario.name == "quick" { started.withLockedValue { $0 = true } }
                 }
             }
-            while !started.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(20)) }
-            try await Task.sleep(for: .milliseconds(200))
+            // Cancel once the first scenario has reported: the slow one is running or about to.
+            while !started.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
             task.cancel()
             let result = await task.value
             #expect(result.interrupted)

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -142,7 +143,9 @@ final class SMTPConnection: Sendable {
                 return loop.makeFailedFuture(error)
             }
         }
+        let deadlinePassed = NIOLockedValueBox(false)
         let deadline = loop.scheduleTask(in: TimeAmount(timeout)) {
+            deadlinePassed.withLockedValue { $0 = true }
             channel.close(promise: nil)
         }
         defer { deadline.cancel() }
@@ -153,7 +156,7 @@ final class SMTPConnection: Sendable {
                 channel.close(promise: nil)
             }
         } catch {
-            throw TLSHandshakeError(underlying: error, timedOut: !channel.isActive && Self.isTimeout(error))
+            throw TLSHandshakeError(underlying: error, timedOut: deadlinePassed.withLockedValue { $0 })
         }
         return try await loop.submit {
             let sync = channel.pipeline.syncOperations
@@ -161,10 +164,6 @@ final class SMTPConnection: Sendable {
             let certificate = try sync.nioSSL_peerCertificate()
             return TLSSessionInfo(version: version, leafDER: try certificate?.toDERBytes())
         }.get()
-    }
-
-    private static func isTimeout(_ error: Error) -> Bool {
-        error is ConnectionClosedError
     }
 
     /// Closes the connection, ignoring errors (it may already be closed).

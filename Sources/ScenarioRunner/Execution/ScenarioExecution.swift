@@ -69,10 +69,15 @@ final class ScenarioExecution {
             }
         } catch {
             note("FAILED: \(error.failure.message)")
+            logger.debug(
+                "scenario failed",
+                metadata: ["scenario": "\(scenario.name)", "failure": "\(error.failure.message)"]
+            )
             await cleanUp(error.cleanup)
             return .failed(error.failure)
         }
         await finishSession()
+        logger.debug("scenario passed", metadata: ["scenario": "\(scenario.name)"])
         return .passed
     }
 
@@ -109,6 +114,7 @@ final class ScenarioExecution {
         self.connection = connection
         variables["server.ip"] = connection.remoteIP
         note("connected to \(connection.remoteIP):\(endpoint.port)")
+        logger.debug("connected", metadata: ["server": "\(endpoint.displayName)", "ip": "\(connection.remoteIP)"])
         var tlsExpectation: TLSExpectation?
         if case .reply(let reply) = expectation { tlsExpectation = reply.tls }
         if endpoint.implicitTLS {
