@@ -1,5 +1,6 @@
 import Foundation
 import LocatedYAML
+import MockServer
 import Reports
 import ScenarioLanguage
 import ScenarioRunner
@@ -151,6 +152,9 @@ public enum RunPipeline {
             }
             options.serverOverride = target
         }
+        guard policyFilesAreValid(plan, override: options.serverOverride, output: output) else {
+            return (ExitCode.usage, false)
+        }
         var consoleOptions = ConsoleReport.Options()
         consoleOptions.color = configuration.color
         consoleOptions.verbose = configuration.verbose
@@ -163,6 +167,29 @@ public enum RunPipeline {
             writeReport(junit.render(result), to: path, output: output)
         }
         return (result.exitCode, result.interrupted)
+    }
+
+    /// Checks every mock policy file the run will use before anything runs, so a broken policy is a located
+    /// usage error (exit 2) like a broken scenario, not a failure of each scenario that uses it.
+    static func policyFilesAreValid(_ plan: Plan, override: ServerTarget?, output: ConsoleOutput) -> Bool {
+        var files = Set<String>()
+        // --server replaces every file's server, so only the policies actually used are checked.
+        let targets = override.map { [$0] } ?? plan.files.flatMap { $0.scenarios.compactMap(\.server) }
+        for target in targets {
+            if case .mock(let file?) = target { files.insert(file) }
+        }
+        var valid = true
+        for file in files.sorted() {
+            let display = ScenarioCompiler.displayPath(
+                for: file,
+                workingDirectory: FileManager.default.currentDirectoryPath
+            )
+            let loaded = MockPolicy.load(path: file, displayPath: display)
+            for diagnostic in loaded.diagnostics { output.err(diagnostic.description + "\n") }
+            if loaded.policy == nil { valid = false }
+        }
+        if !valid { output.err("invalid mock policy; nothing was run\n") }
+        return valid
     }
 
     static func writeReport(_ xml: String, to path: String, output: ConsoleOutput) {

@@ -211,3 +211,38 @@ struct CommandLineTests {
         #expect(result.stdout.contains("16 form(s) refused at MAIL with 530: authentication required"))
     }
 }
+
+@Suite("smtp-scenario command line: policies and confirmation", .timeLimit(.minutes(2)))
+struct CommandLinePolicyTests {
+    @Test func aBrokenPolicyFileIsALocatedUsageError() async throws {
+        let directory = try Paths.temporaryDirectory("policy")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "relay: sometimes\n".write(
+            to: directory.appendingPathComponent("bad.yaml"),
+            atomically: true,
+            encoding: .utf8
+        )
+        try "name: x\nserver: mock:bad.yaml\nsteps: []\n".write(
+            to: directory.appendingPathComponent("s.yml"),
+            atomically: true,
+            encoding: .utf8
+        )
+        let result = try await ProcessRunner.smtpScenario(["run", "s.yml"], currentDirectory: directory)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("bad.yaml:1:8: error: relay must be closed, open, or a list of client networks"))
+        #expect(result.stderr.contains("invalid mock policy; nothing was run"))
+    }
+
+    @Test func confirmWithDataSendsOnlyToTheGivenDomain() async throws {
+        let directory = try Paths.temporaryDirectory("confirm")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "relay: open\n".write(to: directory.appendingPathComponent("open.yaml"), atomically: true, encoding: .utf8)
+        let result = try await ProcessRunner.smtpScenario(
+            ["relay-check", "--server", "mock:open.yaml", "--domain", "relay-test.example.net", "--confirm-with-data"],
+            currentDirectory: directory
+        )
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("confirming 14 accepted form(s) with DATA"))
+        #expect(result.stdout.contains("14/14 messages accepted for delivery"))
+    }
+}
