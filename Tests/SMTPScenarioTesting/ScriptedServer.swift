@@ -95,6 +95,11 @@ public final class ScriptedConnection: Sendable {
         return nil
     }
 
+    /// Reads the next line and, when it is QUIT, answers 221 (so a polite client does not wait for its reply).
+    public func answerQuit() async {
+        if await readLine() == "QUIT" { await send("221 2.0.0 Bye\r\n") }
+    }
+
     /// Closes the connection (FIN).
     public func close() async {
         try? await channel.close()

@@ -13,6 +13,15 @@ func greeting(_ rest: @escaping @Sendable (ScriptedConnection) async -> Void) ->
     }
 }
 
+/// A script that greets, answers the first command with `reply`, then answers QUIT.
+func answeringOnce(_ reply: String) -> ScriptedServer.Script {
+    greeting { connection in
+        _ = await connection.readLine()
+        await connection.send(reply)
+        await connection.answerQuit()
+    }
+}
+
 func endpoint(_ server: ScriptedServer) -> Endpoint {
     Endpoint(host: "127.0.0.1", port: server.port, displayName: "scripted")
 }
@@ -105,11 +114,7 @@ struct MisbehavingServerTests {
 
     @Test func aWrongReplyIsFollowedByQuit() async throws {
         let server = try await ScriptedServer.start(
-            greeting { connection in
-                _ = await connection.readLine()
-                await connection.send("550 5.1.1 <x@y>: Recipient address rejected: User unknown\r\n")
-                if await connection.readLine() == "QUIT" { await connection.send("221 2.0.0 Bye\r\n") }
-            }
+            answeringOnce("550 5.1.1 <x@y>: Recipient address rejected: User unknown\r\n")
         )
         defer { Task { await server.stop() } }
         let result = try await Harness.run(
@@ -218,7 +223,7 @@ struct MisbehavingServerTests {
     @Test func aGreetingThatIsNot220() async throws {
         let server = try await ScriptedServer.start { connection in
             await connection.send("554 5.7.1 go away\r\n")
-            if await connection.readLine() == "QUIT" { await connection.send("221 bye\r\n") }
+            await connection.answerQuit()
         }
         defer { Task { await server.stop() } }
         let result = try await Harness.run("name: g\nsteps:\n  - send: EHLO a\n", endpoint: endpoint(server))
@@ -236,13 +241,7 @@ struct MisbehavingServerTests {
     }
 
     @Test func aCaptureThatDoesNotMatchFailsTheStep() async throws {
-        let server = try await ScriptedServer.start(
-            greeting { connection in
-                _ = await connection.readLine()
-                await connection.send("250 2.0.0 Ok: accepted\r\n")
-                if await connection.readLine() == "QUIT" { await connection.send("221 bye\r\n") }
-            }
-        )
+        let server = try await ScriptedServer.start(answeringOnce("250 2.0.0 Ok: accepted\r\n"))
         defer { Task { await server.stop() } }
         let result = try await Harness.run(
             "name: g\nsteps:\n  - send: DATA\n    capture: {id: '/queued as (\\w+)/'}\n",
@@ -297,7 +296,7 @@ struct ScriptedAuthTests {
                 await connection.send("334 \(error.base64EncodedString())\r\n")
                 guard await connection.readLine() == "" else { return }
                 await connection.send("535 5.7.8 Username and Password not accepted\r\n")
-                if await connection.readLine() == "QUIT" { await connection.send("221 bye\r\n") }
+                await connection.answerQuit()
             }
         )
         defer { Task { await server.stop() } }
@@ -322,7 +321,7 @@ struct ScriptedAuthTests {
                     decoded == "tim b913a602c7eda7a495b4e6e7334d3890"
                         ? "235 2.7.0 ok\r\n" : "535 5.7.8 got \(decoded)\r\n"
                 )
-                if await connection.readLine() == "QUIT" { await connection.send("221 bye\r\n") }
+                await connection.answerQuit()
             }
         )
         defer { Task { await server.stop() } }
