@@ -22,6 +22,16 @@ func answeringOnce(_ reply: String) -> ScriptedServer.Script {
     }
 }
 
+/// Runs `yaml` against a scripted server playing `script`, and stops the server; the server is returned for
+/// what it received.
+func runScripted(_ yaml: String, _ script: @escaping ScriptedServer.Script) async throws -> (RunResult, ScriptedServer)
+{
+    let server = try await ScriptedServer.start(script)
+    let result = try await Harness.run(yaml, endpoint: endpoint(server))
+    await server.stop()
+    return (result, server)
+}
+
 func endpoint(_ server: ScriptedServer) -> Endpoint {
     Endpoint(host: "127.0.0.1", port: server.port, displayName: "scripted")
 }
@@ -32,14 +42,13 @@ func failureOf(_ result: RunResult) -> StepFailure? { result.allResults.first?.o
 @Suite("Runner against misbehaving servers", .timeLimit(.minutes(1)))
 struct MisbehavingServerTests {
     @Test func garbageInsteadOfAReplyFailsTheStepWithTheTranscript() async throws {
-        let server = try await ScriptedServer.start(
+        let (result, _) = try await runScripted(
+            "name: g\nsteps:\n  - send: EHLO a\n",
             greeting { connection in
                 _ = await connection.readLine()
                 await connection.send("HELLO THERE \u{1B}[2J\r\n")
             }
         )
-        defer { Task { await server.stop() } }
-        let result = try await Harness.run("name: g\nsteps:\n  - send: EHLO a\n", endpoint: endpoint(server))
         let failure = try #require(failureOf(result))
         #expect(failure.kind == .protocolViolation)
         #expect(failure.stepNumber == "1")
@@ -73,16 +82,12 @@ struct MisbehavingServerTests {
     }
 
     @Test func aResetIsAConnectionError() async throws {
-        let server = try await ScriptedServer.start(
+        let (result, _) = try await runScripted(
+            "name: g\nsteps:\n  - send: EHLO a\n    expect: 250\n",
             greeting { connection in
                 _ = await connection.readLine()
                 await connection.reset()
             }
-        )
-        defer { Task { await server.stop() } }
-        let result = try await Harness.run(
-            "name: g\nsteps:\n  - send: EHLO a\n    expect: 250\n",
-            endpoint: endpoint(server)
         )
         let failure = try #require(failureOf(result))
         #expect(failure.kind == .connection)
@@ -91,17 +96,13 @@ struct MisbehavingServerTests {
     }
 
     @Test func aStallIsATimeoutNamingWhatWasAwaited() async throws {
-        let server = try await ScriptedServer.start(
+        let (result, server) = try await runScripted(
+            "name: g\nsteps:\n  - send: EHLO a\n    timeout: 300ms\n    expect: 250\n",
             greeting { connection in
                 _ = await connection.readLine()
                 await connection.send("250-partial\r\n")
                 _ = await connection.readLine()
             }
-        )
-        defer { Task { await server.stop() } }
-        let result = try await Harness.run(
-            "name: g\nsteps:\n  - send: EHLO a\n    timeout: 300ms\n    expect: 250\n",
-            endpoint: endpoint(server)
         )
         let failure = try #require(failureOf(result))
         #expect(failure.kind == .timeout)
@@ -113,13 +114,9 @@ struct MisbehavingServerTests {
     }
 
     @Test func aWrongReplyIsFollowedByQuit() async throws {
-        let server = try await ScriptedServer.start(
-            answeringOnce("550 5.1.1 <x@y>: Recipient address rejected: User unknown\r\n")
-        )
-        defer { Task { await server.stop() } }
-        let result = try await Harness.run(
+        let (result, server) = try await runScripted(
             "name: g\nsteps:\n  - send: RCPT TO:<x@y>\n    expect: 250\n",
-            endpoint: endpoint(server)
+            answeringOnce("550 5.1.1 <x@y>: Recipient address rejected: User unknown\r\n")
         )
         let failure = try #require(failureOf(result))
         #expect(failure.kind == .unexpectedReply)
@@ -132,7 +129,8 @@ struct MisbehavingServerTests {
     }
 
     @Test func aMultiLineReplyDrippedByteByByte() async throws {
-        let server = try await ScriptedServer.start(
+        let (result, server) = try await runScripted(
+            "name: g\nsteps:\n  - send: EHLO a\n    expect: {code: 250, advertises: [PIPELINING, SIZE 1000]}\n",
             greeting { connection in
                 _ = await connection.readLine()
                 for byte in "250-scripted.test\r\n250-PIPELINING\r\n250 SIZE 1000\r\n".utf8 {
@@ -142,41 +140,28 @@ struct MisbehavingServerTests {
                 await connection.send("221 bye\r\n")
             }
         )
-        defer { Task { await server.stop() } }
-        let result = try await Harness.run(
-            "name: g\nsteps:\n  - send: EHLO a\n    expect: {code: 250, advertises: [PIPELINING, SIZE 1000]}\n",
-            endpoint: endpoint(server)
-        )
         #expect(result.allResults[0].outcome == .passed)
         #expect(server.accepted.first?.receivedLines == ["EHLO a", "QUIT"], "a passing scenario ends with QUIT")
     }
 
     @Test func anUnsolicitedReplyAndAClose() async throws {
-        let server = try await ScriptedServer.start(
+        let (result, _) = try await runScripted(
+            "name: g\nsteps:\n  - expect: {code: 421, enhanced: 4.3.2}\n  - expect: closed\n",
             greeting { connection in
                 await connection.send("421 4.3.2 shutting down\r\n")
                 await connection.close()
             }
         )
-        defer { Task { await server.stop() } }
-        let result = try await Harness.run(
-            "name: g\nsteps:\n  - expect: {code: 421, enhanced: 4.3.2}\n  - expect: closed\n",
-            endpoint: endpoint(server)
-        )
         #expect(result.allResults[0].outcome == .passed)
     }
 
     @Test func closedIsSatisfiedByAReset() async throws {
-        let server = try await ScriptedServer.start(
+        let (result, _) = try await runScripted(
+            "name: g\nsteps:\n  - send: BYE\n    expect: closed\n",
             greeting { connection in
                 _ = await connection.readLine()
                 await connection.reset()
             }
-        )
-        defer { Task { await server.stop() } }
-        let result = try await Harness.run(
-            "name: g\nsteps:\n  - send: BYE\n    expect: closed\n",
-            endpoint: endpoint(server)
         )
         #expect(result.allResults[0].outcome == .passed)
     }
@@ -206,14 +191,13 @@ struct MisbehavingServerTests {
     }
 
     @Test func plaintextAfterTheStartTLSReplyIsNeverReadInsideTLS() async throws {
-        let server = try await ScriptedServer.start(
+        let (result, _) = try await runScripted(
+            "name: g\nsteps:\n  - starttls: {}\n",
             greeting { connection in
                 _ = await connection.readLine()
                 await connection.send("220 2.0.0 go ahead\r\n250 2.0.0 injected before TLS\r\n")
             }
         )
-        defer { Task { await server.stop() } }
-        let result = try await Harness.run("name: g\nsteps:\n  - starttls: {}\n", endpoint: endpoint(server))
         let failure = try #require(failureOf(result))
         #expect(failure.kind == .tls)
         #expect(failure.actual.contains("sent 31 bytes in plaintext before the handshake"))
@@ -241,11 +225,9 @@ struct MisbehavingServerTests {
     }
 
     @Test func aCaptureThatDoesNotMatchFailsTheStep() async throws {
-        let server = try await ScriptedServer.start(answeringOnce("250 2.0.0 Ok: accepted\r\n"))
-        defer { Task { await server.stop() } }
-        let result = try await Harness.run(
+        let (result, _) = try await runScripted(
             "name: g\nsteps:\n  - send: DATA\n    capture: {id: '/queued as (\\w+)/'}\n",
-            endpoint: endpoint(server)
+            answeringOnce("250 2.0.0 Ok: accepted\r\n")
         )
         let failure = try #require(failureOf(result))
         #expect(failure.expected == "text matching /queued as (\\w+)/ to capture id")
@@ -283,7 +265,8 @@ struct MisbehavingServerTests {
 @Suite("SASL on the wire, against a scripted server", .timeLimit(.minutes(1)))
 struct ScriptedAuthTests {
     @Test func xoauth2SendsTheBearerTokenAndAcknowledgesTheErrorChallenge() async throws {
-        let server = try await ScriptedServer.start(
+        let (result, _) = try await runScripted(
+            "name: x\nsteps:\n  - auth: {mechanism: XOAUTH2, username: someone@example.com, token: ya29.token}\n    expect: {code: 535, enhanced: 5.7.8}\n",
             greeting { connection in
                 let first = await connection.readLine() ?? ""
                 let expected = Data("user=someone@example.com\u{1}auth=Bearer ya29.token\u{1}\u{1}".utf8)
@@ -299,17 +282,13 @@ struct ScriptedAuthTests {
                 await connection.answerQuit()
             }
         )
-        defer { Task { await server.stop() } }
-        let result = try await Harness.run(
-            "name: x\nsteps:\n  - auth: {mechanism: XOAUTH2, username: someone@example.com, token: ya29.token}\n    expect: {code: 535, enhanced: 5.7.8}\n",
-            endpoint: endpoint(server)
-        )
         #expect(result.allResults[0].outcome == .passed, "\(result.allResults[0].transcript.rendered())")
         #expect(!result.allResults[0].transcript.rendered().contains("ya29.token"))
     }
 
     @Test func cramMD5AnswersTheChallengeWithTheHMAC() async throws {
-        let server = try await ScriptedServer.start(
+        let (result, _) = try await runScripted(
+            "name: x\nsteps:\n  - auth: {mechanism: CRAM-MD5, username: tim, password: tanstaaftanstaaf}\n",
             greeting { connection in
                 guard await connection.readLine() == "AUTH CRAM-MD5" else { return }
                 // RFC 2195's example: tim / tanstaaftanstaaf.
@@ -323,11 +302,6 @@ struct ScriptedAuthTests {
                 )
                 await connection.answerQuit()
             }
-        )
-        defer { Task { await server.stop() } }
-        let result = try await Harness.run(
-            "name: x\nsteps:\n  - auth: {mechanism: CRAM-MD5, username: tim, password: tanstaaftanstaaf}\n",
-            endpoint: endpoint(server)
         )
         #expect(result.allResults[0].outcome == .passed, "\(result.allResults[0].transcript.rendered())")
     }

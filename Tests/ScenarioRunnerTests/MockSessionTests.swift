@@ -198,7 +198,18 @@ struct MockSessionTests {
     }
 
     @Test func allRecipientsRefusedButDataAcceptedGetsALoneDot() async throws {
-        let server = try await ScriptedServer.start(
+        let (result, server) = try await runScripted(
+            """
+            name: x
+            steps:
+              - send: EHLO a
+              - pipeline:
+                  - send: MAIL FROM:<a@b>
+                  - send: RCPT TO:<c@d>
+                    expect: 550
+                  - send: DATA
+                    expect: 354
+            """,
             greeting { connection in
                 while let line = await connection.readLine() {
                     switch line {
@@ -211,21 +222,6 @@ struct MockSessionTests {
                     }
                 }
             }
-        )
-        defer { Task { await server.stop() } }
-        let result = try await Harness.run(
-            """
-            name: x
-            steps:
-              - send: EHLO a
-              - pipeline:
-                  - send: MAIL FROM:<a@b>
-                  - send: RCPT TO:<c@d>
-                    expect: 550
-                  - send: DATA
-                    expect: 354
-            """,
-            endpoint: endpoint(server)
         )
         #expect(result.allResults[0].outcome == .passed)
         #expect(

@@ -67,16 +67,17 @@ extension ScenarioExecution {
             try await connectAndGreet(
                 expectation: step.expectation,
                 captures: step.captures,
-                stepNumber: step.number,
-                label: label,
-                location: step.location
+                at: Site(step, label: label)
             )
         case .read:
             let outcome = await read(timeout: step.timeout)
-            let reply = try check(outcome, against: step.expectation, timeout: step.timeout, step: step, label: label)
-            if let reply {
-                try apply(step.captures, to: reply, stepNumber: step.number, label: label, location: step.location)
-            }
+            _ = try expectReply(
+                outcome,
+                step.expectation,
+                timeout: step.timeout,
+                captures: step.captures,
+                at: Site(step, label: label)
+            )
         case .startTLS(let action):
             try await startTLS(action, step: step, label: label)
         case .auth(let auth):
@@ -97,11 +98,13 @@ extension ScenarioExecution {
         } else {
             outcome = await read(timeout: step.timeout)
         }
-        let reply = try check(outcome, against: step.expectation, timeout: step.timeout, step: step, label: label)
-        if let reply {
-            try apply(step.captures, to: reply, stepNumber: step.number, label: label, location: step.location)
-        }
-        return reply
+        return try expectReply(
+            outcome,
+            step.expectation,
+            timeout: step.timeout,
+            captures: step.captures,
+            at: Site(step, label: label)
+        )
     }
 
     /// Writes bytes; a failed write means the connection is gone, reported as that close.
@@ -116,25 +119,6 @@ extension ScenarioExecution {
             if case .closed = outcome { return outcome }
             return .closed(.reset(String(describing: error)), partial: [])
         }
-    }
-
-    func check(
-        _ outcome: ReadOutcome,
-        against expectation: Expectation,
-        timeout: Duration,
-        step: Step,
-        label: String
-    )
-        throws(Stop) -> Reply?
-    {
-        try check(
-            outcome,
-            against: expectation,
-            timeout: timeout,
-            stepNumber: step.number,
-            label: label,
-            location: step.location
-        )
     }
 
     /// Follows the session state a command and its reply imply: EHLO extensions, DATA mode, QUIT.
@@ -167,15 +151,11 @@ extension ScenarioExecution {
             } else {
                 actual = "no EHLO reply in this session (since connecting or STARTTLS); send EHLO first"
             }
-            throw Stop(
-                failure: StepFailure(
-                    kind: .unexpectedReply,
-                    stepNumber: step.number,
-                    stepLabel: label,
-                    location: step.location,
-                    expected: "a server that advertised PIPELINING",
-                    actual: actual
-                ),
+            throw stop(
+                .unexpectedReply,
+                at: Site(step, label: label),
+                expected: "a server that advertised PIPELINING",
+                actual: actual,
                 cleanup: .politeQuit
             )
         }
@@ -194,8 +174,7 @@ extension ScenarioExecution {
                 failure,
                 against: steps[0].expectation,
                 timeout: steps[0].timeout,
-                step: steps[0],
-                label: lines[0]
+                at: Site(steps[0], label: lines[0])
             )
         }
         var recipients = 0
@@ -203,22 +182,13 @@ extension ScenarioExecution {
         for (inner, line) in zip(steps, lines) {
             let innerLabel = self.label(for: inner)
             let outcome = await read(timeout: inner.timeout)
-            let reply = try check(
+            let reply = try expectReply(
                 outcome,
-                against: inner.expectation,
+                inner.expectation,
                 timeout: inner.timeout,
-                step: inner,
-                label: innerLabel
+                captures: inner.captures,
+                at: Site(inner, label: innerLabel)
             )
-            if let reply {
-                try apply(
-                    inner.captures,
-                    to: reply,
-                    stepNumber: inner.number,
-                    label: innerLabel,
-                    location: inner.location
-                )
-            }
             let verb = SMTPCommandLine(line).verb
             if verb == "RCPT" {
                 recipients += 1
@@ -262,10 +232,13 @@ extension ScenarioExecution {
                     continue
                 }
             }
-            let reply = try check(outcome, against: step.expectation, timeout: step.timeout, step: step, label: label)
-            if let reply {
-                try apply(step.captures, to: reply, stepNumber: step.number, label: label, location: step.location)
-            }
+            _ = try expectReply(
+                outcome,
+                step.expectation,
+                timeout: step.timeout,
+                captures: step.captures,
+                at: Site(step, label: label)
+            )
             return
         }
     }

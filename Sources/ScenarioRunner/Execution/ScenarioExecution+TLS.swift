@@ -31,35 +31,15 @@ extension ScenarioExecution {
             )
             _ = try await exchange(buffer, step: replyStep, label: label)
         }
-        _ = try await handshake(
-            tlsExpectation: tlsExpectation,
-            stepNumber: step.number,
-            label: label,
-            location: step.location
-        )
+        _ = try await handshake(tlsExpectation: tlsExpectation, at: Site(step, label: label))
     }
 
     /// Runs the TLS handshake on the current connection and checks `tlsExpectation`.
     ///
     /// Returns true when the handshake failed as the expectation demanded (the connection is then closed).
-    func handshake(
-        tlsExpectation: TLSExpectation?,
-        stepNumber: String?,
-        label: String,
-        location: SourceLocation
-    ) async throws(Stop) -> Bool {
+    func handshake(tlsExpectation: TLSExpectation?, at site: Site) async throws(Stop) -> Bool {
         func stop(_ kind: StepFailure.Kind, _ expected: String?, _ actual: String, _ cleanup: Cleanup) -> Stop {
-            Stop(
-                failure: StepFailure(
-                    kind: kind,
-                    stepNumber: stepNumber,
-                    stepLabel: label,
-                    location: location,
-                    expected: expected,
-                    actual: redactor.mask(actual)
-                ),
-                cleanup: cleanup
-            )
+            self.stop(kind, at: site, expected: expected, actual: actual, cleanup: cleanup)
         }
         guard let connection else { throw stop(.connection, nil, "no connection", .drop) }
         // RFC 3207 4.2 and CVE-2011-0411: plaintext sent after the 220 must never be read inside TLS.

@@ -22,6 +22,23 @@ final class ScenarioExecution {
         let cleanup: Cleanup
     }
 
+    /// Where a failure is reported: the step (nil for the connection and greeting), its label and location.
+    struct Site {
+        let stepNumber: String?
+        let label: String
+        let location: SourceLocation
+
+        init(stepNumber: String?, label: String, location: SourceLocation) {
+            self.stepNumber = stepNumber
+            self.label = label
+            self.location = location
+        }
+
+        init(_ step: Step, label: String) {
+            self.init(stepNumber: step.number, label: label, location: step.location)
+        }
+    }
+
     static let quitTimeout: Duration = .seconds(5)
 
     let scenario: Scenario
@@ -59,9 +76,7 @@ final class ScenarioExecution {
             try await connectAndGreet(
                 expectation: scenario.greeting,
                 captures: scenario.greetingCaptures,
-                stepNumber: nil,
-                label: "greeting",
-                location: scenario.location
+                at: Site(stepNumber: nil, label: "greeting", location: scenario.location)
             )
             for step in scenario.steps {
                 if Task.isCancelled { throw interrupted(at: step) }
@@ -85,9 +100,7 @@ final class ScenarioExecution {
     func connectAndGreet(
         expectation: Expectation,
         captures: [Capture],
-        stepNumber: String?,
-        label: String,
-        location: SourceLocation
+        at site: Site
     ) async throws(Stop) {
         let connection: SMTPConnection
         do {
@@ -99,17 +112,7 @@ final class ScenarioExecution {
             )
         } catch {
             note(error.description)
-            throw Stop(
-                failure: StepFailure(
-                    kind: .connection,
-                    stepNumber: stepNumber,
-                    stepLabel: label,
-                    location: location,
-                    expected: nil,
-                    actual: error.description
-                ),
-                cleanup: .drop
-            )
+            throw stop(.connection, at: site, expected: nil, actual: error.description, cleanup: .drop)
         }
         self.connection = connection
         variables["server.ip"] = connection.remoteIP
@@ -118,24 +121,10 @@ final class ScenarioExecution {
         var tlsExpectation: TLSExpectation?
         if case .reply(let reply) = expectation { tlsExpectation = reply.tls }
         if endpoint.implicitTLS {
-            let handshakeFailed = try await handshake(
-                tlsExpectation: tlsExpectation,
-                stepNumber: stepNumber,
-                label: label,
-                location: location
-            )
-            if handshakeFailed { return }
+            if try await handshake(tlsExpectation: tlsExpectation, at: site) { return }
         }
         let outcome = await read(timeout: scenario.replyTimeout)
-        let reply = try check(
-            outcome,
-            against: expectation,
-            timeout: scenario.replyTimeout,
-            stepNumber: stepNumber,
-            label: label,
-            location: location
-        )
-        if let reply { try apply(captures, to: reply, stepNumber: stepNumber, label: label, location: location) }
+        _ = try expectReply(outcome, expectation, timeout: scenario.replyTimeout, captures: captures, at: site)
     }
 
     /// Sends QUIT after a passing scenario unless it already did, is inside DATA, or the server closed.
@@ -200,31 +189,54 @@ final class ScenarioExecution {
         return outcome
     }
 
+    /// A failure at `site`, with what was expected and what happened masked for secrets.
+    func stop(
+        _ kind: StepFailure.Kind,
+        at site: Site,
+        expected: String?,
+        actual: String,
+        cleanup: Cleanup
+    ) -> Stop {
+        Stop(
+            failure: StepFailure(
+                kind: kind,
+                stepNumber: site.stepNumber,
+                stepLabel: site.label,
+                location: site.location,
+                expected: expected.map(redactor.mask),
+                actual: redactor.mask(actual)
+            ),
+            cleanup: cleanup
+        )
+    }
+
+    /// Checks `outcome` against `expectation` and applies `captures` to the reply; returns the reply when one
+    /// was read and met the expectation.
+    func expectReply(
+        _ outcome: ReadOutcome,
+        _ expectation: Expectation,
+        timeout: Duration,
+        captures: [Capture],
+        at site: Site
+    ) throws(Stop) -> Reply? {
+        let reply = try check(outcome, against: expectation, timeout: timeout, at: site)
+        if let reply { try apply(captures, to: reply, at: site) }
+        return reply
+    }
+
     /// Checks `outcome` against `expectation`; returns the reply when one was read and met the expectation.
     func check(
         _ outcome: ReadOutcome,
         against expectation: Expectation,
         timeout: Duration,
-        stepNumber: String?,
-        label: String,
-        location: SourceLocation
+        at site: Site
     ) throws(Stop) -> Reply? {
         func stop(_ kind: StepFailure.Kind, _ expected: String?, _ actual: String, _ cleanup: Cleanup) -> Stop {
-            Stop(
-                failure: StepFailure(
-                    kind: kind,
-                    stepNumber: stepNumber,
-                    stepLabel: label,
-                    location: location,
-                    expected: expected.map(redactor.mask),
-                    actual: redactor.mask(actual)
-                ),
-                cleanup: cleanup
-            )
+            self.stop(kind, at: site, expected: expected, actual: actual, cleanup: cleanup)
         }
         let waited = DurationSyntax.format(timeout)
         if case .reply(let reply, _) = outcome {
-            replies.append(StepReply(step: stepNumber ?? "greeting", reply: reply))
+            replies.append(StepReply(step: site.stepNumber ?? "greeting", reply: reply))
         }
         switch (expectation, outcome) {
         case (_, .cancelled):
@@ -276,24 +288,14 @@ final class ScenarioExecution {
     }
 
     /// Applies `captures` to a reply's text; a pattern that does not match fails the step.
-    func apply(
-        _ captures: [Capture],
-        to reply: Reply,
-        stepNumber: String?,
-        label: String,
-        location: SourceLocation
-    ) throws(Stop) {
+    func apply(_ captures: [Capture], to reply: Reply, at site: Site) throws(Stop) {
         for capture in captures {
             guard let value = capture.regex.firstGroup(in: reply.text) else {
-                throw Stop(
-                    failure: StepFailure(
-                        kind: .unexpectedReply,
-                        stepNumber: stepNumber,
-                        stepLabel: label,
-                        location: capture.location,
-                        expected: "text matching \(capture.regex) to capture \(capture.name)",
-                        actual: redactor.mask(ReplyCheck.describe(reply))
-                    ),
+                throw stop(
+                    .unexpectedReply,
+                    at: Site(stepNumber: site.stepNumber, label: site.label, location: capture.location),
+                    expected: "text matching \(capture.regex) to capture \(capture.name)",
+                    actual: ReplyCheck.describe(reply),
                     cleanup: .politeQuit
                 )
             }
@@ -309,15 +311,11 @@ final class ScenarioExecution {
     func resolve(_ template: Template) -> String { template.resolve(lookup) }
 
     func interrupted(at step: Step) -> Stop {
-        Stop(
-            failure: StepFailure(
-                kind: .interrupted,
-                stepNumber: step.number,
-                stepLabel: label(for: step),
-                location: step.location,
-                expected: nil,
-                actual: "interrupted before this step"
-            ),
+        stop(
+            .interrupted,
+            at: Site(step, label: label(for: step)),
+            expected: nil,
+            actual: "interrupted before this step",
             cleanup: .drop
         )
     }
