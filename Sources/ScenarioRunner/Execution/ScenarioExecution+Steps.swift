@@ -71,13 +71,7 @@ extension ScenarioExecution {
             )
         case .read:
             let outcome = await read(timeout: step.timeout)
-            _ = try expectReply(
-                outcome,
-                step.expectation,
-                timeout: step.timeout,
-                captures: step.captures,
-                at: Site(step, label: label)
-            )
+            _ = try expectReply(outcome, for: step, label: label)
         case .startTLS(let action):
             try await startTLS(action, step: step, label: label)
         case .auth(let auth):
@@ -98,7 +92,12 @@ extension ScenarioExecution {
         } else {
             outcome = await read(timeout: step.timeout)
         }
-        return try expectReply(
+        return try expectReply(outcome, for: step, label: label)
+    }
+
+    /// Checks `outcome` against `step`'s expectation and applies its captures.
+    func expectReply(_ outcome: ReadOutcome, for step: Step, label: String) throws(Stop) -> Reply? {
+        try expectReply(
             outcome,
             step.expectation,
             timeout: step.timeout,
@@ -232,13 +231,7 @@ extension ScenarioExecution {
                     continue
                 }
             }
-            _ = try expectReply(
-                outcome,
-                step.expectation,
-                timeout: step.timeout,
-                captures: step.captures,
-                at: Site(step, label: label)
-            )
+            _ = try expectReply(outcome, for: step, label: label)
             return
         }
     }
