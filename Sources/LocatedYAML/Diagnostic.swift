@@ -13,7 +13,7 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
             case unreadableFile, yamlSyntax, unknownKey, notSupportedYet, missingKey, wrongType, badValue
             case badDuration, badReply, badEnhancedStatus, badRegex, undefinedVariable, duplicateName
-            case conflictingKeys, badServer, emptyDocument, noScenarios
+            case conflictingKeys, badServer, emptyDocument, noScenarios, limitExceeded
         }
 
         private let base: Base
@@ -55,6 +55,8 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
         public static let emptyDocument = Code(.emptyDocument)
         /// A suite without scenarios.
         public static let noScenarios = Code(.noScenarios)
+        /// An input passed a documented bound (file size, alias expansion, variable size, duration).
+        public static let limitExceeded = Code(.limitExceeded)
     }
 
     /// Error or warning.
@@ -74,8 +76,26 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
         self.severity = severity
         self.code = code
         self.location = location
-        self.message = message
-        self.hint = hint
+        self.message = Self.cut(message)
+        self.hint = hint.map { Self.cut($0) }
+    }
+
+    /// The longest message kept whole, in characters.
+    public static let maxMessageLength = 400
+
+    /// A message quoting a huge value (a 100,000-character regex) keeps its start and end and says how much was
+    /// left out in between, so every diagnostic stays readable.
+    static func cut(_ text: String) -> String {
+        guard text.count > maxMessageLength else { return text }
+        let head = text.prefix(maxMessageLength - 100)
+        let tail = text.suffix(60)
+        let omitted = text.count - head.count - tail.count
+        return "\(head) ... (\(omitted) characters left out) ... \(tail)"
+    }
+
+    /// The same diagnostic with `transform` applied to its message and hint (to mask secrets quoted in them).
+    public func mapText(_ transform: (String) -> String) -> Diagnostic {
+        Diagnostic(severity, code, at: location, transform(message), hint: hint.map(transform))
     }
 
     /// `path:line:column: error: message`, then `  hint: ...` on a second line when there is a hint.

@@ -1,68 +1,285 @@
+// libyaml, as bundled by Yams. Driving its event API directly (instead of `Yams.compose`) lets the composer count
+// every node an alias copies, so an alias bomb is refused after a bounded amount of work, and builds located
+// values in one pass without Yams' intermediate node tree.
+import CYaml
 import Foundation
-import Yams
 
 /// Reads a YAML file into located values, turning every libyaml complaint into a located ``Diagnostic``.
 public enum YAMLDocument {
+    /// The bounds every YAML input is read within; see the README's "Limits".
+    public struct Limits: Sendable {
+        /// The largest file read at all, in bytes.
+        public var maxBytes = 64 * 1024 * 1024
+        /// Nodes that aliases (`*name`) may copy in one document, counted with everything nested in them.
+        public var maxAliasExpansion = 100_000
+
+        /// The defaults: 64 MiB, 100,000 nodes copied by aliases.
+        public init() {}
+    }
+
     /// Parses `text`; `file` is the path shown in diagnostics. Returns nil for an empty document.
-    public static func parse(_ text: String, file: String) throws(Diagnostic) -> YAMLValue? {
+    public static func parse(_ text: String, file: String, limits: Limits = Limits()) throws(Diagnostic) -> YAMLValue? {
         let start = SourceLocation(file: file, line: 1, column: 1)
-        let node: Node?
-        do {
-            node = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw diagnostic(for: error, file: file)
-        } catch {
-            throw Diagnostic(.error, .yamlSyntax, at: start, "cannot parse YAML: \(error)")
+        let size = text.utf8.count
+        guard size <= limits.maxBytes else {
+            throw Diagnostic(
+                .error,
+                .limitExceeded,
+                at: start,
+                "the file is \(size) bytes, more than the limit of \(limits.maxBytes)",
+                hint: "split it into several files"
+            )
         }
-        guard let node else { return nil }
-        return try YAMLValue(node, file: file, fallback: start)
+        var bytes = Array(text.utf8)
+        if bytes.isEmpty { bytes = [0x0A] }
+        return try bytes.withUnsafeBufferPointer { buffer throws(Diagnostic) -> YAMLValue? in
+            var composer = EventComposer(file: file, limits: limits)
+            return try composer.compose(buffer)
+        }
     }
 
     /// Reads and parses the file at `path`; `displayPath` is used in diagnostics.
-    public static func load(path: String, displayPath: String) throws(Diagnostic) -> YAMLValue? {
+    public static func load(
+        path: String,
+        displayPath: String,
+        limits: Limits = Limits()
+    ) throws(Diagnostic)
+        -> YAMLValue?
+    {
         let start = SourceLocation(file: displayPath, line: 1, column: 1)
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let size = attributes[.size] as? NSNumber, size.int64Value > Int64(limits.maxBytes)
+        {
+            throw Diagnostic(
+                .error,
+                .limitExceeded,
+                at: start,
+                "the file is \(size.int64Value) bytes, more than the limit of \(limits.maxBytes)",
+                hint: "split it into several files"
+            )
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw Diagnostic(.error, .unreadableFile, at: start, "cannot read the file")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw Diagnostic(.error, .unreadableFile, at: start, "the file is not valid UTF-8")
         }
-        return try parse(text, file: displayPath)
+        return try parse(text, file: displayPath, limits: limits)
+    }
+}
+
+/// Builds ``YAMLValue``s from libyaml's events, with every node's mark, and bounds what aliases may copy.
+private struct EventComposer {
+    let file: String
+    let limits: YAMLDocument.Limits
+    /// Each anchor's value and how many nodes it holds (aliases inside it included).
+    private var anchors: [String: (value: YAMLValue, nodes: Int)] = [:]
+    /// Nodes copied by aliases so far in this document.
+    private var aliasExpansion = 0
+
+    init(file: String, limits: YAMLDocument.Limits) {
+        self.file = file
+        self.limits = limits
     }
 
-    private static func diagnostic(for error: YamlError, file: String) -> Diagnostic {
-        func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
-        switch error {
-        case .scanner(let context, let problem, let mark, _),
-            .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            var message = "invalid YAML: \(problem)"
-            if let context { message += " (\(context.text) at \(context.mark.line):\(context.mark.column))" }
+    mutating func compose(_ buffer: UnsafeBufferPointer<UInt8>) throws(Diagnostic) -> YAMLValue? {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else {
+            throw Diagnostic(.error, .yamlSyntax, at: location(line: 0, column: 0), "cannot start the YAML parser")
+        }
+        defer { yaml_parser_delete(&parser) }
+        yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+        yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+
+        var event = try next(&parser)  // stream start
+        yaml_event_delete(&event)
+        event = try next(&parser)
+        if event.type == YAML_STREAM_END_EVENT {
+            yaml_event_delete(&event)
+            return nil
+        }
+        // A document start.
+        yaml_event_delete(&event)
+        event = try next(&parser)
+        let (root, _) = try node(from: &event, parser: &parser, depth: 0)
+        event = try next(&parser)  // document end
+        yaml_event_delete(&event)
+        event = try next(&parser)
+        if event.type != YAML_STREAM_END_EVENT {
+            let at = location(line: event.start_mark.line, column: event.start_mark.column)
+            yaml_event_delete(&event)
+            throw Diagnostic(
+                .error,
+                .yamlSyntax,
+                at: at,
+                "the file holds more than one YAML document",
+                hint: "remove the `---` separator: a file is one scenario, suite or library"
+            )
+        }
+        yaml_event_delete(&event)
+        return root
+    }
+
+    /// The next event, or the parser's error as a located diagnostic.
+    private func next(_ parser: inout yaml_parser_t) throws(Diagnostic) -> yaml_event_t {
+        var event = yaml_event_t()
+        guard yaml_parser_parse(&parser, &event) == 1 else { throw diagnostic(for: parser) }
+        return event
+    }
+
+    /// Composes the node starting with `event` (which this function deletes), returning it and its node count.
+    private mutating func node(
+        from event: inout yaml_event_t,
+        parser: inout yaml_parser_t,
+        depth: Int
+    ) throws(Diagnostic) -> (YAMLValue, Int) {
+        let here = location(line: event.start_mark.line, column: event.start_mark.column)
+        switch event.type {
+        case YAML_ALIAS_EVENT:
+            let name = String(cString: event.data.alias.anchor)
+            yaml_event_delete(&event)
+            guard let anchor = anchors[name] else {
+                throw Diagnostic(
+                    .error,
+                    .yamlSyntax,
+                    at: here,
+                    "alias *\(name) refers to no anchor defined before it",
+                    hint: "define the anchor (&\(name)) on a value earlier in the file"
+                )
+            }
+            aliasExpansion += anchor.nodes
+            guard aliasExpansion <= limits.maxAliasExpansion else {
+                throw Diagnostic(
+                    .error,
+                    .limitExceeded,
+                    at: here,
+                    "aliases expand to more than \(limits.maxAliasExpansion) nodes",
+                    hint: "each *alias copies the whole anchored value; this file copies too much (an alias bomb?)"
+                )
+            }
+            return (anchor.value, anchor.nodes)
+        case YAML_SCALAR_EVENT:
+            let scalar = event.data.scalar
+            let text = String(
+                decoding: UnsafeBufferPointer(start: scalar.value, count: Int(scalar.length)),
+                as: UTF8.self
+            )
+            let style: YAMLValue.ScalarStyle
+            switch scalar.style {
+            case YAML_SINGLE_QUOTED_SCALAR_STYLE: style = .singleQuoted
+            case YAML_DOUBLE_QUOTED_SCALAR_STYLE: style = .doubleQuoted
+            case YAML_LITERAL_SCALAR_STYLE, YAML_FOLDED_SCALAR_STYLE: style = .block
+            default: style = .plain
+            }
+            let anchor = scalar.anchor.map { String(cString: $0) }
+            yaml_event_delete(&event)
+            let isNull = style == .plain && ["", "~", "null", "Null", "NULL"].contains(text)
+            let value = YAMLValue(kind: isNull ? .null : .scalar(text), location: here, scalarStyle: style)
+            if let anchor { anchors[anchor] = (value, 1) }
+            return (value, 1)
+        case YAML_SEQUENCE_START_EVENT:
+            let anchor = event.data.sequence_start.anchor.map { String(cString: $0) }
+            yaml_event_delete(&event)
+            var items: [YAMLValue] = []
+            var nodes = 1
+            while true {
+                var inner = try next(&parser)
+                if inner.type == YAML_SEQUENCE_END_EVENT {
+                    yaml_event_delete(&inner)
+                    break
+                }
+                let (item, count) = try node(from: &inner, parser: &parser, depth: depth + 1)
+                items.append(item)
+                nodes += count
+            }
+            let value = YAMLValue(kind: .sequence(items), location: here)
+            if let anchor { anchors[anchor] = (value, nodes) }
+            return (value, nodes)
+        case YAML_MAPPING_START_EVENT:
+            let anchor = event.data.mapping_start.anchor.map { String(cString: $0) }
+            yaml_event_delete(&event)
+            var entries: [YAMLMapping.Entry] = []
+            var seen: [String: SourceLocation] = [:]
+            var nodes = 1
+            while true {
+                var keyEvent = try next(&parser)
+                if keyEvent.type == YAML_MAPPING_END_EVENT {
+                    yaml_event_delete(&keyEvent)
+                    break
+                }
+                let (key, keyCount) = try node(from: &keyEvent, parser: &parser, depth: depth + 1)
+                var valueEvent = try next(&parser)
+                let (value, valueCount) = try node(from: &valueEvent, parser: &parser, depth: depth + 1)
+                guard case .scalar(let name) = key.kind else {
+                    throw Diagnostic(
+                        .error,
+                        .wrongType,
+                        at: key.location,
+                        "mapping keys must be plain strings",
+                        hint: "write the key as a word, e.g. `name:`"
+                    )
+                }
+                if let first = seen[name] {
+                    throw Diagnostic(
+                        .error,
+                        .yamlSyntax,
+                        at: key.location,
+                        "duplicate key '\(name)' in mapping (first at \(first.line):\(first.column))",
+                        hint: "each key may appear once in a mapping"
+                    )
+                }
+                seen[name] = key.location
+                entries.append(YAMLMapping.Entry(key: name, keyLocation: key.location, value: value))
+                nodes += keyCount + valueCount
+            }
+            let value = YAMLValue(kind: .mapping(YAMLMapping(entries: entries, location: here)), location: here)
+            if let anchor { anchors[anchor] = (value, nodes) }
+            return (value, nodes)
+        default:
+            yaml_event_delete(&event)
+            throw Diagnostic(.error, .yamlSyntax, at: here, "unexpected YAML event")
+        }
+    }
+
+    private func location(line: Int, column: Int) -> SourceLocation {
+        SourceLocation(file: file, line: line + 1, column: column + 1)
+    }
+
+    private func diagnostic(for parser: yaml_parser_t) -> Diagnostic {
+        let problem = parser.problem.map { String(cString: $0) } ?? "malformed YAML"
+        switch parser.error {
+        case YAML_READER_ERROR:
             return Diagnostic(
                 .error,
                 .yamlSyntax,
-                at: at(mark),
+                at: location(line: 0, column: 0),
+                "unreadable YAML: \(problem) at byte \(parser.problem_offset)"
+            )
+        case YAML_MEMORY_ERROR:
+            return Diagnostic(.error, .yamlSyntax, at: location(line: 0, column: 0), "YAML parser out of memory")
+        default:
+            let at = location(line: parser.problem_mark.line, column: parser.problem_mark.column)
+            if problem.hasPrefix("Maximum nesting level reached") {
+                return Diagnostic(
+                    .error,
+                    .limitExceeded,
+                    at: at,
+                    "YAML nesting deeper than 1000 levels",
+                    hint: "a scenario needs only a few levels; is a bracket left open?"
+                )
+            }
+            var message = "invalid YAML: \(problem)"
+            if let context = parser.context.map({ String(cString: $0) }) {
+                message += " (\(context) at \(parser.context_mark.line + 1):\(parser.context_mark.column + 1))"
+            }
+            return Diagnostic(
+                .error,
+                .yamlSyntax,
+                at: at,
                 message,
                 hint:
                     "check indentation and quoting; a value containing ': ' or starting with '{', '[', '*' or '&' needs quotes"
             )
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            return Diagnostic(
-                .error,
-                .yamlSyntax,
-                at: at(context.mark),
-                "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in mapping",
-                hint: "each key may appear once in a mapping"
-            )
-        case .reader(let problem, let offset, _, _):
-            return Diagnostic(
-                .error,
-                .yamlSyntax,
-                at: SourceLocation(file: file, line: 1, column: 1),
-                "unreadable YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")"
-            )
-        default:
-            return Diagnostic(.error, .yamlSyntax, at: SourceLocation(file: file, line: 1, column: 1), "\(error)")
         }
     }
 }

@@ -47,16 +47,28 @@ extension YAMLValue {
         return value
     }
 
-    /// A duration: `500ms`, `5s`, `2m`, `1h`, `14d` or a bare number of seconds.
+    /// A duration: `500ms`, `5s`, `2m`, `1h`, `14d` or a bare number of seconds, at most ``DurationSyntax/maximum``.
     public func duration(_ what: String, into diagnostics: inout Diagnostics) -> Duration? {
-        if let text = scalar, let duration = DurationSyntax.parse(text) { return duration }
-        diagnostics.error(
-            .badDuration,
-            at: location,
-            "\(what) is not a duration: \(kindDescription)",
-            hint: "accepted forms: \(DurationSyntax.acceptedForms)"
-        )
-        return nil
+        switch scalar.map(DurationSyntax.read) {
+        case .valid(let duration)?:
+            return duration
+        case .tooLong?:
+            diagnostics.error(
+                .limitExceeded,
+                at: location,
+                "\(what) is longer than the largest duration accepted, \(DurationSyntax.format(DurationSyntax.maximum))",
+                hint: "durations go up to \(DurationSyntax.format(DurationSyntax.maximum)) (10 years)"
+            )
+            return nil
+        case .invalid?, nil:
+            diagnostics.error(
+                .badDuration,
+                at: location,
+                "\(what) is not a duration: \(kindDescription)",
+                hint: "accepted forms: \(DurationSyntax.acceptedForms)"
+            )
+            return nil
+        }
     }
 
     /// The mapping, or an error naming what was expected.
@@ -92,8 +104,22 @@ public enum DurationSyntax {
     /// The accepted forms, for hints.
     public static let acceptedForms = "500ms, 5s, 2m, 1h, 14d, or a bare number of seconds such as 1.5"
 
-    /// Parses a duration; nil when the text is not one of the accepted forms or is negative.
-    public static func parse(_ text: String) -> Duration? {
+    /// The longest duration any file or option may give: 3650 days. Longer values are refused, so no later
+    /// conversion (to nanoseconds, to milliseconds) can overflow.
+    public static let maximum: Duration = .seconds(3650 * 86_400)
+
+    /// What reading a duration produced.
+    public enum Reading: Sendable, Hashable {
+        /// A duration within ``maximum``.
+        case valid(Duration)
+        /// Not one of the accepted forms (or negative).
+        case invalid
+        /// Well formed, but longer than ``maximum``.
+        case tooLong
+    }
+
+    /// Reads a duration, telling a malformed one from one that is too long.
+    public static func read(_ text: String) -> Reading {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
         var number = Substring(trimmed)
@@ -104,14 +130,26 @@ public enum DurationSyntax {
             break
         }
         guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-            let value = Double(number), value >= 0, value.isFinite
-        else { return nil }
-        return .milliseconds(Int64((value * scale * 1000).rounded()))
+            let value = Double(number), value >= 0
+        else { return .invalid }
+        let seconds = value * scale
+        let maximumSeconds = Double(maximum.components.seconds)
+        guard seconds.isFinite, seconds <= maximumSeconds else { return .tooLong }
+        return .valid(.milliseconds(Int64((seconds * 1000).rounded())))
+    }
+
+    /// Parses a duration; nil when the text is not one of the accepted forms, is negative, or is longer than
+    /// ``maximum``.
+    public static func parse(_ text: String) -> Duration? {
+        if case .valid(let duration) = read(text) { return duration }
+        return nil
     }
 
     /// Formats a duration compactly for reports: `500ms`, `5s`, `2m`, `1.5s`.
     public static func format(_ duration: Duration) -> String {
         let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        if ms % 86_400_000 == 0, ms >= 86_400_000 { return "\(ms / 86_400_000)d" }
+        if ms % 3_600_000 == 0, ms >= 3_600_000 { return "\(ms / 3_600_000)h" }
         if ms % 60_000 == 0, ms >= 60_000 { return "\(ms / 60_000)m" }
         if ms % 1000 == 0 { return "\(ms / 1000)s" }
         if ms < 1000 { return "\(ms)ms" }

@@ -1,5 +1,3 @@
-import Yams
-
 /// A YAML node with its location, read through typed accessors rather than guessed from YAML 1.1 tags
 /// (so `on`, `no` and `250` are just scalars until a reader decides what they mean).
 public struct YAMLValue: Sendable {
@@ -33,60 +31,6 @@ public struct YAMLValue: Sendable {
         self.scalarStyle = scalarStyle
     }
 
-    init(_ node: Node, file: String, fallback: SourceLocation) throws(Diagnostic) {
-        let location = node.mark.map { SourceLocation(file: file, line: $0.line, column: $0.column) } ?? fallback
-        self.location = location
-        switch node {
-        case .scalar(let scalar):
-            switch scalar.style {
-            case .singleQuoted: scalarStyle = .singleQuoted
-            case .doubleQuoted: scalarStyle = .doubleQuoted
-            case .literal, .folded: scalarStyle = .block
-            default: scalarStyle = .plain
-            }
-            let isNull = scalarStyle == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
-            kind = isNull ? .null : .scalar(scalar.string)
-        case .sequence(let sequence):
-            scalarStyle = .plain
-            var items: [YAMLValue] = []
-            for item in sequence {
-                items.append(try YAMLValue(item, file: file, fallback: location))
-            }
-            kind = .sequence(items)
-        case .mapping(let mapping):
-            scalarStyle = .plain
-            var entries: [YAMLMapping.Entry] = []
-            for (key, value) in mapping {
-                let keyValue = try YAMLValue(key, file: file, fallback: location)
-                guard case .scalar(let name) = keyValue.kind else {
-                    throw Diagnostic(
-                        .error,
-                        .wrongType,
-                        at: keyValue.location,
-                        "mapping keys must be plain strings",
-                        hint: "write the key as a word, e.g. `name:`"
-                    )
-                }
-                entries.append(
-                    YAMLMapping.Entry(
-                        key: name,
-                        keyLocation: keyValue.location,
-                        value: try YAMLValue(value, file: file, fallback: keyValue.location)
-                    )
-                )
-            }
-            kind = .mapping(YAMLMapping(entries: entries, location: location))
-        case .alias:
-            throw Diagnostic(
-                .error,
-                .yamlSyntax,
-                at: location,
-                "YAML aliases are not supported",
-                hint: "repeat the value, or use a variable"
-            )
-        }
-    }
-
     /// The scalar text, or nil for any other kind.
     public var scalar: String? {
         if case .scalar(let text) = kind { return text }
@@ -114,7 +58,9 @@ public struct YAMLValue: Sendable {
     /// How the kind reads in an error message: `a string`, `a list`, `a mapping`, `nothing`.
     public var kindDescription: String {
         switch kind {
-        case .scalar(let text): return isQuoted ? "the string \"\(text)\"" : "the value `\(text)`"
+        case .scalar(let full):
+            let text = Abbreviation.text(full)
+            return isQuoted ? "the string \"\(text)\"" : "the value `\(text)`"
         case .null: return "nothing (null)"
         case .sequence: return "a list"
         case .mapping: return "a mapping"
