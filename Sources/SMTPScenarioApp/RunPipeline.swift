@@ -106,6 +106,8 @@ public enum RunPipeline {
     public static func validate(paths: [String], options: CompileOptions, output: ConsoleOutput) -> Int32 {
         guard let loaded = load(paths: paths, options: options, output: output) else { return ExitCode.usage }
         if loaded.hasErrors { return ExitCode.usage }
+        // The mock policy files the scenarios name are part of what `run` would refuse: check them the same way.
+        guard policyFilesAreValid(loaded.plan, override: nil, output: output) else { return ExitCode.usage }
         output.out("\(loaded.compilations.count) files, \(loaded.plan.scenarioCount) scenarios: OK\n")
         return ExitCode.success
     }

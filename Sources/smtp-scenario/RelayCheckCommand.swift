@@ -59,7 +59,9 @@ struct RelayCheckCommand: AsyncParsableCommand {
     var color: ColorChoice = .auto
 
     func validate() throws {
-        if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
+        if let rate, !(0.01...10_000).contains(rate) {
+            throw ValidationError("--rate must be between 0.01 and 10000 connections per second")
+        }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
     }
 

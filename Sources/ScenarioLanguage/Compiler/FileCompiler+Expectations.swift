@@ -107,7 +107,7 @@ extension FileCompiler {
         else { return nil }
         if let staticText = template.staticText {
             guard staticText.hasPrefix("/") else { return .substring(template) }
-            guard let (pattern, flags) = ScenarioRegex.split(staticText) else {
+            guard let (pattern, flags) = PatternRegex.split(staticText) else {
                 diagnostics.error(
                     .badRegex,
                     at: value.location,
@@ -118,7 +118,7 @@ extension FileCompiler {
             }
             return compileRegex(pattern, insensitive: flags.contains("i"), at: value.location).map(TextMatch.regex)
         }
-        guard raw.hasPrefix("/"), let (_, flags) = ScenarioRegex.split(raw) else { return .substring(template) }
+        guard raw.hasPrefix("/"), let (_, flags) = PatternRegex.split(raw) else { return .substring(template) }
         // Run-time variables inside a regex: strip the slashes from the literal ends, check with placeholders now.
         var parts = template.parts
         if case .literal(let first)? = parts.first { parts[0] = .literal(String(first.dropFirst())) }
@@ -133,9 +133,9 @@ extension FileCompiler {
         return .dynamicRegex(pattern: pattern, caseInsensitive: insensitive)
     }
 
-    mutating func compileRegex(_ pattern: String, insensitive: Bool, at location: SourceLocation) -> ScenarioRegex? {
+    mutating func compileRegex(_ pattern: String, insensitive: Bool, at location: SourceLocation) -> PatternRegex? {
         do {
-            return try ScenarioRegex(pattern: pattern, caseInsensitive: insensitive)
+            return try PatternRegex(pattern: pattern, caseInsensitive: insensitive)
         } catch {
             diagnostics.error(
                 .badRegex,
@@ -162,7 +162,7 @@ extension FileCompiler {
                 continue
             }
             guard let text = entry.value.string("capture pattern", into: &diagnostics) else { continue }
-            guard let (pattern, flags) = ScenarioRegex.split(text) else {
+            guard let (pattern, flags) = PatternRegex.split(text) else {
                 diagnostics.error(
                     .badRegex,
                     at: entry.value.location,

@@ -36,12 +36,14 @@ extension FileCompiler {
             }
             axes.append(axis)
         }
-        let total = axes.reduce(1) { $0 * $1.count }
+        // Multiplied with a cap, so many long axes cannot overflow.
+        var total = 1
+        for axis in axes { total = min(total * axis.count, Self.matrixLimit + 1) }
         guard total <= Self.matrixLimit else {
             diagnostics.error(
                 .badValue,
                 at: value.location,
-                "matrix expands to \(total) scenarios, more than \(Self.matrixLimit)",
+                "matrix expands to more than \(Self.matrixLimit) scenarios",
                 hint: "split it into several scenarios"
             )
             return nil

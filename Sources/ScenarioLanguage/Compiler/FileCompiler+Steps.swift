@@ -303,8 +303,7 @@ extension FileCompiler {
                 }
                 return nil
             }
-            let digits = hex.filter { !$0.isWhitespace }
-            guard digits.count.isMultiple(of: 2), digits.allSatisfy(\.isHexDigit), !digits.isEmpty else {
+            guard let bytes = HexBytes.decode(hex) else {
                 diagnostics.error(
                     .badValue,
                     at: hexValue.location,
@@ -312,13 +311,6 @@ extension FileCompiler {
                     hint: "e.g. hex: \"0d0a2e0d0a\" (spaces allowed between bytes)"
                 )
                 return nil
-            }
-            var bytes: [UInt8] = []
-            var index = digits.startIndex
-            while index < digits.endIndex {
-                let next = digits.index(index, offsetBy: 2)
-                bytes.append(UInt8(digits[index..<next], radix: 16)!)
-                index = next
             }
             return .bytes(bytes)
         }
@@ -372,17 +364,17 @@ extension FileCompiler {
                     .missingKey,
                     at: mapping.location,
                     "auth needs a `mechanism:`",
-                    hint: "one of \(AuthMechanism.allCases.map(\.rawValue).joined(separator: ", "))"
+                    hint: "one of \(SASLMechanism.allCases.map(\.rawValue).joined(separator: ", "))"
                 )
             }
             return nil
         }
-        guard let mechanism = AuthMechanism(rawValue: mechanismText.uppercased()) else {
+        guard let mechanism = SASLMechanism(rawValue: mechanismText.uppercased()) else {
             diagnostics.error(
                 .badValue,
                 at: mechanismValue.location,
                 "unknown SASL mechanism \"\(mechanismText)\"",
-                hint: "one of \(AuthMechanism.allCases.map(\.rawValue).joined(separator: ", "))"
+                hint: "one of \(SASLMechanism.allCases.map(\.rawValue).joined(separator: ", "))"
             )
             return nil
         }
@@ -414,6 +406,7 @@ extension FileCompiler {
             let secretText = secretValue.string(secretKey, into: &diagnostics),
             let secret = scope.template(secretValue, text: secretText, into: &diagnostics)
         else { return nil }
+        if let text = secret.staticText { secretValues.insert(text) }
         return AuthAction(mechanism: mechanism, username: username, secret: secret)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LocatedYAML
+import SMTPWire
 
 /// Settings a suite passes down to its scenarios.
 struct SuiteDefaults {
@@ -28,11 +29,15 @@ struct FileCompiler {
     let directory: String
     let options: CompileOptions
     var diagnostics = Diagnostics()
+    /// Every secret value met while compiling (`secrets:` variables, `--secret`, auth passwords and tokens), so
+    /// diagnostics that quote them can be masked like every other output.
+    var secretValues: Set<String>
 
     init(displayPath: String, directory: String, options: CompileOptions) {
         self.displayPath = displayPath
         self.directory = directory
         self.options = options
+        self.secretValues = Set(options.secrets.values)
     }
 
     private var fileStart: SourceLocation { SourceLocation(file: displayPath, line: 1, column: 1) }
@@ -129,6 +134,9 @@ struct FileCompiler {
                 )
             }
             defaults.secretNames += names
+            for name in names {
+                if let value = defaults.scope.staticValues[name] { secretValues.insert(value.resolve { _ in "" }) }
+            }
         }
         if let tls = mapping["tls"] { defaults.tls = tlsOptions(tls, base: defaults.tls, scope: defaults.scope) }
     }
@@ -146,8 +154,16 @@ struct FileCompiler {
                 continue
             }
             guard let text = entry.value.string("variable '\(entry.key)'", into: &diagnostics),
-                let template = scope.template(entry.value, text: text, into: &diagnostics)
-            else { continue }
+                let template = scope.template(
+                    entry.value,
+                    text: text,
+                    limit: ExpansionLimits.maxVariableBytes,
+                    into: &diagnostics
+                )
+            else {
+                scope.markFailed(entry.key)
+                continue
+            }
             scope.define(entry.key, value: template)
         }
     }
@@ -217,7 +233,12 @@ struct FileCompiler {
             for capture in Self.greetingCaptureNames(mapping) { valueScope.capture(capture) }
             for (variable, raw) in matrix.values {
                 guard let text = raw.string("matrix value", into: &diagnostics),
-                    let template = valueScope.template(raw, text: text, into: &diagnostics)
+                    let template = valueScope.template(
+                        raw,
+                        text: text,
+                        limit: ExpansionLimits.maxVariableBytes,
+                        into: &diagnostics
+                    )
                 else { continue }
                 defaults.scope.define(variable, value: template)
             }
@@ -358,6 +379,16 @@ struct FileCompiler {
             }
             if key == "min-version" { options.minVersion = parsed } else { options.maxVersion = parsed }
         }
+        if let low = options.minVersion, let high = options.maxVersion, low > high,
+            let entry = mapping.entry("max-version") ?? mapping.entry("min-version")
+        {
+            diagnostics.error(
+                .conflictingKeys,
+                at: entry.keyLocation,
+                "min-version \(low.rawValue) is above max-version \(high.rawValue): no TLS version is left",
+                hint: "swap them, or drop one"
+            )
+        }
         if (options.clientCertificate == nil) != (options.clientKey == nil) {
             diagnostics.error(
                 .missingKey,
@@ -377,16 +408,7 @@ struct FileCompiler {
     static func fingerprint(_ text: String) -> [UInt8]? {
         var cleaned = text.replacingOccurrences(of: ":", with: "").lowercased()
         if cleaned.hasPrefix("sha256//") { cleaned.removeFirst(8) }
-        if cleaned.count == 64, cleaned.allSatisfy(\.isHexDigit) {
-            var bytes: [UInt8] = []
-            var index = cleaned.startIndex
-            while index < cleaned.endIndex {
-                let next = cleaned.index(index, offsetBy: 2)
-                bytes.append(UInt8(cleaned[index..<next], radix: 16)!)
-                index = next
-            }
-            return bytes
-        }
+        if cleaned.utf8.count == 64, let bytes = HexBytes.decode(cleaned), bytes.count == 32 { return bytes }
         var base64 = text
         if base64.hasPrefix("sha256//") { base64.removeFirst(8) }
         if let data = Data(base64Encoded: base64), data.count == 32 { return Array(data) }

@@ -78,7 +78,10 @@ public enum ScenarioCompiler {
     ) -> FileCompilation {
         var compiler = FileCompiler(displayPath: displayPath, directory: directory, options: options)
         let file = compiler.compileRoot(root)
-        let diagnostics = compiler.diagnostics.all.sorted { $0.location < $1.location }
+        let redactor = Redactor(secrets: Array(compiler.secretValues))
+        let diagnostics = compiler.diagnostics.all.sorted { $0.location < $1.location }.map {
+            $0.mapText(redactor.mask)
+        }
         let hasErrors = diagnostics.contains { $0.severity == .error }
         return FileCompilation(file: hasErrors ? nil : file, displayPath: displayPath, diagnostics: diagnostics)
     }

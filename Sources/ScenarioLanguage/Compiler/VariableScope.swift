@@ -1,6 +1,25 @@
 import Foundation
 import LocatedYAML
 
+/// Bounds on what `${...}` expansion may produce (README "Limits").
+enum ExpansionLimits {
+    /// A variable's value (`vars`, matrix values) after expansion.
+    static let maxVariableBytes = 1 << 20
+    /// Any one string of a step (`send`, `data`, ...) after expansion.
+    static let maxTextBytes = 16 << 20
+    /// Everything one file compiles to, summed.
+    static let maxFileBytes = 256 << 20
+
+    /// `1 MiB (1048576 bytes)`.
+    static func describe(_ bytes: Int) -> String { "\(bytes >> 20) MiB (\(bytes) bytes)" }
+}
+
+/// Bytes expanded so far in one file; shared by every copy of its scopes.
+final class ExpansionBudget {
+    var used = 0
+    var reported = false
+}
+
 /// The variables visible at one point of a scenario, and the `${...}` parser that uses them.
 ///
 /// Later sources win: suite `vars`, scenario `vars`, `--var`/`--secret`, then captures of earlier steps.
@@ -13,16 +32,21 @@ struct VariableScope {
     private(set) var staticValues: [String: Template]
     /// Variables whose value comes while running (built-ins and captures of earlier steps).
     private(set) var runtimeNames: Set<String> = VariableScope.builtinRuntimeNames
+    /// Variables whose definition had an error (already reported): uses of them fail without a second message.
+    private(set) var failedNames: Set<String> = []
     /// Captures made later in the scenario, to explain a use before its capture.
     var laterCaptures: [String: String] = [:]
     /// Names given on the command line, which file `vars` cannot override.
     let commandLineNames: Set<String>
     let environment: [String: String]
+    /// What every copy of this scope has expanded so far in the file, against ``ExpansionLimits/maxFileBytes``.
+    let budget: ExpansionBudget
 
-    init(commandLine: [String: String], environment: [String: String]) {
+    init(commandLine: [String: String], environment: [String: String], budget: ExpansionBudget = ExpansionBudget()) {
         self.staticValues = commandLine.mapValues { Template(literal: $0) }
         self.commandLineNames = Set(commandLine.keys)
         self.environment = environment
+        self.budget = budget
     }
 
     /// Defines a file variable unless the command line already set it (the command line wins).
@@ -30,6 +54,9 @@ struct VariableScope {
         guard !commandLineNames.contains(name) else { return }
         staticValues[name] = value
     }
+
+    /// Records that `name`'s definition failed, so its uses are not reported again as undefined.
+    mutating func markFailed(_ name: String) { failedNames.insert(name) }
 
     /// The value of a static variable when it holds no run-time reference.
     func staticValue(_ name: String) -> String? { staticValues[name]?.staticText }
@@ -46,22 +73,42 @@ struct VariableScope {
     /// Parses `${NAME}` references in `text`, substituting what is known now.
     ///
     /// `$${` is a literal `${`. `${env.NAME}` reads the environment, `${env.NAME:-default}` with a default.
-    /// Unknown names are located errors.
-    func template(_ value: YAMLValue, text: String, into diagnostics: inout Diagnostics) -> Template? {
+    /// Unknown names are located errors, and so is a result longer than `limit` bytes: the size is checked while
+    /// the text is built, so a chain of variables that doubles at each step never grows past the limit.
+    func template(
+        _ value: YAMLValue,
+        text: String,
+        limit: Int = ExpansionLimits.maxTextBytes,
+        into diagnostics: inout Diagnostics
+    ) -> Template? {
         var parts: [Template.Part] = []
         var literal = ""
+        var size = 0
         var failed = false
         let scalars = Array(text.unicodeScalars)
         var index = 0
+        func tooLong(at offset: Int) -> Template? {
+            diagnostics.error(
+                .limitExceeded,
+                at: Self.location(of: offset, in: value),
+                "this value expands to more than \(ExpansionLimits.describe(limit))",
+                hint: limit == ExpansionLimits.maxVariableBytes
+                    ? "a variable's value may be at most \(ExpansionLimits.describe(limit)) once its references are expanded"
+                    : "a step's text may be at most \(ExpansionLimits.describe(limit)) once its variables are expanded"
+            )
+            return nil
+        }
         while index < scalars.count {
             let c = scalars[index]
             if c == "$", index + 2 < scalars.count, scalars[index + 1] == "$", scalars[index + 2] == "{" {
                 literal += "${"
+                size += 2
                 index += 3
                 continue
             }
             guard c == "$", index + 1 < scalars.count, scalars[index + 1] == "{" else {
                 literal.unicodeScalars.append(c)
+                size += UTF8.width(c)
                 index += 1
                 continue
             }
@@ -70,7 +117,7 @@ struct VariableScope {
                 diagnostics.error(
                     .badValue,
                     at: Self.location(of: start, in: value),
-                    "unterminated `${` in \"\(text)\"",
+                    "unterminated `${` in \"\(Abbreviation.text(text))\"",
                     hint: "close the reference with `}`, or write `$${` for a literal `${`"
                 )
                 return nil
@@ -79,22 +126,43 @@ struct VariableScope {
             index = close + 1
             switch resolve(reference) {
             case .value(let text):
+                size += text.utf8.count
+                if size > limit { return tooLong(at: start) }
                 literal += text
             case .runtime(let name):
                 parts.append(.literal(literal))
                 literal = ""
                 parts.append(.variable(name))
             case .template(let template):
+                size += template.literalByteCount
+                if size > limit { return tooLong(at: start) }
                 parts.append(.literal(literal))
                 literal = ""
                 parts.append(contentsOf: template.parts)
             case .failure(let message, let hint):
                 diagnostics.error(.undefinedVariable, at: Self.location(of: start, in: value), message, hint: hint)
                 failed = true
+            case .alreadyReported:
+                failed = true
             }
         }
+        if size > limit { return tooLong(at: 0) }
+        guard !failed else { return nil }
+        budget.used += size
+        if budget.used > ExpansionLimits.maxFileBytes {
+            if !budget.reported {
+                budget.reported = true
+                diagnostics.error(
+                    .limitExceeded,
+                    at: value.location,
+                    "the file's text expands to more than \(ExpansionLimits.describe(ExpansionLimits.maxFileBytes)) in all",
+                    hint: "variables, matrices and repeats multiply text; split the file or use fewer copies"
+                )
+            }
+            return nil
+        }
         parts.append(.literal(literal))
-        return failed ? nil : Template(parts: parts)
+        return Template(parts: parts)
     }
 
     /// Substitutes static values only; for places that must be fully known at compile time (TLS file paths).
@@ -115,6 +183,7 @@ struct VariableScope {
         case runtime(String)
         case template(Template)
         case failure(String, hint: String?)
+        case alreadyReported
     }
 
     private func resolve(_ reference: String) -> Resolution {
@@ -138,6 +207,7 @@ struct VariableScope {
         }
         guard !name.isEmpty else { return .failure("empty variable reference ${}", hint: "write ${NAME}") }
         if runtimeNames.contains(name) { return .runtime(name) }
+        if failedNames.contains(name) { return .alreadyReported }
         if let value = staticValues[name] { return .template(value) }
         if let step = laterCaptures[name] {
             return .failure(

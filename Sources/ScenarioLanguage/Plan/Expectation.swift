@@ -55,7 +55,7 @@ public enum TextMatch: Sendable, Hashable, CustomStringConvertible {
     /// Case-insensitive substring; may contain run-time variables.
     case substring(Template)
     /// A regular expression compiled at compile time.
-    case regex(ScenarioRegex)
+    case regex(PatternRegex)
     /// A regular expression containing run-time variables; their values are escaped and it is compiled when run.
     case dynamicRegex(pattern: Template, caseInsensitive: Bool)
 
@@ -148,12 +148,12 @@ public struct Capture: Sendable, Hashable {
     /// The variable to set.
     public let name: String
     /// The pattern.
-    public let regex: ScenarioRegex
+    public let regex: PatternRegex
     /// Where the capture is written.
     public let location: SourceLocation
 
     /// Creates a capture.
-    public init(name: String, regex: ScenarioRegex, location: SourceLocation) {
+    public init(name: String, regex: PatternRegex, location: SourceLocation) {
         self.name = name
         self.regex = regex
         self.location = location

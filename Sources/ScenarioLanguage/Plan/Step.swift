@@ -1,4 +1,5 @@
 import LocatedYAML
+import SMTPWire
 
 /// One compiled step of a scenario, with everything the runner needs and the location reports point at.
 public struct Step: Sendable, Hashable {
@@ -76,25 +77,17 @@ public struct StartTLSAction: Sendable, Hashable {
     public init(sendsCommand: Bool) { self.sendsCommand = sendsCommand }
 }
 
-/// An SASL mechanism the runner speaks.
-public enum AuthMechanism: String, Sendable, Hashable, CaseIterable {
-    case plain = "PLAIN"
-    case login = "LOGIN"
-    case cramMD5 = "CRAM-MD5"
-    case xoauth2 = "XOAUTH2"
-}
-
 /// An `auth` step: the whole SASL exchange.
 public struct AuthAction: Sendable, Hashable {
     /// The mechanism.
-    public let mechanism: AuthMechanism
+    public let mechanism: SASLMechanism
     /// The user name (or e-mail for XOAUTH2).
     public let username: Template
     /// The password, or the bearer token for XOAUTH2; always masked in outputs.
     public let secret: Template
 
     /// Creates the action.
-    public init(mechanism: AuthMechanism, username: Template, secret: Template) {
+    public init(mechanism: SASLMechanism, username: Template, secret: Template) {
         self.mechanism = mechanism
         self.username = username
         self.secret = secret

@@ -43,6 +43,14 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
         return text
     }
 
+    /// The bytes of its literal parts (run-time variables count as nothing).
+    public var literalByteCount: Int {
+        parts.reduce(0) { total, part in
+            if case .literal(let text) = part { return total + text.utf8.count }
+            return total
+        }
+    }
+
     /// The run-time variables this template needs.
     public var variableNames: [String] {
         parts.compactMap {
