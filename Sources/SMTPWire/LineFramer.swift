@@ -15,8 +15,9 @@ public enum LineEnding: Sendable, Hashable {
 public enum FramedLine: Sendable, Hashable {
     /// A complete line, without its terminator.
     case line(ByteBuffer, LineEnding)
-    /// A line longer than the framer's limit; its bytes were discarded up to and including its terminator.
-    case overlong(discarded: Int)
+    /// A line longer than the framer's limit; its bytes were discarded up to and including its terminator,
+    /// which is reported so that a CRLF-sensitive reader (the end of DATA) still knows how the line ended.
+    case overlong(discarded: Int, ending: LineEnding)
 }
 
 /// Splits a byte stream into lines with a hard cap on line length.
@@ -28,7 +29,10 @@ public struct LineFramer: Sendable {
     /// The longest line accepted, in bytes, not counting the terminator.
     public let maxLineLength: Int
     private var discarding = false
-    private var discardedSoFar = 0
+    /// Bytes of the current overlong line discarded so far (0 when not discarding).
+    public private(set) var discardedSoFar = 0
+    /// Whether the last byte discarded was a CR (so an LF at the start of the next read ends a CRLF).
+    private var lastDiscardedWasCR = false
 
     /// Creates a framer that refuses lines longer than `maxLineLength` bytes (terminator excluded).
     public init(maxLineLength: Int) {
@@ -48,11 +52,13 @@ public struct LineFramer: Sendable {
         guard let lfIndex = view.firstIndex(of: UInt8(ascii: "\n")) else {
             let pending = view.count
             if discarding {
+                if let last = view.last { lastDiscardedWasCR = last == UInt8(ascii: "\r") }
                 discardedSoFar += pending
                 buffer.moveReaderIndex(forwardBy: pending)
             } else if pending > maxLineLength + 1 {
                 // The line cannot fit any more (one spare byte for a CR that may precede the LF).
                 discarding = true
+                lastDiscardedWasCR = view.last == UInt8(ascii: "\r")
                 discardedSoFar = pending
                 buffer.moveReaderIndex(forwardBy: pending)
             }
@@ -61,10 +67,12 @@ public struct LineFramer: Sendable {
         let lineLength = lfIndex - view.startIndex
         if discarding {
             let discarded = discardedSoFar + lineLength + 1
+            let endsWithCR = lineLength > 0 ? view[lfIndex - 1] == UInt8(ascii: "\r") : lastDiscardedWasCR
             buffer.moveReaderIndex(forwardBy: lineLength + 1)
             discarding = false
             discardedSoFar = 0
-            return .overlong(discarded: discarded)
+            lastDiscardedWasCR = false
+            return .overlong(discarded: discarded, ending: endsWithCR ? .crlf : .lf)
         }
         var content = lineLength
         var ending = LineEnding.lf
@@ -74,7 +82,7 @@ public struct LineFramer: Sendable {
         }
         if content > maxLineLength {
             buffer.moveReaderIndex(forwardBy: lineLength + 1)
-            return .overlong(discarded: lineLength + 1)
+            return .overlong(discarded: lineLength + 1, ending: ending)
         }
         let line = buffer.readSlice(length: content)!
         buffer.moveReaderIndex(forwardBy: lineLength + 1 - content)

@@ -70,11 +70,20 @@ public struct DataReceiver: Sendable {
         self.maxSize = maxSize
     }
 
+    /// Bytes of storage held for the message so far (0 once it is known to be refused).
+    public var contentCapacity: Int { content.capacity }
+
     /// Feeds one framed line; returns the outcome when this line ended the data, nil otherwise.
     public mutating func receive(_ framed: FramedLine) -> Outcome? {
         guard case .line(var line, let ending) = framed else {
+            // The line's bytes are gone, but how it ended still matters: the end of data must never be lost.
+            if case .overlong(let discarded, let ending) = framed {
+                size += discarded
+                previousEndedWithCRLF = ending == .crlf
+                if ending == .lf { sawBareLineEnding = true }
+            }
             sawOverlongLine = true
-            previousEndedWithCRLF = false
+            content = ByteBuffer()
             return nil
         }
         let isDot = line.readableBytes == 1 && line.readableBytesView.first == UInt8(ascii: ".")
@@ -94,8 +103,9 @@ public struct DataReceiver: Sendable {
 
     private mutating func append(_ line: inout ByteBuffer, bareCR: Bool) {
         size += line.readableBytes + 2
-        guard size <= maxSize else {
-            content.clear()
+        guard size <= maxSize, !sawOverlongLine else {
+            // The message will be refused: keep nothing (a new buffer, so the old storage is freed).
+            if content.capacity > 0 { content = ByteBuffer() }
             return
         }
         if bareCR, policy == .normalize {

@@ -21,7 +21,7 @@ struct LineFramerTests {
         #expect(framer.isDiscarding)
         #expect(buffer.readableBytes == 0)
         buffer.writeString("yyy\r\nok\r\n")
-        #expect(framer.next(from: &buffer) == .overlong(discarded: 25))
+        #expect(framer.next(from: &buffer) == .overlong(discarded: 25, ending: .crlf))
         #expect(framer.next(from: &buffer) == .line(ByteBuffer(string: "ok"), .crlf))
     }
 
@@ -29,6 +29,18 @@ struct LineFramerTests {
         var framer = LineFramer(maxLineLength: 4)
         var buffer = ByteBuffer(string: "abcd\r\nabcde\r\n")
         #expect(framer.next(from: &buffer) == .line(ByteBuffer(string: "abcd"), .crlf))
-        #expect(framer.next(from: &buffer) == .overlong(discarded: 7))
+        #expect(framer.next(from: &buffer) == .overlong(discarded: 7, ending: .crlf))
+    }
+
+    @Test func anOverlongLineKeepsItsEndingEvenWhenTheCRAndLFArriveApart() {
+        var framer = LineFramer(maxLineLength: 8)
+        var buffer = ByteBuffer(string: String(repeating: "z", count: 20) + "\r")
+        #expect(framer.next(from: &buffer) == nil)
+        buffer.writeString("\n.\r\n")
+        #expect(framer.next(from: &buffer) == .overlong(discarded: 22, ending: .crlf))
+        #expect(framer.next(from: &buffer) == .line(ByteBuffer(string: "."), .crlf))
+        var bare = ByteBuffer(string: String(repeating: "z", count: 20) + "\n")
+        var other = LineFramer(maxLineLength: 8)
+        #expect(other.next(from: &bare) == .overlong(discarded: 21, ending: .lf))
     }
 }

@@ -6,10 +6,12 @@ import SMTPWire
 /// One client connection of the mock: frames lines, drives the ``SessionMachine`` and carries out its actions.
 ///
 /// Pipelined commands are answered in order with one write per batch. Buffers are bounded: command lines by the
-/// framer, message content by ``DataReceiver`` (an oversize message is counted, not kept). Confined to the
-/// channel's event loop.
-final class MockSessionHandler: ChannelInboundHandler {
+/// framer, message content by ``DataReceiver`` (an oversize message is counted, not kept), unread input by
+/// back-pressure (no further reads while the client does not read our replies, or while input waits for a delay
+/// or a TLS handshake). Confined to the channel's event loop.
+final class MockSessionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// Work queued for the connection: the machine's actions, plus single lines of a split multi-line reply.
@@ -22,6 +24,10 @@ final class MockSessionHandler: ChannelInboundHandler {
     static let maxFramedCommand = 12_288
     /// The longest line of message content kept (RFC 5321 says 1000; be generous).
     static let maxDataLine = 64 * 1024
+    /// A command line still without its end after this many bytes is not SMTP: `421` and close.
+    static let commandLineHardCap = 1024 * 1024
+    /// Unprocessed input held at most before reading from the socket pauses.
+    static let maxBufferedInput = 256 * 1024
 
     private let core: MockServerCore
     private var machine: SessionMachine
@@ -35,6 +41,8 @@ final class MockSessionHandler: ChannelInboundHandler {
     private var awaitingHandshake = false
     private var finished = false
     private var counted = false
+    /// A `read()` held back by back-pressure, to issue once input can flow again.
+    private var readHeldBack = false
     private var sessionTimer: Scheduled<Void>?
     private let started = ContinuousClock.now
     private var clientDescription = "unknown"
@@ -44,6 +52,12 @@ final class MockSessionHandler: ChannelInboundHandler {
         self.machine = SessionMachine(policy: core.policy, connection: connection, greylist: core.greylist)
         self.clientDescription = connection.clientAddress
     }
+
+    /// Bytes of storage held for unprocessed input (for tests of the input bounds).
+    var bufferedInputCapacity: Int { buffer.capacity }
+
+    /// Bytes of storage held for the message being received (for tests of the size limit).
+    var heldMessageCapacity: Int { dataReceiver?.contentCapacity ?? 0 }
 
     /// For implicit-TLS listeners: the session starts encrypted.
     func markTLSActive() { machine.tlsEstablished() }
@@ -78,8 +92,39 @@ final class MockSessionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         guard !finished else { return }
-        buffer.writeBuffer(&incoming)
+        if buffer.readableBytes == 0 {
+            buffer = incoming
+        } else {
+            buffer.writeBuffer(&incoming)
+        }
         process(context: context)
+    }
+
+    // MARK: - Back-pressure
+
+    /// Reads from the socket only while input can flow: the client reads our replies, and what it sent is
+    /// being consumed. Otherwise a client that pipelines without reading could grow the server without bound.
+    func read(context: ChannelHandlerContext) {
+        if holdsReads(context) {
+            readHeldBack = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { process(context: context) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func holdsReads(_ context: ChannelHandlerContext) -> Bool {
+        !context.channel.isWritable || buffer.readableBytes >= Self.maxBufferedInput
+    }
+
+    private func resumeReadingIfPossible(context: ChannelHandlerContext) {
+        guard readHeldBack, !finished, !holdsReads(context) else { return }
+        readHeldBack = false
+        context.read()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -137,9 +182,10 @@ final class MockSessionHandler: ChannelInboundHandler {
         }
     }
 
-    /// Carries out queued work, then reads further lines, until input runs out or something must wait.
+    /// Carries out queued work, then reads further lines, until input runs out or something must wait (a delay,
+    /// a TLS handshake, or a client that does not read its replies).
     private func process(context: ChannelHandlerContext) {
-        while !finished, !paused, !awaitingHandshake {
+        while !finished, !paused, !awaitingHandshake, context.channel.isWritable {
             if !queue.isEmpty {
                 perform(queue.removeFirst(), context: context)
                 continue
@@ -147,16 +193,29 @@ final class MockSessionHandler: ChannelInboundHandler {
             guard let actions = nextInput() else { break }
             enqueue(actions)
         }
-        flush(context: context)
+        writeOutbound(context: context)
+        if commandFramer.discardedSoFar > Self.commandLineHardCap, !finished {
+            enqueue([
+                .reply(ServerReply(421, "4.7.0", "\(core.policy.hostname) Error: line too long, closing connection")),
+                .close,
+            ])
+            while !queue.isEmpty, !finished { perform(queue.removeFirst(), context: context) }
+        }
+        // Consumed bytes are dropped, so the buffer holds only what is still unread.
+        if buffer.readableBytes == 0 {
+            buffer.clear()
+        } else if buffer.readerIndex > 64 * 1024 {
+            buffer.discardReadBytes()
+        }
+        resumeReadingIfPossible(context: context)
     }
 
     /// Feeds the next complete line to the machine; nil when more bytes are needed.
     private func nextInput() -> [SessionAction]? {
-        if var receiver = dataReceiver {
+        if dataReceiver != nil {
             guard let line = dataFramer.next(from: &buffer) else { return nil }
-            let outcome = receiver.receive(line)
-            dataReceiver = receiver
-            guard let outcome else { return [] }
+            // Mutated in place: a copy would share the message buffer and make every append copy it whole.
+            guard let outcome = dataReceiver!.receive(line) else { return [] }
             dataReceiver = nil
             return machine.dataFinished(outcome)
         }
@@ -171,11 +230,11 @@ final class MockSessionHandler: ChannelInboundHandler {
         switch work {
         case .writeLine(var line):
             outbound.writeBuffer(&line)
-            flush(context: context)
+            writeOutbound(context: context)
         case .action(.reply(let reply)):
             ReplyEncoder.encode(code: reply.code, enhanced: reply.enhanced, lines: reply.lines, into: &outbound)
         case .action(.pause(let duration)):
-            flush(context: context)
+            writeOutbound(context: context)
             paused = true
             context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(duration)) { [self] in
                 paused = false
@@ -183,14 +242,14 @@ final class MockSessionHandler: ChannelInboundHandler {
             }
         case .action(.close):
             finished = true
-            flush(context: context)
+            writeOutbound(context: context)
             context.close(promise: nil)
         case .action(.drop):
             finished = true
             outbound.clear()
             context.close(promise: nil)
         case .action(.startTLS):
-            flush(context: context)
+            writeOutbound(context: context)
             startTLS(context: context)
         case .action(.enterData):
             dataReceiver = DataReceiver(policy: core.policy.bareLineEndings, maxSize: core.policy.maxMessageSize)
@@ -220,7 +279,7 @@ final class MockSessionHandler: ChannelInboundHandler {
         }
     }
 
-    private func flush(context: ChannelHandlerContext) {
+    private func writeOutbound(context: ChannelHandlerContext) {
         guard outbound.readableBytes > 0 else { return }
         let bytes = outbound
         outbound = ByteBuffer()
