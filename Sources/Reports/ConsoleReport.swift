@@ -95,19 +95,37 @@ public actor ConsoleReport {
     }
 
     /// Text from servers and files may hold control characters; a terminal must never receive them raw
-    /// (escape sequences could rewrite the screen). Everything below 0x20 but newline and tab becomes `\xNN`.
+    /// (escape sequences could rewrite the screen). Everything below 0x20 but newline and tab becomes `\xNN`;
+    /// bidirectional and invisible format characters (U+202E and friends, which reorder or hide what is shown)
+    /// become `\u{202e}`.
     static func sanitized(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || $0.value == 0x7F })
-        else { return text }
+        guard text.unicodeScalars.contains(where: isUnsafe) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {
-            if (scalar.value < 0x20 && scalar != "\n" && scalar != "\t") || scalar.value == 0x7F {
-                out += String(format: "\\x%02x", scalar.value)
+            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value) {
+                if scalar == "\n" || scalar == "\t" {
+                    out.unicodeScalars.append(scalar)
+                } else {
+                    out += String(format: "\\x%02x", scalar.value)
+                }
+            } else if isUnsafe(scalar) {
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
             } else {
                 out.unicodeScalars.append(scalar)
             }
         }
         return out
+    }
+
+    /// Control characters (but newline and tab), and the bidirectional and invisible format characters behind
+    /// "Trojan Source" tricks: U+061C, U+200B-U+200F, U+202A-U+202E, U+2060-U+2069, U+FEFF.
+    static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x0A, 0x09: return false
+        case 0x00..<0x20, 0x7F, 0x80...0x9F: return true
+        case 0x061C, 0x200B...0x200F, 0x202A...0x202E, 0x2060...0x2069, 0xFEFF: return true
+        default: return false
+        }
     }
 
     static func indent(_ text: String, by count: Int) -> String {

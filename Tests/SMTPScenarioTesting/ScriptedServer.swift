@@ -57,6 +57,8 @@ public final class ScriptedConnection: Sendable {
         var all: [String] = []
         var waiter: CheckedContinuation<String?, Never>?
         var closed = false
+        var bytesReceived = 0
+        var bytesWaiter: (beyond: Int, continuation: CheckedContinuation<Void, Never>)?
     }
 
     init(channel: Channel) { self.channel = channel }
@@ -85,6 +87,32 @@ public final class ScriptedConnection: Sendable {
             }
             if let immediate { continuation.resume(returning: immediate) }
         }
+    }
+
+    /// Bytes received so far, lines or not.
+    public var bytesReceived: Int { state.withLockedValue { $0.bytesReceived } }
+
+    /// Waits until more than `count` bytes have arrived in all (a TLS ClientHello has no line end), or the
+    /// client closed.
+    public func waitForBytes(beyond count: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLockedValue { state in
+                if state.bytesReceived > count || state.closed { return true }
+                state.bytesWaiter = (count, continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    func receivedBytes(_ count: Int) {
+        let waiter: CheckedContinuation<Void, Never>? = state.withLockedValue { state in
+            state.bytesReceived += count
+            guard let waiter = state.bytesWaiter, state.bytesReceived > waiter.beyond else { return nil }
+            state.bytesWaiter = nil
+            return waiter.continuation
+        }
+        waiter?.resume()
     }
 
     /// Reads lines until one starts with `prefix` (case-insensitive); nil when the client closed first.
@@ -127,12 +155,16 @@ public final class ScriptedConnection: Sendable {
     }
 
     func ended() {
-        let waiter: CheckedContinuation<String?, Never>? = state.withLockedValue { state in
+        let (waiter, bytesWaiter) = state.withLockedValue { state in
             state.closed = true
-            defer { state.waiter = nil }
-            return state.waiter
+            defer {
+                state.waiter = nil
+                state.bytesWaiter = nil
+            }
+            return (state.waiter, state.bytesWaiter?.continuation)
         }
         waiter?.resume(returning: nil)
+        bytesWaiter?.resume()
     }
 }
 
@@ -145,6 +177,7 @@ private final class ScriptedHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
+        let count = incoming.readableBytes
         buffer.writeBuffer(&incoming)
         while let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
             let length = newline - buffer.readerIndex
@@ -153,6 +186,7 @@ private final class ScriptedHandler: ChannelInboundHandler {
             if line.hasSuffix("\r") { line.removeLast() }
             connection.received(line)
         }
+        connection.receivedBytes(count)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -204,6 +204,25 @@ struct MisbehavingServerTests {
         #expect(failure.actual.contains("250 2.0.0 injected before TLS"))
     }
 
+    @Test func plaintextAfterTheStartTLSReplyInItsOwnSegmentIsNamed() async throws {
+        let (result, _) = try await runScripted(
+            "name: g\nsteps:\n  - starttls: {}\n",
+            greeting { connection in
+                _ = await connection.readLine()
+                let before = connection.bytesReceived
+                await connection.send("220 2.0.0 go ahead\r\n")
+                // Once the ClientHello has arrived, answer it with plaintext instead of TLS.
+                await connection.waitForBytes(beyond: before)
+                await connection.send("250 2.0.0 injected after the handshake began\r\n")
+            }
+        )
+        let failure = try #require(failureOf(result))
+        #expect(failure.kind == .tls)
+        #expect(failure.actual.contains("plaintext instead of TLS"), "\(failure.actual)")
+        #expect(failure.actual.contains("250 2.0.0 injected after the handshake began"), "\(failure.actual)")
+        #expect(!failure.actual.contains("WRONG_VERSION_NUMBER"))
+    }
+
     @Test func aGreetingThatIsNot220() async throws {
         let server = try await ScriptedServer.start { connection in
             await connection.send("554 5.7.1 go away\r\n")

@@ -21,6 +21,8 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
     private var pendingHandshake: EventLoopPromise<Void>?
     private var closeReason: CloseReason?
     private var eventLoop: EventLoop?
+    /// The peer's IP address, noted when the connection became active (a connection closed at once has none later).
+    private(set) var remoteIP: String?
 
     init(parser: ReplyParser = ReplyParser()) {
         self.parser = parser
@@ -28,6 +30,12 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         eventLoop = context.eventLoop
+        if context.channel.isActive { remoteIP = context.remoteAddress?.ipAddress }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        remoteIP = context.remoteAddress?.ipAddress
+        context.fireChannelActive()
     }
 
     /// Waits for the next complete reply, or `timeout`, or the end of the connection.

@@ -15,10 +15,10 @@ final class SMTPConnection: Sendable {
     /// The peer's IP address as connected (`${server.ip}`).
     let remoteIP: String
 
-    private init(channel: Channel, reader: NIOLoopBound<ReplyReader>) {
+    private init(channel: Channel, reader: NIOLoopBound<ReplyReader>, remoteIP: String) {
         self.channel = channel
         self.reader = reader
-        self.remoteIP = channel.remoteAddress?.ipAddress ?? "unknown"
+        self.remoteIP = remoteIP
     }
 
     /// Why a connection could not be opened.
@@ -50,13 +50,13 @@ final class SMTPConnection: Sendable {
             throw ConnectError(description: Self.describe(error, host: host, port: port, timeout: timeout))
         }
         do {
-            let reader = try await channel.eventLoop.submit {
-                NIOLoopBound(
-                    try channel.pipeline.syncOperations.handler(type: ReplyReader.self),
-                    eventLoop: channel.eventLoop
-                )
+            let (reader, remoteIP) = try await channel.eventLoop.submit {
+                let handler = try channel.pipeline.syncOperations.handler(type: ReplyReader.self)
+                // Noted when the connection opened: a server that closes at once leaves no address on the channel.
+                let ip = handler.remoteIP ?? channel.remoteAddress?.ipAddress ?? host
+                return (NIOLoopBound(handler, eventLoop: channel.eventLoop), ip)
             }.get()
-            return SMTPConnection(channel: channel, reader: reader)
+            return SMTPConnection(channel: channel, reader: reader, remoteIP: remoteIP)
         } catch {
             channel.close(promise: nil)
             throw ConnectError(description: "connection to \(host):\(port) failed at once: \(error)")
@@ -124,6 +124,7 @@ final class SMTPConnection: Sendable {
         let channel = self.channel
         let reader = self.reader
         let loop = channel.eventLoop
+        let recorder = FirstBytesRecorder()
         let handshake: EventLoopFuture<Void> = loop.flatSubmit {
             do {
                 let handler: NIOSSLClientHandler
@@ -138,6 +139,8 @@ final class SMTPConnection: Sendable {
                 }
                 let done = reader.value.awaitHandshake(on: loop)
                 try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+                // In front of TLS: the first bytes the server sends, to name plaintext where a handshake belongs.
+                try channel.pipeline.syncOperations.addHandler(recorder, position: .first)
                 return done
             } catch {
                 return loop.makeFailedFuture(error)
@@ -156,10 +159,16 @@ final class SMTPConnection: Sendable {
                 channel.close(promise: nil)
             }
         } catch {
-            throw TLSHandshakeError(underlying: error, timedOut: deadlinePassed.withLockedValue { $0 })
+            let firstBytes = (try? await loop.submit { recorder.bytes }.get()) ?? []
+            throw TLSHandshakeError(
+                underlying: error,
+                timedOut: deadlinePassed.withLockedValue { $0 },
+                firstBytes: firstBytes
+            )
         }
         return try await loop.submit {
             let sync = channel.pipeline.syncOperations
+            try? sync.removeHandler(recorder)
             let version = try sync.nioSSL_tlsVersion()
             let certificate = try sync.nioSSL_peerCertificate()
             return TLSSessionInfo(version: version, leafDER: try certificate?.toDERBytes())
@@ -173,4 +182,22 @@ final class SMTPConnection: Sendable {
 
     /// Whether the server has closed the connection.
     var isActive: Bool { channel.isActive }
+}
+
+/// Passes bytes through unchanged, keeping a copy of the first few: when a TLS handshake fails, they tell whether
+/// the server sent a TLS record at all or plaintext where the handshake belongs. Confined to its event loop.
+final class FirstBytesRecorder: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    static let keep = 256
+    private(set) var bytes: [UInt8] = []
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if bytes.count < Self.keep {
+            let buffer = unwrapInboundIn(data)
+            bytes += buffer.readableBytesView.prefix(Self.keep - bytes.count)
+        }
+        context.fireChannelRead(data)
+    }
 }

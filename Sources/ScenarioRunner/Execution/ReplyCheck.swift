@@ -1,4 +1,5 @@
 import Foundation
+import LocatedYAML
 import SMTPWire
 import ScenarioLanguage
 
@@ -66,7 +67,7 @@ enum ReplyCheck {
             return regex.matches(text)
         case .dynamicRegex(let pattern, let insensitive):
             let escaped = pattern.resolve { lookup($0).map(NSRegularExpression.escapedPattern(for:)) }
-            return (try? ScenarioRegex(pattern: escaped, caseInsensitive: insensitive))?.matches(text) ?? false
+            return (try? PatternRegex(pattern: escaped, caseInsensitive: insensitive))?.matches(text) ?? false
         }
     }
 

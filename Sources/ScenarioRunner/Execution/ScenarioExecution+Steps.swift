@@ -1,6 +1,7 @@
 import Foundation
 import LocatedYAML
 import NIOCore
+import SMTPAuth
 import SMTPWire
 import ScenarioLanguage
 
@@ -8,9 +9,10 @@ import ScenarioLanguage
 extension ScenarioExecution {
     /// What reports call a step: its name, or what it sends (secrets masked).
     func label(for step: Step) -> String {
-        if let name = step.name { return redactor.mask(resolve(name)) }
+        // Masked first, then cut: a cut must never leave part of a secret visible.
+        if let name = step.name { return Abbreviation.text(redactor.mask(resolve(name)), limit: 200) }
         switch step.action {
-        case .send(let template): return redactor.mask(resolve(template))
+        case .send(let template): return Abbreviation.text(redactor.mask(resolve(template)), limit: 200)
         case .data: return "message content"
         case .raw(.text(let template)):
             return "raw " + redactor.mask(ByteEscaping.escaped(Array(resolve(template).utf8).prefix(60)))
@@ -211,10 +213,12 @@ extension ScenarioExecution {
         let username = resolve(auth.username)
         let secret = resolve(auth.secret)
         redactor.add([secret])
-        var exchange = SASLExchange(mechanism: auth.mechanism, username: username, secret: secret)
+        var exchange = SASLClient(mechanism: auth.mechanism, username: username, secret: secret)
         var toSend = exchange.initialCommand()
         var rounds = 0
         while true {
+            // Mask what this line carries (base64 credentials) from now on, in replies that echo it too.
+            redactor.add(toSend.secrets)
             sent(toSend.display)
             var buffer = ByteBuffer()
             SMTPCommandLine.encode(toSend.line, into: &buffer)

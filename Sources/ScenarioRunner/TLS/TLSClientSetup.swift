@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import NIOCore
 import NIOSSL
+import SMTPWire
 import ScenarioLanguage
 
 /// A custom certificate check (a pin), when the scenario uses one instead of chain verification.
@@ -19,8 +20,22 @@ struct TLSSessionInfo: Sendable {
 struct TLSHandshakeError: Error, CustomStringConvertible {
     let underlying: Error
     let timedOut: Bool
+    /// The first bytes the server sent after the handshake began.
+    var firstBytes: [UInt8] = []
+
+    /// Plaintext the server sent where a TLS record belongs (a TLS record starts with a content type 20-23 and
+    /// major version 3), or nil when it sent nothing or something TLS-shaped.
+    var plaintext: [UInt8]? {
+        guard let first = firstBytes.first else { return nil }
+        let looksLikeTLS = (20...23).contains(first) && (firstBytes.count < 2 || firstBytes[1] == 3)
+        return looksLikeTLS ? nil : firstBytes
+    }
 
     var description: String {
+        if let plaintext {
+            return
+                "the server sent plaintext instead of TLS after the handshake began: \"\(ByteEscaping.escaped(plaintext))\""
+        }
         if timedOut { return "TLS handshake timed out" }
         let raw = String(describing: underlying)
         let reason = raw.range(of: #"OPENSSL_internal:[A-Z0-9_]+"#, options: .regularExpression)
