@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOPosix
 import Testing
 
@@ -138,25 +139,36 @@ public struct FixtureError: Error, CustomStringConvertible {
 
 /// Free TCP ports on 127.0.0.1.
 public enum Ports {
-    /// A port no one listens on now (bound to port 0, read back, released).
+    /// Ports handed out so far in this process, so two callers never get the same one.
+    private static let handedOut = NIOLockedValueBox<Set<Int>>([])
+
+    /// A port no one listens on now, for a server started by another process (Postfix, `serve`).
+    ///
+    /// Chosen below Linux's ephemeral range (32768-60999): a port read back from a bind to port 0 is ephemeral,
+    /// and between its release and the server's bind another test's outgoing connection or port-0 listener can
+    /// take it ("Address already in use"). Ports below the range are never assigned by the kernel.
     public static func free() throws -> Int {
+        for _ in 0..<200 {
+            let candidate = Int.random(in: 20_000..<32_000)
+            let fresh = handedOut.withLockedValue { $0.insert(candidate).inserted }
+            if fresh, canBind(candidate) { return candidate }
+        }
+        throw FixtureError(description: "cannot find a free port in 20000-31999")
+    }
+
+    private static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard bound == 0 else { throw FixtureError(description: "cannot bind a free port") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return bound == 0
     }
 }
 
