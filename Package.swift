@@ -29,6 +29,11 @@ let package = Package(
             name: "SMTPWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // SASL for both ends (client steps and the mock's AUTH): one implementation of each mechanism.
+        .target(
+            name: "SMTPAuth",
+            dependencies: ["SMTPWire", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // YAML with source marks: locations, diagnostics, typed node readers shared by every file format.
         .target(
             name: "LocatedYAML",
@@ -43,7 +48,7 @@ let package = Package(
         .target(
             name: "ScenarioRunner",
             dependencies: [
-                "SMTPWire", "ScenarioLanguage", "LocatedYAML",
+                "SMTPWire", "SMTPAuth", "ScenarioLanguage", "LocatedYAML",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -58,7 +63,7 @@ let package = Package(
         .target(
             name: "MockServer",
             dependencies: [
-                "SMTPWire", "LocatedYAML",
+                "SMTPWire", "SMTPAuth", "LocatedYAML",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -3,7 +3,7 @@ import Foundation
 /// A regular expression from a scenario (`/pattern/` or `/pattern/i`), compiled once.
 ///
 /// The dialect is ICU's, as used by `NSRegularExpression`; documented in the README.
-public final class ScenarioRegex: @unchecked Sendable, Hashable, CustomStringConvertible {
+public final class PatternRegex: @unchecked Sendable, Hashable, CustomStringConvertible {
     /// The pattern as written between the slashes.
     public let pattern: String
     /// Whether `i` was given.
@@ -36,7 +36,7 @@ public final class ScenarioRegex: @unchecked Sendable, Hashable, CustomStringCon
     /// `/pattern/` or `/pattern/i`.
     public var description: String { "/\(pattern)/" + (caseInsensitive ? "i" : "") }
 
-    public static func == (lhs: ScenarioRegex, rhs: ScenarioRegex) -> Bool {
+    public static func == (lhs: PatternRegex, rhs: PatternRegex) -> Bool {
         lhs.pattern == rhs.pattern && lhs.caseInsensitive == rhs.caseInsensitive
     }
 

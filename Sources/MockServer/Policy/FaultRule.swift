@@ -1,4 +1,5 @@
 import Foundation
+import LocatedYAML
 
 /// A fault the mock injects on purpose, to test how clients and scenarios handle misbehaving servers.
 public enum FaultRule: Sendable, Hashable {
@@ -19,17 +20,17 @@ public enum FaultRule: Sendable, Hashable {
     }
 }
 
-/// A recipient pattern: `/regex/` (ICU syntax, case-insensitive) or an exact address without case.
-public struct RecipientPattern: @unchecked Sendable, Hashable, CustomStringConvertible {
+/// A recipient pattern: `/regex/` (ICU syntax, always case-insensitive) or an exact address without case.
+public struct RecipientPattern: Sendable, Hashable, CustomStringConvertible {
     /// The pattern as written.
     public let source: String
-    private let regex: NSRegularExpression?
+    private let regex: PatternRegex?
 
     /// Compiles `source`; throws when a `/regex/` does not compile.
     public init(_ source: String) throws {
         self.source = source
-        if source.count >= 2, source.hasPrefix("/"), source.hasSuffix("/") {
-            regex = try NSRegularExpression(pattern: String(source.dropFirst().dropLast()), options: [.caseInsensitive])
+        if let (pattern, _) = PatternRegex.split(source) {
+            regex = try PatternRegex(pattern: pattern, caseInsensitive: true)
         } else {
             regex = nil
         }
@@ -38,13 +39,10 @@ public struct RecipientPattern: @unchecked Sendable, Hashable, CustomStringConve
     /// Whether `address` (without angle brackets) matches.
     public func matches(_ address: String) -> Bool {
         guard let regex else { return address.caseInsensitiveCompare(source) == .orderedSame }
-        return regex.firstMatch(in: address, range: NSRange(address.startIndex..., in: address)) != nil
+        return regex.matches(address)
     }
 
     public var description: String { source }
-
-    public static func == (lhs: RecipientPattern, rhs: RecipientPattern) -> Bool { lhs.source == rhs.source }
-    public func hash(into hasher: inout Hasher) { hasher.combine(source) }
 }
 
 extension FaultRule.Stage {

@@ -1,4 +1,5 @@
 import Foundation
+import SMTPAuth
 import SMTPWire
 
 /// How the mock server behaves: its identity, what it accepts, and the faults it injects on purpose.
@@ -35,16 +36,7 @@ public struct MockPolicy: Sendable, Hashable {
     }
 
     /// A user for AUTH: a password (PLAIN, LOGIN, CRAM-MD5) and optionally an XOAUTH2 bearer token.
-    public struct User: Sendable, Hashable {
-        public var password: String
-        public var token: String?
-
-        /// Creates a user.
-        public init(password: String, token: String? = nil) {
-            self.password = password
-            self.token = token
-        }
-    }
+    public typealias User = SASLServer.Credentials
 
     /// Safety limits against hostile or broken clients.
     public struct Limits: Sendable, Hashable {

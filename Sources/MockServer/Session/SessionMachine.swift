@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SMTPAuth
 import SMTPWire
 
 /// The RFC 5321 server state machine of one session, as a value: each input returns the actions to take.
@@ -24,7 +25,7 @@ struct SessionMachine {
     private(set) var authenticatedUser: String?
     private var sender: MailPath?
     private var recipients: [String] = []
-    private var authExchange: ServerAuthExchange?
+    private var authExchange: SASLServer?
     private var commandCount = 0
     private var errorCount = 0
 
@@ -197,7 +198,7 @@ struct SessionMachine {
         var lines = [policy.hostname, "PIPELINING", "SIZE \(policy.maxMessageSize)"]
         if connection.tlsAvailable, !tlsActive { lines.append("STARTTLS") }
         if authAvailable {
-            lines.append("AUTH " + ServerAuthExchange.Mechanism.allCases.map(\.rawValue).joined(separator: " "))
+            lines.append("AUTH " + SASLMechanism.allCases.map(\.rawValue).joined(separator: " "))
         }
         lines += ["ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8"] + policy.advertise
         lines = lines.enumerated().filter { index, line in
@@ -410,10 +411,10 @@ struct SessionMachine {
             return error(ServerReply(538, "5.7.11", "Encryption required for requested authentication mechanism"))
         }
         let words = argument.split(separator: " ", omittingEmptySubsequences: true)
-        guard let name = words.first, let mechanism = ServerAuthExchange.Mechanism(rawValue: name.uppercased()) else {
+        guard let name = words.first, let mechanism = SASLMechanism(rawValue: name.uppercased()) else {
             return error(ServerReply(504, "5.5.4", "Unsupported authentication mechanism"))
         }
-        let (exchange, step) = ServerAuthExchange.start(
+        let (exchange, step) = SASLServer.start(
             mechanism: mechanism,
             initialResponse: words.count > 1 ? String(words[1]) : nil,
             users: policy.users,
@@ -430,7 +431,7 @@ struct SessionMachine {
         return authStep(step)
     }
 
-    private mutating func authStep(_ step: ServerAuthExchange.Step) -> [SessionAction] {
+    private mutating func authStep(_ step: SASLServer.Step) -> [SessionAction] {
         switch step {
         case .challenge(let challenge):
             return [.reply(ServerReply(334, nil, challenge))]
@@ -438,9 +439,15 @@ struct SessionMachine {
             authExchange = nil
             authenticatedUser = user
             return [.reply(ServerReply(235, "2.7.0", "Authentication successful"))]
-        case .failure(let reply):
+        case .failed:
             authExchange = nil
-            return error(reply)
+            return error(ServerReply(535, "5.7.8", "Error: authentication failed"))
+        case .aborted:
+            authExchange = nil
+            return error(ServerReply(501, "5.7.0", "Authentication aborted"))
+        case .badBase64:
+            authExchange = nil
+            return error(ServerReply(501, "5.5.2", "Error: invalid base64 data"))
         }
     }
 
