@@ -324,4 +324,35 @@ struct ScriptedAuthTests {
         )
         #expect(result.allResults[0].outcome == .passed, "\(result.allResults[0].transcript.rendered())")
     }
+
+    @Test(arguments: ["PLAIN", "LOGIN"])
+    func aServerEchoingTheBase64CredentialDoesNotLeakIt(_ mechanism: String) async throws {
+        let (result, _) = try await runScripted(
+            "name: x\nsteps:\n  - auth: {mechanism: \(mechanism), username: probe, password: s3cret-pw}\n",
+            greeting { connection in
+                var echoed: [String] = []
+                let first = await connection.readLine() ?? ""
+                if first.hasPrefix("AUTH PLAIN ") {
+                    echoed.append(String(first.dropFirst("AUTH PLAIN ".count)))
+                } else {
+                    await connection.send("334 VXNlcm5hbWU6\r\n")
+                    echoed.append(await connection.readLine() ?? "")
+                    await connection.send("334 UGFzc3dvcmQ6\r\n")
+                    echoed.append(await connection.readLine() ?? "")
+                }
+                await connection.send("535 5.7.8 bad credentials: \(echoed.joined(separator: " "))\r\n")
+                await connection.answerQuit()
+            }
+        )
+        let scenario = result.allResults[0]
+        let failure = try #require(scenario.outcome.failure)
+        let everything = scenario.transcript.rendered() + failure.message
+        #expect(everything.contains("535 5.7.8 bad credentials: ***"), "\(everything)")
+        for secret in [
+            Data("\0probe\0s3cret-pw".utf8).base64EncodedString(), Data("s3cret-pw".utf8).base64EncodedString(),
+            Data("probe".utf8).base64EncodedString(), "s3cret-pw",
+        ] {
+            #expect(!everything.contains(secret), "\(secret) leaked:\n\(everything)")
+        }
+    }
 }
