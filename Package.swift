@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "ScenarioLanguage", targets: ["ScenarioLanguage"]),
         .library(name: "ScenarioRunner", targets: ["ScenarioRunner"]),
         .library(name: "MockServer", targets: ["MockServer"]),
+        .library(name: "ScenarioResults", targets: ["ScenarioResults"]),
         .library(name: "Reports", targets: ["Reports"]),
     ],
     dependencies: [
@@ -34,21 +35,24 @@ let package = Package(
             name: "SMTPAuth",
             dependencies: ["SMTPWire", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // What a run produced, as data: scenario identities, step records, mismatches, outcomes, transcripts,
+        // source locations and step paths. No NIO, TLS or YAML: reports depend on this alone.
+        .target(name: "ScenarioResults"),
         // YAML with source marks: locations, diagnostics, typed node readers shared by every file format.
         .target(
             name: "LocatedYAML",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["ScenarioResults", .product(name: "Yams", package: "Yams")]
         ),
         // Scenario files -> checked, compiled Plan.
         .target(
             name: "ScenarioLanguage",
-            dependencies: ["LocatedYAML", "SMTPWire"]
+            dependencies: ["LocatedYAML", "SMTPWire", "ScenarioResults"]
         ),
         // Runs a Plan against SMTP servers and records results and transcripts.
         .target(
             name: "ScenarioRunner",
             dependencies: [
-                "SMTPWire", "SMTPAuth", "ScenarioLanguage", "LocatedYAML",
+                "SMTPWire", "SMTPAuth", "ScenarioLanguage", "ScenarioResults", "LocatedYAML",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -63,7 +67,7 @@ let package = Package(
         .target(
             name: "MockServer",
             dependencies: [
-                "SMTPWire", "SMTPAuth", "LocatedYAML",
+                "SMTPWire", "SMTPAuth", "LocatedYAML", "ScenarioResults",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -75,21 +79,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Console view and JUnit XML of run results.
+        // Every report format, fed by one streaming Reporter path. Results only: no networking, no YAML.
         .target(
             name: "Reports",
-            dependencies: ["ScenarioRunner", "ScenarioLanguage", "LocatedYAML", "SMTPWire"]
+            dependencies: ["ScenarioResults"]
         ),
         // The application pipeline: files -> plan -> run -> reports, the embedded mock, relay-check verdicts.
         .target(
             name: "SMTPScenarioApp",
-            dependencies: ["ScenarioLanguage", "ScenarioRunner", "MockServer", "Reports", "LocatedYAML"]
+            dependencies: [
+                "ScenarioLanguage", "ScenarioRunner", "ScenarioResults", "MockServer", "Reports", "LocatedYAML",
+                "SMTPWire",
+            ]
         ),
         // Argument parsing and wiring only.
         .executableTarget(
             name: "smtp-scenario",
             dependencies: [
-                "SMTPScenarioApp", "ScenarioLanguage", "ScenarioRunner", "MockServer", "Reports",
+                "SMTPScenarioApp", "ScenarioLanguage", "ScenarioResults",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -98,8 +105,8 @@ let package = Package(
         .target(
             name: "SMTPScenarioTesting",
             dependencies: [
-                "SMTPWire", "LocatedYAML", "ScenarioLanguage", "ScenarioRunner", "MockServer", "Reports",
-                "SMTPScenarioApp",
+                "SMTPWire", "LocatedYAML", "ScenarioLanguage", "ScenarioRunner", "ScenarioResults", "MockServer",
+                "Reports", "SMTPScenarioApp",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -115,10 +122,13 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "ScenarioLanguageTests", dependencies: ["ScenarioLanguage", "LocatedYAML"]),
+        .testTarget(
+            name: "ScenarioLanguageTests",
+            dependencies: ["ScenarioLanguage", "LocatedYAML", "ScenarioResults", "SMTPWire"]
+        ),
         .testTarget(
             name: "ScenarioRunnerTests",
-            dependencies: ["ScenarioRunner", "ScenarioLanguage", "SMTPScenarioTesting"]
+            dependencies: ["ScenarioRunner", "ScenarioLanguage", "ScenarioResults", "SMTPScenarioTesting"]
         ),
         .testTarget(
             name: "MockServerTests",
@@ -128,10 +138,10 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "SMTPScenarioTesting"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "ScenarioResults", "SMTPScenarioTesting"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SMTPScenarioTesting", "ScenarioRunner", "MockServer", "Reports"]
+            dependencies: ["SMTPScenarioTesting", "ScenarioRunner", "ScenarioResults", "MockServer", "Reports"]
         ),
     ]
 )

@@ -1,3 +1,5 @@
+import ScenarioResults
+
 /// A problem found in an input file, located and explained: `path:line:column: error: what` plus a hint.
 ///
 /// Diagnostics are values, collected rather than thrown, so one pass reports every problem in a file.
@@ -14,6 +16,7 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
             case unreadableFile, yamlSyntax, unknownKey, notSupportedYet, missingKey, wrongType, badValue
             case badDuration, badReply, badEnhancedStatus, badRegex, undefinedVariable, duplicateName
             case conflictingKeys, badServer, emptyDocument, noScenarios, limitExceeded
+            case unknownGroup, badArgument, callCycle, importCycle, badImport
         }
 
         private let base: Base
@@ -55,6 +58,16 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
         public static let emptyDocument = Code(.emptyDocument)
         /// A suite without scenarios.
         public static let noScenarios = Code(.noScenarios)
+        /// A `call` names no group of this file or of an imported library.
+        public static let unknownGroup = Code(.unknownGroup)
+        /// A `call`'s arguments do not fit the group's parameters (missing or unknown).
+        public static let badArgument = Code(.badArgument)
+        /// Groups call each other in a circle.
+        public static let callCycle = Code(.callCycle)
+        /// Files import each other in a circle.
+        public static let importCycle = Code(.importCycle)
+        /// An `import` that cannot be used (missing file, a file with scenarios, a variable in the path).
+        public static let badImport = Code(.badImport)
         /// An input passed a documented bound (file size, alias expansion, variable size, duration).
         public static let limitExceeded = Code(.limitExceeded)
     }
@@ -69,15 +82,30 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
     public let message: String
     /// What to do about it (the accepted forms, a likely intended key), if anything useful can be said.
     public let hint: String?
+    /// Where the problem was reached from, innermost first: `called from x.yaml:8:9` for each group call on the
+    /// way to an error inside a group, `imported from ...` for a library's own errors.
+    public let notes: [String]
 
     /// Creates a diagnostic.
-    public init(_ severity: Severity, _ code: Code, at location: SourceLocation, _ message: String, hint: String? = nil)
-    {
+    public init(
+        _ severity: Severity,
+        _ code: Code,
+        at location: SourceLocation,
+        _ message: String,
+        hint: String? = nil,
+        notes: [String] = []
+    ) {
         self.severity = severity
         self.code = code
         self.location = location
         self.message = Self.cut(message)
         self.hint = hint.map { Self.cut($0) }
+        self.notes = notes
+    }
+
+    /// The same diagnostic with `more` notes after its own.
+    public func adding(notes more: [String]) -> Diagnostic {
+        Diagnostic(severity, code, at: location, message, hint: hint, notes: notes + more)
     }
 
     /// The longest message kept whole, in characters.
@@ -95,13 +123,14 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// The same diagnostic with `transform` applied to its message and hint (to mask secrets quoted in them).
     public func mapText(_ transform: (String) -> String) -> Diagnostic {
-        Diagnostic(severity, code, at: location, transform(message), hint: hint.map(transform))
+        Diagnostic(severity, code, at: location, transform(message), hint: hint.map(transform), notes: notes)
     }
 
     /// `path:line:column: error: message`, then `  hint: ...` on a second line when there is a hint.
     public var description: String {
         var text = "\(location): \(severity.rawValue): \(message)"
         if let hint { text += "\n  hint: \(hint)" }
+        for note in notes { text += "\n  note: \(note)" }
         return text
     }
 }
@@ -148,4 +177,25 @@ public struct Diagnostics: Sendable {
 
     /// Records several.
     public mutating func append(contentsOf other: Diagnostics) { all.append(contentsOf: other.all) }
+
+    /// Adds `notes` to every diagnostic recorded from position `start` on (those found inside a group call).
+    public mutating func addNotes(_ notes: [String], from start: Int) {
+        guard !notes.isEmpty, start < all.count else { return }
+        for index in start..<all.count { all[index] = all[index].adding(notes: notes) }
+    }
+
+    /// Drops later copies of a diagnostic (same severity, location and message), keeping the first; a group's
+    /// body compiled at several call sites reports each problem once.
+    public mutating func removeDuplicates(from start: Int = 0) {
+        var seen = Set<String>()
+        var kept: [Diagnostic] = Array(all.prefix(start))
+        for diagnostic in all[start...] {
+            let key = "\(diagnostic.severity)|\(diagnostic.location)|\(diagnostic.message)"
+            if seen.insert(key).inserted { kept.append(diagnostic) }
+        }
+        all = kept
+    }
+
+    /// How many diagnostics so far (a mark for ``addNotes(_:from:)``).
+    public var count: Int { all.count }
 }

@@ -1,8 +1,9 @@
+import CYaml
+import Foundation
 // libyaml, as bundled by Yams. Driving its event API directly (instead of `Yams.compose`) lets the composer count
 // every node an alias copies, so an alias bomb is refused after a bounded amount of work, and builds located
 // values in one pass without Yams' intermediate node tree.
-import CYaml
-import Foundation
+import ScenarioResults
 
 /// Reads a YAML file into located values, turning every libyaml complaint into a located ``Diagnostic``.
 public enum YAMLDocument {

@@ -1,3 +1,5 @@
+import ScenarioResults
+
 /// A YAML node with its location, read through typed accessors rather than guessed from YAML 1.1 tags
 /// (so `on`, `no` and `250` are just scalars until a reader decides what they mean).
 public struct YAMLValue: Sendable {

@@ -3,6 +3,7 @@ import LocatedYAML
 import Reports
 import SMTPWire
 import ScenarioLanguage
+import ScenarioResults
 import ScenarioRunner
 
 /// `smtp-scenario relay-check`: the open-relay pack against one server, with a verdict.
@@ -109,35 +110,34 @@ public enum RelayCheck {
         }
     }
 
-    /// Reads the verdict from the pack's results: the RCPT step is 3 and MAIL is 2 in every form.
+    /// Reads the verdict from the pack's structured results: each scenario's `form` matrix value names the form,
+    /// and the records of the steps that sent MAIL and RCPT hold the replies.
     public static func verdict(from run: RunResult) -> Verdict {
         let forms = run.allResults.map { result -> (String, Verdict.FormOutcome) in
-            let name = formName(result.scenario.name)
-            let mailReply = result.reply(atStep: "2")
-            let rcptReply = result.reply(atStep: "3")
+            let name = result.identity.parameter("form") ?? result.identity.name
+            let mail = result.lastStep(sending: "MAIL")
+            let rcpt = result.lastStep(sending: "RCPT")
             switch result.outcome {
             case .passed:
-                let authRequired = mailReply?.code == 530
-                let refusal = authRequired ? mailReply : (rcptReply ?? mailReply)
+                let authRequired = mail?.reply?.code == 530
+                let refusal = authRequired ? mail?.reply : (rcpt?.reply ?? mail?.reply)
                 return (name, .refused(reply: refusal?.summary ?? "refused", authenticationRequired: authRequired))
-            case .failed(let failure) where failure.stepNumber == "3" && failure.kind == .unexpectedReply:
-                if let rcptReply, rcptReply.code / 100 == 2 {
-                    return (name, .accepted(command: failure.stepLabel, reply: rcptReply.summary))
+            case .failed(let failure) where failure.kind == .unexpectedReply:
+                if let rcpt, rcpt.verdict == .failed, let reply = rcpt.reply, reply.code / 100 == 2 {
+                    return (name, .accepted(command: rcpt.sent ?? rcpt.label, reply: reply.summary))
                 }
                 return (name, .error(failure.message))
             case .failed(let failure):
                 return (name, .error(failure.message))
             case .skipped(let reason):
                 return (name, .error("skipped: \(reason)"))
+            case .expectedFailure(_, let failure):
+                return (name, .error(failure.message))
+            case .unexpectedPass(let reason):
+                return (name, .error("XPASS: \(reason)"))
             }
         }
         return Verdict(forms: forms)
-    }
-
-    /// `Relay attempt [form=<T%D@S>]` gives `<T%D@S>`.
-    static func formName(_ scenarioName: String) -> String {
-        guard let open = scenarioName.range(of: "[form="), scenarioName.hasSuffix("]") else { return scenarioName }
-        return String(scenarioName[open.upperBound..<scenarioName.index(before: scenarioName.endIndex)])
     }
 
     /// Runs the check and prints per-form lines and the verdict. Returns the exit code and whether it was
@@ -180,17 +180,21 @@ public enum RelayCheck {
         var consoleOptions = ConsoleReport.Options()
         consoleOptions.color = configuration.color
         consoleOptions.verbose = configuration.verbose
-        let console = ConsoleReport(options: consoleOptions, write: output.out)
         output.out("relay-check against \(target): \(file.scenarios.count) envelope forms, one connection each\n")
-        let result = await PlanRunner.run(Plan(files: [file]), options: options, resolver: resolver) {
-            await console.scenarioFinished($0)
-        }
-        await console.finish(result)
+        let collector = CollectingReporter()
+        var reporters: [any Reporter] = [ConsoleReport(options: consoleOptions, write: output.out), collector]
         if let path = configuration.junitPath {
             var junitOptions = JUnitReport.Options()
             junitOptions.strict = configuration.junitStrict
-            RunPipeline.writeReport(JUnitReport(options: junitOptions).render(result), to: path, output: output)
+            reporters.append(JUnitReporter(path: path, options: junitOptions, onError: output.err))
         }
+        await PlanRunner.run(
+            Plan(files: [file]),
+            options: options,
+            resolver: resolver,
+            reporter: ReporterGroup(reporters)
+        )
+        let result = await collector.run
         let verdict = verdict(from: result)
         report(verdict, configuration: configuration, output: output)
         if configuration.confirmWithData, !verdict.accepted.isEmpty, !result.interrupted {
@@ -235,7 +239,7 @@ public enum RelayCheck {
         let timeout = ScenarioCompiler.fallbackTimeout
         func step(_ number: Int, _ action: StepAction, _ codes: [CodePattern]) -> Step {
             Step(
-                number: String(number),
+                position: .step(number),
                 name: nil,
                 action: action,
                 expectation: codes.isEmpty ? .noReply : .reply(ReplyExpectation(codes: codes)),
@@ -246,20 +250,22 @@ public enum RelayCheck {
         }
         var scenarios: [Scenario] = []
         for formResult in result.allResults {
-            let name = formName(formResult.scenario.name)
-            guard verdict.accepted.contains(where: { $0.name == name }) else { continue }
-            let sent = formResult.transcript.entries.filter { $0.direction == .client }.map(\.text)
-            guard let mail = sent.first(where: { $0.hasPrefix("MAIL FROM:") }),
-                let rcpt = sent.first(where: { $0.hasPrefix("RCPT TO:") })
+            let name = formResult.identity.parameter("form") ?? formResult.identity.name
+            guard verdict.accepted.contains(where: { $0.name == name }),
+                let mail = formResult.lastStep(sending: "MAIL")?.sent,
+                let rcpt = formResult.lastStep(sending: "RCPT")?.sent
             else { continue }
             let body =
                 "Subject: smtp-scenario relay-check confirmation\n\nThis message was relayed by \(formResult.server) using the envelope form \(name).\n"
             scenarios.append(
                 Scenario(
-                    name: "Relay confirmed with DATA [form=\(name)]",
-                    description: nil,
-                    tags: ["relay"],
-                    location: location,
+                    identity: ScenarioIdentity(
+                        name: "Relay confirmed with DATA [form=\(name)]",
+                        location: location,
+                        suite: "Relay confirmation",
+                        tags: ["relay"],
+                        parameters: [.init(name: "form", value: name)]
+                    ),
                     server: nil,
                     greeting: .reply(ReplyExpectation(codes: [.exact(220)])),
                     greetingCaptures: [],
@@ -282,7 +288,7 @@ public enum RelayCheck {
         let plan = Plan(files: [
             ScenarioFile(displayPath: RelayPack.displayPath, suiteName: "Relay confirmation", scenarios: scenarios)
         ])
-        let confirmation = await PlanRunner.run(plan, options: options, resolver: resolver)
+        let confirmation = await PlanRunner.collect(plan, options: options, resolver: resolver)
         let delivered = confirmation.allResults.filter(\.outcome.isPassed).count
         output.out(
             "\(delivered)/\(scenarios.count) messages accepted for delivery: the relay is confirmed for those forms\n"

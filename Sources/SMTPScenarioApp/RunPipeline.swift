@@ -3,6 +3,7 @@ import LocatedYAML
 import MockServer
 import Reports
 import ScenarioLanguage
+import ScenarioResults
 import ScenarioRunner
 
 /// Where the pipeline writes: standard output for reports, standard error for diagnostics.
@@ -31,8 +32,8 @@ public struct RunConfiguration: Sendable {
     public var paths: [String] = ["scenarios"]
     /// Variables, secrets, environment, `--timeout`.
     public var compile = CompileOptions()
-    /// `--server`, as written.
-    public var server: String?
+    /// `--server`, as written: one bare address (every target), and `NAME=ADDR` entries (named servers).
+    public var servers: [String] = []
     /// `--tag`.
     public var tags: [String] = []
     /// `--exclude-tag`.
@@ -74,8 +75,9 @@ public enum RunPipeline {
         public var hasErrors: Bool { compilations.contains(where: \.hasErrors) }
     }
 
-    /// Finds and compiles the files under `paths`, printing diagnostics to `output.err`.
-    /// Returns nil (after printing why) when the paths cannot be read.
+    /// Finds and compiles the files under `paths`, printing diagnostics to `output.err` (each once, even when a
+    /// library's problem is met through several files). Returns nil (after printing why) when the paths cannot be
+    /// read.
     public static func load(paths: [String], options: CompileOptions, output: ConsoleOutput) -> Loaded? {
         let files: [String]
         do {
@@ -88,11 +90,17 @@ public enum RunPipeline {
             output.err("error: no scenario files (*.yaml, *.yml) in \(paths.joined(separator: ", "))\n")
             return nil
         }
-        let compilations = files.map { ScenarioCompiler.compile(path: $0, options: options) }
+        let compilations = ScenarioCompiler.compile(paths: files, options: options)
+        var printed = Set<String>()
+        var errorCount = 0
         for compilation in compilations {
-            for diagnostic in compilation.diagnostics { output.err(diagnostic.description + "\n") }
+            for diagnostic in compilation.diagnostics {
+                let key = "\(diagnostic.severity)|\(diagnostic.location)|\(diagnostic.message)"
+                guard printed.insert(key).inserted else { continue }
+                if diagnostic.severity == .error { errorCount += 1 }
+                output.err(diagnostic.description + "\n")
+            }
         }
-        let errorCount = compilations.reduce(0) { $0 + $1.diagnostics.filter { $0.severity == .error }.count }
         if errorCount > 0 {
             let broken = compilations.filter(\.hasErrors).count
             output.err(
@@ -102,14 +110,73 @@ public enum RunPipeline {
         return Loaded(plan: Plan(files: compilations.compactMap(\.file)), compilations: compilations)
     }
 
+    /// Compile failures as results data, for reports.
+    static func compileFailures(_ compilations: [FileCompilation]) -> [CompileFailure] {
+        compilations.filter(\.hasErrors).map { compilation in
+            let errors = compilation.diagnostics.filter { $0.severity == .error }
+            return CompileFailure(
+                file: compilation.displayPath,
+                suite: ScenarioFile.reportName(forPath: compilation.displayPath),
+                line: errors.first?.location.line ?? 1,
+                errorCount: errors.count,
+                firstMessage: errors.first?.message ?? "invalid file",
+                text: compilation.diagnostics.map(\.description).joined(separator: "\n")
+            )
+        }
+    }
+
     /// `smtp-scenario validate`: compiles only. 0 when every file compiles, 2 otherwise.
     public static func validate(paths: [String], options: CompileOptions, output: ConsoleOutput) -> Int32 {
         guard let loaded = load(paths: paths, options: options, output: output) else { return ExitCode.usage }
         if loaded.hasErrors { return ExitCode.usage }
         // The mock policy files the scenarios name are part of what `run` would refuse: check them the same way.
         guard policyFilesAreValid(loaded.plan, override: nil, output: output) else { return ExitCode.usage }
-        output.out("\(loaded.compilations.count) files, \(loaded.plan.scenarioCount) scenarios: OK\n")
+        let libraries = loaded.compilations.filter { $0.kind == .library }.count
+        let files = loaded.compilations.count - libraries
+        var line = "\(files) file\(files == 1 ? "" : "s"), \(loaded.plan.scenarioCount) scenarios"
+        if libraries > 0 { line += ", \(libraries) librar\(libraries == 1 ? "y" : "ies")" }
+        output.out(line + ": OK\n")
         return ExitCode.success
+    }
+
+    /// `--server` values: at most one bare address (every target) and `NAME=ADDR` overrides of named servers.
+    static func serverOptions(
+        _ values: [String],
+        plan: Plan,
+        workingDirectory: String,
+        into options: inout RunOptions,
+        output: ConsoleOutput
+    ) -> Bool {
+        for value in values {
+            if let equals = value.firstIndex(of: "="), !value.hasPrefix("mock:") {
+                let name = String(value[..<equals])
+                let address = String(value[value.index(after: equals)...])
+                guard plan.serverNames.contains(name) else {
+                    let known = plan.serverNames.sorted().joined(separator: ", ")
+                    output.err(
+                        "error: --server \(value): no file defines a server named '\(name)'"
+                            + (known.isEmpty ? " (no file has servers:)" : " (named servers: \(known))") + "\n"
+                    )
+                    return false
+                }
+                guard let target = ServerTarget.parse(address, relativeTo: workingDirectory) else {
+                    output.err("error: --server \(value): not a server address (\(ServerTarget.acceptedForms))\n")
+                    return false
+                }
+                options.namedServers[name] = target
+            } else {
+                guard options.serverOverride == nil else {
+                    output.err("error: --server \(value): only one --server may name every target; use NAME=ADDR\n")
+                    return false
+                }
+                guard let target = ServerTarget.parse(value, relativeTo: workingDirectory) else {
+                    output.err("error: --server \(value) is not a server address (\(ServerTarget.acceptedForms))\n")
+                    return false
+                }
+                options.serverOverride = target
+            }
+        }
+        return true
     }
 
     /// `smtp-scenario run`. Returns the exit code (0, 1, 2) and whether the run was interrupted; the caller maps
@@ -124,10 +191,10 @@ public enum RunPipeline {
         }
         var junitOptions = JUnitReport.Options()
         junitOptions.strict = configuration.junitStrict
-        let junit = JUnitReport(options: junitOptions)
         if loaded.hasErrors {
             if let path = configuration.junitPath {
-                writeReport(junit.render(compileFailures: loaded.compilations), to: path, output: output)
+                let reporter = JUnitReporter(path: path, options: junitOptions, onError: output.err)
+                await reporter.compilationFailed(compileFailures(loaded.compilations), at: Date())
             }
             return (ExitCode.usage, false)
         }
@@ -147,28 +214,32 @@ public enum RunPipeline {
         var options = RunOptions()
         options.jobs = max(1, configuration.jobs)
         options.extraSecrets = Array(configuration.compile.secrets.values)
-        if let server = configuration.server {
-            guard let target = ServerTarget.parse(server, relativeTo: configuration.compile.workingDirectory) else {
-                output.err("error: --server \(server) is not a server address (\(ServerTarget.acceptedForms))\n")
-                return (ExitCode.usage, false)
-            }
-            options.serverOverride = target
-        }
+        guard
+            serverOptions(
+                configuration.servers,
+                plan: loaded.plan,
+                workingDirectory: configuration.compile.workingDirectory,
+                into: &options,
+                output: output
+            )
+        else { return (ExitCode.usage, false) }
         guard policyFilesAreValid(plan, override: options.serverOverride, output: output) else {
             return (ExitCode.usage, false)
         }
         var consoleOptions = ConsoleReport.Options()
         consoleOptions.color = configuration.color
         consoleOptions.verbose = configuration.verbose
-        let console = ConsoleReport(options: consoleOptions, write: output.out)
-        let result = await PlanRunner.run(plan, options: options, resolver: resolver) {
-            await console.scenarioFinished($0)
-        }
-        await console.finish(result)
+        var reporters: [any Reporter] = [ConsoleReport(options: consoleOptions, write: output.out)]
         if let path = configuration.junitPath {
-            writeReport(junit.render(result), to: path, output: output)
+            reporters.append(JUnitReporter(path: path, options: junitOptions, onError: output.err))
         }
-        return (result.exitCode, result.interrupted)
+        let summary = await PlanRunner.run(
+            plan,
+            options: options,
+            resolver: resolver,
+            reporter: ReporterGroup(reporters)
+        )
+        return (summary.exitCode, summary.interrupted)
     }
 
     /// Checks every mock policy file the run will use before anything runs, so a broken policy is a located
@@ -176,7 +247,7 @@ public enum RunPipeline {
     static func policyFilesAreValid(_ plan: Plan, override: ServerTarget?, output: ConsoleOutput) -> Bool {
         var files = Set<String>()
         // --server replaces every file's server, so only the policies actually used are checked.
-        let targets = override.map { [$0] } ?? plan.files.flatMap { $0.scenarios.compactMap(\.server) }
+        let targets = override.map { [$0] } ?? plan.scenarios.flatMap(\.serverTargets)
         for target in targets {
             if case .mock(let file?) = target { files.insert(file) }
         }
@@ -194,16 +265,4 @@ public enum RunPipeline {
         return valid
     }
 
-    static func writeReport(_ xml: String, to path: String, output: ConsoleOutput) {
-        do {
-            let url = URL(fileURLWithPath: path)
-            try FileManager.default.createDirectory(
-                at: url.deletingLastPathComponent(),
-                withIntermediateDirectories: true
-            )
-            try Data(xml.utf8).write(to: url, options: .atomic)
-        } catch {
-            output.err("error: cannot write JUnit report \(path): \(error)\n")
-        }
-    }
 }

@@ -1,9 +1,40 @@
 import NIOCore
 
+/// The SMTP command verbs (RFC 5321, RFC 3207 STARTTLS, RFC 4954 AUTH, RFC 3030 BDAT, LMTP's LHLO, and the
+/// obsolete ones servers refuse): one vocabulary for the compiler, the runner and the mock.
+public enum SMTPVerb: String, Sendable, Hashable, CaseIterable {
+    case ehlo = "EHLO"
+    case helo = "HELO"
+    case lhlo = "LHLO"
+    case mail = "MAIL"
+    case rcpt = "RCPT"
+    case data = "DATA"
+    case bdat = "BDAT"
+    case rset = "RSET"
+    case noop = "NOOP"
+    case quit = "QUIT"
+    case vrfy = "VRFY"
+    case expn = "EXPN"
+    case help = "HELP"
+    case starttls = "STARTTLS"
+    case auth = "AUTH"
+    case etrn = "ETRN"
+    case turn = "TURN"
+    case atrn = "ATRN"
+    case send = "SEND"
+    case soml = "SOML"
+    case saml = "SAML"
+
+    /// Whether the command greets (and so resets what the client knows of the session's extensions).
+    public var isGreeting: Bool { self == .ehlo || self == .helo || self == .lhlo }
+}
+
 /// A command line as a server sees it: the verb (upper-cased) and the rest of the line.
 public struct SMTPCommandLine: Sendable, Hashable {
-    /// The command verb, upper-cased (`MAIL`, `RCPT`, `EHLO`, ...).
-    public let verb: String
+    /// The first word, upper-cased (`MAIL`, `RCPT`, `X-UNKNOWN`, ...).
+    public let keyword: String
+    /// The verb, when the first word is one SMTP knows.
+    public let verb: SMTPVerb?
     /// Everything after the verb and one separating space, as sent.
     public let argument: String
 
@@ -16,12 +47,13 @@ public struct SMTPCommandLine: Sendable, Hashable {
     /// Splits a line of text into verb and argument.
     public init(_ text: String) {
         if let space = text.firstIndex(where: { $0 == " " || $0 == "\t" }) {
-            verb = text[..<space].uppercased()
+            keyword = text[..<space].uppercased()
             argument = String(text[text.index(after: space)...])
         } else {
-            verb = text.uppercased()
+            keyword = text.uppercased()
             argument = ""
         }
+        verb = SMTPVerb(rawValue: keyword)
     }
 
     /// Encodes a command line for the wire: the text followed by CRLF.

@@ -24,11 +24,11 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Server for every scenario: host:port, [::1]:2525, smtps://host:465, mock, mock:FILE.",
+            "Server for every scenario (host:port, [::1]:2525, smtps://host:465, mock, mock:FILE), or NAME=ADDR for one of the files' named servers (repeatable).",
             valueName: "HOST:PORT"
         )
     )
-    var server: String?
+    var server: [String] = []
 
     @Option(help: ArgumentHelp("Write a JUnit XML report.", valueName: "FILE"))
     var junit: String?
@@ -70,7 +70,7 @@ struct RunCommand: AsyncParsableCommand {
         var configuration = RunConfiguration()
         configuration.paths = paths.isEmpty ? ["scenarios"] : paths
         configuration.compile = try compile.compileOptions()
-        configuration.server = server
+        configuration.servers = server
         configuration.junitPath = junit
         configuration.junitStrict = junitStrict
         configuration.jobs = jobs

@@ -1,5 +1,6 @@
 import Foundation
 import SMTPScenarioTesting
+import ScenarioResults
 import Testing
 
 /// The real binary, end to end: exit codes, messages, reports, signals.

@@ -1,5 +1,6 @@
 import Foundation
 import SMTPScenarioTesting
+import ScenarioResults
 import Testing
 
 /// Independent programs against our code: swaks against `serve`, nmap's relay check against the mock.

@@ -1,5 +1,6 @@
 import Foundation
 import SMTPScenarioTesting
+import ScenarioResults
 import Testing
 
 /// Scenario files in Tests/Fixtures drive each mock policy and fault, and the security pack is shown failing

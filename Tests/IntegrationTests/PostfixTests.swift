@@ -1,5 +1,6 @@
 import Foundation
 import SMTPScenarioTesting
+import ScenarioResults
 import Testing
 
 /// Scenarios and relay-check against a real Postfix (with Dovecot SASL) started once for this suite, on

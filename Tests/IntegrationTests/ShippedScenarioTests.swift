@@ -4,6 +4,7 @@ import MockServer
 import SMTPScenarioApp
 import SMTPScenarioTesting
 import ScenarioLanguage
+import ScenarioResults
 import ScenarioRunner
 import Testing
 

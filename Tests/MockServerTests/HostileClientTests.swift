@@ -3,6 +3,7 @@ import MockServer
 import NIOCore
 import NIOEmbedded
 import SMTPScenarioTesting
+import ScenarioResults
 import Testing
 
 @testable import MockServer

@@ -3,6 +3,7 @@ import NIOCore
 import NIOEmbedded
 import SMTPScenarioTesting
 import SMTPWire
+import ScenarioResults
 import Testing
 
 @testable import MockServer

@@ -3,54 +3,49 @@ import LocatedYAML
 import SMTPScenarioTesting
 import SMTPWire
 import ScenarioLanguage
+import ScenarioResults
 import ScenarioRunner
 import Testing
 
 @testable import Reports
 
-/// A small run result built by hand: one pass, one failure with control bytes, one error, one skip.
-func sampleRun() throws -> RunResult {
-    let file = try Harness.compile(
-        """
-        suite: Sample
-        scenarios:
-          - name: passes
-            steps: []
-          - name: fails <with> "markup" & control
-            steps:
-              - send: RCPT TO:<x@y>
-          - name: cannot connect
-            steps: []
-          - name: skipped one
-            skip: not on Sundays
-            steps: []
-        """,
-        file: "scenarios/sample.yaml"
-    )
+/// A small run result built by hand, from results data alone (no compiler, no network): one pass, one failure
+/// with control bytes, one error, one skip, one expected failure.
+func sampleRun(withExpectedFailure: Bool = false) throws -> RunResult {
+    func identity(_ name: String, line: Int) -> ScenarioIdentity {
+        ScenarioIdentity(
+            name: name,
+            location: SourceLocation(file: "scenarios/sample.yaml", line: line, column: 11),
+            suite: "Sample"
+        )
+    }
     var transcript = Transcript()
     transcript.append(.server, "220 hi \\x1b[0m", elapsedMilliseconds: 1)
     transcript.append(.note, "raw control \u{1B} and \u{01} and ]]> end", elapsedMilliseconds: 2)
-    let at = file.scenarios[1].steps[0].location
     let failure = StepFailure(
         kind: .unexpectedReply,
-        stepNumber: "1",
+        path: StepPath([.step(1)]),
         stepLabel: "RCPT TO:<x@y>",
-        location: at,
+        location: SourceLocation(file: "scenarios/sample.yaml", line: 7, column: 9),
         expected: "250 (requested action completed)",
-        actual: "550 5.1.1 <x@y>: \u{1B}[31mUser unknown"
+        actual: "550 5.1.1 <x@y>: \u{1B}[31mUser unknown",
+        mismatch: Mismatch(
+            expectedCodes: ["250"],
+            actualReply: ReplyRecord(code: 550, enhanced: "5.1.1", lines: ["5.1.1 <x@y>: User unknown"]),
+            failedCheck: "code"
+        )
     )
     let error = StepFailure(
         kind: .connection,
-        stepNumber: nil,
         stepLabel: "greeting",
-        location: file.scenarios[2].location,
+        location: SourceLocation(file: "scenarios/sample.yaml", line: 8, column: 11),
         expected: nil,
         actual: "connect to 127.0.0.1:1 failed: connection refused"
     )
     let start = Date(timeIntervalSince1970: 1_700_000_000)
-    let results = [
+    var results = [
         ScenarioResult(
-            scenario: file.scenarios[0],
+            identity: identity("passes", line: 3),
             outcome: .passed,
             server: "mock",
             startedAt: start,
@@ -58,7 +53,7 @@ func sampleRun() throws -> RunResult {
             transcript: transcript
         ),
         ScenarioResult(
-            scenario: file.scenarios[1],
+            identity: identity("fails <with> \"markup\" & control", line: 5),
             outcome: .failed(failure),
             server: "mock",
             startedAt: start,
@@ -66,7 +61,7 @@ func sampleRun() throws -> RunResult {
             transcript: transcript
         ),
         ScenarioResult(
-            scenario: file.scenarios[2],
+            identity: identity("cannot connect", line: 8),
             outcome: .failed(error),
             server: "mock",
             startedAt: start,
@@ -74,7 +69,7 @@ func sampleRun() throws -> RunResult {
             transcript: Transcript()
         ),
         ScenarioResult(
-            scenario: file.scenarios[3],
+            identity: identity("skipped one", line: 10),
             outcome: .skipped(reason: "not on Sundays"),
             server: "mock",
             startedAt: start,
@@ -82,12 +77,31 @@ func sampleRun() throws -> RunResult {
             transcript: Transcript()
         ),
     ]
-    return RunResult(
-        files: [FileResult(file: file, results: results)],
-        startedAt: start,
-        duration: .milliseconds(1251),
-        interrupted: false
-    )
+    if withExpectedFailure {
+        results.append(
+            ScenarioResult(
+                identity: identity("known bug", line: 13),
+                outcome: .expectedFailure(reason: "bug 123", failure: failure),
+                server: "mock",
+                startedAt: start,
+                duration: .zero,
+                transcript: transcript
+            )
+        )
+        results.append(
+            ScenarioResult(
+                identity: identity("fixed bug", line: 16),
+                outcome: .unexpectedPass(reason: "bug 456"),
+                server: "mock",
+                startedAt: start,
+                duration: .zero,
+                transcript: transcript
+            )
+        )
+    }
+    var summary = RunSummary(startedAt: start, duration: .milliseconds(1251))
+    for result in results { summary.add(result.outcome) }
+    return RunResult(allResults: results, summary: summary)
 }
 
 @Suite("JUnit XML")
@@ -143,17 +157,15 @@ struct JUnitReportTests {
     }
 
     @Test func compileFailuresBecomeErrorTestcases() async throws {
-        let broken = ScenarioCompiler.compile(
-            source: "name: x\nsteps:\n  - sned: EHLO\n",
-            displayPath: "scenarios/broken.yaml",
-            options: CompileOptions()
+        let broken = CompileFailure(
+            file: "scenarios/broken.yaml",
+            suite: "scenarios.broken",
+            line: 3,
+            errorCount: 1,
+            firstMessage: "unknown key 'sned' in step 1",
+            text: "scenarios/broken.yaml:3:5: error: unknown key 'sned' in step 1\n  hint: did you mean 'send'?"
         )
-        let fine = ScenarioCompiler.compile(
-            source: "name: y\nsteps: []\n",
-            displayPath: "scenarios/fine.yaml",
-            options: CompileOptions()
-        )
-        let xml = JUnitReport().render(compileFailures: [broken, fine])
+        let xml = JUnitReport().render(compileFailures: [broken])
         #expect(xml.contains(#"<testsuites name="smtp-scenario" tests="1" failures="0" errors="1""#))
         #expect(xml.contains(#"<testcase name="compile scenarios/broken.yaml" classname="scenarios.broken""#))
         #expect(xml.contains("scenarios/broken.yaml:3:5: error: unknown key"))
@@ -163,28 +175,42 @@ struct JUnitReportTests {
         #expect(result.ok, "\(result.output)")
     }
 
+    @Test func expectedFailuresAreSkippedAndUnexpectedPassesFail() async throws {
+        let run = try sampleRun(withExpectedFailure: true)
+        let xml = JUnitReport().render(run)
+        #expect(
+            xml.contains(#"<skipped message="xfail: bug 123: step 1 &quot;RCPT TO:&lt;x@y&gt;&quot;: expected 250"#)
+        )
+        #expect(
+            xml.contains(#"<failure type="UnexpectedPass" message="XPASS: passed although expected to fail (bug 456)""#)
+        )
+        #expect(xml.contains(#"tests="6" failures="2" errors="1" skipped="2""#))
+        for strict in [false, true] {
+            var options = JUnitReport.Options()
+            options.strict = strict
+            let file = try Paths.temporaryDirectory("junit").appendingPathComponent("xfail-\(strict).xml")
+            try JUnitReport(options: options).render(run).write(to: file, atomically: true, encoding: .utf8)
+            let result = try await JUnitValidation.validate(file, schema: strict ? "xunit" : nil)
+            #expect(result.ok, "\(result.output)")
+        }
+    }
+
     @Test func longTranscriptsAreCutWithANote() throws {
         var options = JUnitReport.Options()
         options.maxTranscriptBytes = 1024
-        var run = try sampleRun()
+        let run = try sampleRun()
         var transcript = Transcript()
         for index in 0..<200 { transcript.append(.client, "NOOP \(index)", elapsedMilliseconds: index) }
-        let first = run.files[0].results[0]
+        let first = run.allResults[0]
         let long = ScenarioResult(
-            scenario: first.scenario,
+            identity: first.identity,
             outcome: .passed,
             server: "mock",
             startedAt: first.startedAt,
             duration: first.duration,
             transcript: transcript
         )
-        run = RunResult(
-            files: [FileResult(file: run.files[0].file, results: [long])],
-            startedAt: run.startedAt,
-            duration: run.duration,
-            interrupted: false
-        )
-        let xml = JUnitReport(options: options).render(run)
+        let xml = JUnitReport(options: options).render(RunResult(allResults: [long], summary: run.summary))
         #expect(xml.contains("# transcript cut at 1 KiB"))
         #expect(!xml.contains("NOOP 199"))
     }
@@ -194,7 +220,7 @@ struct JUnitReportTests {
         (.seconds(61), "61.000"),
     ])
     func secondsUseThreeDecimalsAndADot(_ duration: Duration, _ text: String) {
-        #expect(JUnitReport.seconds(duration) == text)
+        #expect(JUnitDocument.seconds(duration) == text)
     }
 }
 
@@ -212,7 +238,7 @@ struct ConsoleReportTests {
         let console = ConsoleReport(options: ConsoleReport.Options()) { collector.append($0) }
         let run = try sampleRun()
         for result in run.allResults { await console.scenarioFinished(result) }
-        await console.finish(run)
+        await console.runFinished(run.summary)
         let text = collector.value
         #expect(text.contains("scenarios/sample.yaml\n"))
         #expect(text.contains("  PASS  passes (12 ms)"))

@@ -3,6 +3,7 @@ import LocatedYAML
 import MockServer
 import SMTPScenarioApp
 import ScenarioLanguage
+import ScenarioResults
 import ScenarioRunner
 
 /// Helpers to run scenarios in-process: compile YAML text, start a mock, collect results.
@@ -36,7 +37,7 @@ public enum Harness {
         var runOptions = RunOptions()
         runOptions.serverOverride = server
         configure(&runOptions)
-        let result = await PlanRunner.run(Plan(files: [file]), options: runOptions, resolver: resolver)
+        let result = await PlanRunner.collect(Plan(files: [file]), options: runOptions, resolver: resolver)
         await resolver.shutdown()
         return result
     }
@@ -94,7 +95,7 @@ extension Harness {
         let file = try compile(yaml, options: options)
         var runOptions = RunOptions()
         configure(&runOptions)
-        return await PlanRunner.run(Plan(files: [file]), options: runOptions, resolver: FixedResolver(endpoint))
+        return await PlanRunner.collect(Plan(files: [file]), options: runOptions, resolver: FixedResolver(endpoint))
     }
 
     /// The endpoint of a started mock, trusting its certificate.
@@ -106,5 +107,35 @@ extension Harness {
             displayName: "test mock",
             trustedCertificateSHA256: server.identity.fingerprintSHA256
         )
+    }
+}
+
+/// A reporter that hands each result to a closure (for tests that watch results arrive).
+public struct ClosureReporter: Reporter {
+    let onResult: @Sendable (ScenarioResult) async -> Void
+
+    /// Creates a reporter calling `onResult` for every result.
+    public init(_ onResult: @escaping @Sendable (ScenarioResult) async -> Void) { self.onResult = onResult }
+
+    public func scenarioFinished(_ result: ScenarioResult) async { await onResult(result) }
+    public func runFinished(_ summary: RunSummary) async {}
+}
+
+extension Harness {
+    /// Runs `plan`, calling `onResult` for each result as it is reported, and returns the collected run.
+    public static func run(
+        _ plan: Plan,
+        options: RunOptions,
+        resolver: any ServerResolver,
+        onResult: @escaping @Sendable (ScenarioResult) async -> Void
+    ) async -> RunResult {
+        let collector = CollectingReporter()
+        await PlanRunner.run(
+            plan,
+            options: options,
+            resolver: resolver,
+            reporter: ReporterGroup([ClosureReporter(onResult), collector])
+        )
+        return await collector.run
     }
 }

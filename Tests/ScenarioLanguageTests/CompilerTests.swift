@@ -35,7 +35,7 @@ struct CompilerTests {
         )
         let scenario = try #require(file.scenarios.first)
         #expect(scenario.greeting == .reply(ReplyExpectation(codes: [.exact(220)])))
-        #expect(scenario.steps.map(\.number) == ["1", "2", "3"])
+        #expect(scenario.steps.map(\.position) == [.step(1), .step(2), .step(3)])
         #expect(scenario.steps[1].action == .send(Template(literal: "MAIL FROM:<s@example.org>")))
         #expect(scenario.steps[1].expectation == .reply(.positive), "send without expect: any positive reply")
         #expect(scenario.steps[2].expectation == .reply(ReplyExpectation(codes: [.exact(250)])), "data defaults to 250")

@@ -2,6 +2,7 @@ import Foundation
 import LocatedYAML
 import SMTPScenarioTesting
 import ScenarioLanguage
+import ScenarioResults
 import ScenarioRunner
 import Testing
 

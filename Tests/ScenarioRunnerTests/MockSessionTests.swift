@@ -3,6 +3,7 @@ import LocatedYAML
 import MockServer
 import SMTPScenarioTesting
 import ScenarioLanguage
+import ScenarioResults
 import ScenarioRunner
 import Testing
 

@@ -3,6 +3,7 @@ import LocatedYAML
 import NIOConcurrencyHelpers
 import SMTPScenarioTesting
 import ScenarioLanguage
+import ScenarioResults
 import ScenarioRunner
 import Testing
 
@@ -30,15 +31,15 @@ struct RunnerBehaviourTests {
         let file = try Harness.compile(yaml)
         var options = RunOptions()
         options.jobs = 5
-        let result = await PlanRunner.run(
+        let result = await Harness.run(
             Plan(files: [file]),
             options: options,
             resolver: FixedResolver(endpoint(server))
         ) { result in
-            order.withLockedValue { $0.append(result.scenario.name) }
+            order.withLockedValue { $0.append(result.identity.name) }
         }
         #expect(order.withLockedValue { $0 } == ["s0", "s1", "s2", "s3", "s4"])
-        #expect(result.allResults.map(\.scenario.name) == ["s0", "s1", "s2", "s3", "s4"])
+        #expect(result.allResults.map(\.identity.name) == ["s0", "s1", "s2", "s3", "s4"])
         #expect(result.allResults.allSatisfy { $0.outcome.isPassed })
     }
 
@@ -60,12 +61,12 @@ struct RunnerBehaviourTests {
             options.jobs = 1
             let started = NIOLockedValueBox(false)
             let task = Task {
-                await PlanRunner.run(
+                await Harness.run(
                     Plan(files: [file]),
                     options: options,
                     resolver: FixedResolver(Harness.endpoint(of: mock))
                 ) { result in
-                    if result.scenario.name == "quick" { started.withLockedValue { $0 = true } }
+                    if result.identity.name == "quick" { started.withLockedValue { $0 = true } }
                 }
             }
             // Cancel once the first scenario has reported: the slow one is running or about to.
@@ -73,12 +74,12 @@ struct RunnerBehaviourTests {
             task.cancel()
             let result = await task.value
             #expect(result.interrupted)
-            #expect(result.allResults.map(\.scenario.name) == ["quick", "slow", "never started"])
+            #expect(result.allResults.map(\.identity.name) == ["quick", "slow", "never started"])
             #expect(result.allResults[0].outcome == .passed)
             for unfinished in result.allResults.dropFirst() {
                 let failure = try #require(
                     unfinished.outcome.failure,
-                    "\(unfinished.scenario.name) should be interrupted"
+                    "\(unfinished.identity.name) should be interrupted"
                 )
                 #expect(failure.kind == .interrupted)
             }

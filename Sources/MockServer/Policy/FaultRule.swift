@@ -1,5 +1,6 @@
 import Foundation
 import LocatedYAML
+import SMTPWire
 
 /// A fault the mock injects on purpose, to test how clients and scenarios handle misbehaving servers.
 public enum FaultRule: Sendable, Hashable {
@@ -47,19 +48,19 @@ public struct RecipientPattern: Sendable, Hashable, CustomStringConvertible {
 
 extension FaultRule.Stage {
     /// The stage of a command verb, if faults can target it.
-    init?(verb: String) {
+    init?(verb: SMTPVerb) {
         switch verb {
-        case "EHLO": self = .ehlo
-        case "HELO": self = .helo
-        case "MAIL": self = .mail
-        case "RCPT": self = .rcpt
-        case "DATA": self = .data
-        case "RSET": self = .rset
-        case "NOOP": self = .noop
-        case "VRFY": self = .vrfy
-        case "QUIT": self = .quit
-        case "STARTTLS": self = .starttls
-        case "AUTH": self = .auth
+        case .ehlo: self = .ehlo
+        case .helo: self = .helo
+        case .mail: self = .mail
+        case .rcpt: self = .rcpt
+        case .data: self = .data
+        case .rset: self = .rset
+        case .noop: self = .noop
+        case .vrfy: self = .vrfy
+        case .quit: self = .quit
+        case .starttls: self = .starttls
+        case .auth: self = .auth
         default: return nil
         }
     }

@@ -86,25 +86,25 @@ struct SessionMachine {
         guard line.readableBytes > 0 else { return error(ServerReply(500, "5.5.2", "Error: bad syntax")) }
         guard Self.isPrintable(line) else { return error(ServerReply(500, "5.5.2", "Error: bad syntax (binary data)")) }
         let command = SMTPCommandLine(line)
-        if line.readableBytes > policy.limits.maxCommandLength, command.verb != "AUTH" {
+        if line.readableBytes > policy.limits.maxCommandLength, command.verb != .auth {
             return error(ServerReply(500, "5.5.2", "Error: line too long"))
         }
-        let stage = FaultRule.Stage(verb: command.verb)
+        let stage = command.verb.flatMap(FaultRule.Stage.init(verb:))
         if let stage, drops(at: stage) { return [.drop] }
         let actions: [SessionAction]
         switch command.verb {
-        case "EHLO": actions = ehlo(command.argument, extended: true)
-        case "HELO": actions = ehlo(command.argument, extended: false)
-        case "MAIL": actions = mail(command.argument)
-        case "RCPT": actions = rcpt(command.argument)
-        case "DATA": actions = data(command.argument)
-        case "RSET":
+        case .ehlo?: actions = ehlo(command.argument, extended: true)
+        case .helo?: actions = ehlo(command.argument, extended: false)
+        case .mail?: actions = mail(command.argument)
+        case .rcpt?: actions = rcpt(command.argument)
+        case .data?: actions = data(command.argument)
+        case .rset?:
             resetTransaction()
             actions = [.reply(ServerReply(250, "2.0.0", "Ok"))]
-        case "NOOP": actions = [.reply(ServerReply(250, "2.0.0", "Ok"))]
-        case "VRFY": actions = verify(command.argument)
-        case "EXPN": actions = expand(command.argument)
-        case "HELP":
+        case .noop?: actions = [.reply(ServerReply(250, "2.0.0", "Ok"))]
+        case .vrfy?: actions = verify(command.argument)
+        case .expn?: actions = expand(command.argument)
+        case .help?:
             actions = [
                 .reply(
                     ServerReply(
@@ -114,12 +114,12 @@ struct SessionMachine {
                     )
                 )
             ]
-        case "QUIT": actions = [.reply(ServerReply(221, "2.0.0", "Bye")), .close]
-        case "STARTTLS": actions = startTLS(command.argument)
-        case "AUTH": actions = auth(command.argument)
-        case "BDAT", "ETRN", "TURN", "ATRN", "SEND", "SOML", "SAML":
+        case .quit?: actions = [.reply(ServerReply(221, "2.0.0", "Bye")), .close]
+        case .starttls?: actions = startTLS(command.argument)
+        case .auth?: actions = auth(command.argument)
+        case .bdat?, .etrn?, .turn?, .atrn?, .send?, .soml?, .saml?, .lhlo?:
             actions = error(ServerReply(502, "5.5.1", "Error: command not implemented"))
-        default:
+        case nil:
             actions = error(ServerReply(500, "5.5.2", "Error: command not recognized"))
         }
         return stage.map { delayed(actions, at: $0) } ?? actions

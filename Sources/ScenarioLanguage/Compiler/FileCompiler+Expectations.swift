@@ -1,12 +1,13 @@
 import Foundation
 import LocatedYAML
 import SMTPWire
+import ScenarioResults
 
 /// Reading `expect`, `greeting` and `capture` values.
 extension FileCompiler {
     static let codeForms =
-        "250, \"2xx\"/\"3xx\"/\"4xx\"/\"5xx\", a list such as [250, 251], closed, nothing, or a mapping with code/enhanced/text/advertises/lacks"
-    static let expectKeys = ["code", "enhanced", "text", "not-text", "advertises", "lacks", "tls"]
+        "250, \"2xx\"/\"3xx\"/\"4xx\"/\"5xx\", a list such as [250, 251], positive, any, closed, nothing, or a mapping with code/enhanced/text/advertises/lacks/single-line"
+    static let expectKeys = ["code", "enhanced", "text", "not-text", "advertises", "lacks", "tls", "single-line"]
 
     /// Compiles an `expect` value. `defaultCodes` applies when a mapping gives no `code`.
     mutating func expectation(
@@ -18,6 +19,10 @@ extension FileCompiler {
         switch value.scalar?.lowercased() {
         case "closed":
             return .closed
+        case "positive":
+            return .reply(.positive)
+        case "any":
+            return .reply(.anyReply)
         case "nothing":
             guard allowsNothing else {
                 diagnostics.error(.badValue, at: value.location, "`expect: nothing` is not possible here")
@@ -33,8 +38,13 @@ extension FileCompiler {
         return codes(value).map { .reply(ReplyExpectation(codes: $0)) }
     }
 
-    /// `250`, `"5xx"` or a list of those.
+    /// `250`, `"5xx"`, `positive`, `any`, or a list of those.
     mutating func codes(_ value: YAMLValue) -> [CodePattern]? {
+        switch value.scalar?.lowercased() {
+        case "positive": return ReplyExpectation.positive.codes
+        case "any": return [.any]
+        default: break
+        }
         let items = value.sequence ?? [value]
         if items.isEmpty {
             diagnostics.error(.badReply, at: value.location, "an empty list of reply codes", hint: Self.codeForms)
@@ -87,6 +97,9 @@ extension FileCompiler {
         }
         if let lacks = mapping["lacks"] { expectation.lacks = templateList(lacks, "lacks", scope: scope) }
         if let tls = mapping["tls"] { expectation.tls = tlsExpectation(tls, scope: scope) }
+        if let singleLine = mapping["single-line"] {
+            expectation.singleLine = singleLine.bool("single-line", into: &diagnostics) ?? false
+        }
         return diagnostics.errors.count == before ? expectation : nil
     }
 
@@ -148,7 +161,7 @@ extension FileCompiler {
     }
 
     /// `capture: {NAME: '/regex with (group)/'}`.
-    mutating func captures(_ value: YAMLValue) -> [Capture] {
+    mutating func captures(_ value: YAMLValue, scope: inout VariableScope) -> [Capture] {
         guard let mapping = value.mapping("capture", into: &diagnostics) else { return [] }
         var captures: [Capture] = []
         for entry in mapping.entries {
@@ -183,7 +196,8 @@ extension FileCompiler {
                 )
                 continue
             }
-            captures.append(Capture(name: entry.key, regex: regex, location: entry.keyLocation))
+            let key = scope.capture(entry.key)
+            captures.append(Capture(name: entry.key, key: key, regex: regex, location: entry.keyLocation))
         }
         return captures
     }

@@ -1,4 +1,5 @@
 import LocatedYAML
+import ScenarioResults
 
 /// One combination of a scenario's `matrix`.
 struct MatrixCombination {
@@ -6,6 +7,8 @@ struct MatrixCombination {
     var label: String
     /// Variables to define: `NAME` for scalars; `NAME` (the label value) and `NAME.field` for mappings.
     var values: [(name: String, value: YAMLValue)]
+    /// Each axis's name and shown value, for results.
+    var shown: [ScenarioIdentity.Parameter]
 }
 
 /// `matrix: {NAME: [values...], ...}`: the cartesian product, first key outermost, in source order.
@@ -18,7 +21,7 @@ extension FileCompiler {
             diagnostics.error(.badValue, at: value.location, "matrix is empty", hint: "give NAME: [values...]")
             return nil
         }
-        var axes: [[(label: String, values: [(String, YAMLValue)])]] = []
+        var axes: [[(label: String, shown: ScenarioIdentity.Parameter, values: [(String, YAMLValue)])]] = []
         for entry in mapping.entries {
             guard Self.isVariableName(entry.key) else {
                 diagnostics.error(.badValue, at: entry.keyLocation, "'\(entry.key)' is not a valid variable name")
@@ -29,10 +32,10 @@ extension FileCompiler {
                 diagnostics.error(.badValue, at: entry.value.location, "matrix '\(entry.key)' has no values")
                 return nil
             }
-            var axis: [(String, [(String, YAMLValue)])] = []
+            var axis: [(String, ScenarioIdentity.Parameter, [(String, YAMLValue)])] = []
             for item in items {
                 guard let (display, values) = matrixValue(item, name: entry.key) else { return nil }
-                axis.append(("\(entry.key)=\(display)", values))
+                axis.append(("\(entry.key)=\(display)", .init(name: entry.key, value: display), values))
             }
             axes.append(axis)
         }
@@ -48,13 +51,14 @@ extension FileCompiler {
             )
             return nil
         }
-        var combinations = [MatrixCombination(label: "", values: [])]
+        var combinations = [MatrixCombination(label: "", values: [], shown: [])]
         for axis in axes {
             combinations = combinations.flatMap { partial in
                 axis.map { choice in
                     MatrixCombination(
                         label: partial.label.isEmpty ? choice.label : partial.label + ", " + choice.label,
-                        values: partial.values + choice.values
+                        values: partial.values + choice.values,
+                        shown: partial.shown + [choice.shown]
                     )
                 }
             }

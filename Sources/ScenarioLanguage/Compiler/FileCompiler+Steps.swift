@@ -1,47 +1,159 @@
 import Foundation
 import LocatedYAML
 import SMTPWire
+import ScenarioResults
+
+/// A group call being compiled: what identifies it for cycles, and where it was called from.
+struct CallFrame {
+    /// `identity#name` of the group.
+    let key: String
+    /// The group as called (`s.envelope`).
+    let display: String
+    /// Where the `call:` is (or the group's definition, for a group checked on its own).
+    let site: SourceLocation
+}
 
 /// What step compilation carries from one step to the next.
 struct StepContext {
     /// The scenario's per-reply timeout.
     let replyTimeout: Duration
-    /// The scenario's greeting expectation, which `reconnect` checks again.
+    /// The scenario's greeting expectation, which `reconnect` and `connect` check again.
     let greeting: Expectation
     /// Set by `starttls`, cleared by EHLO/HELO: MAIL in between gets a warning (RFC 3207 4.2).
     var tlsWithoutNewEHLO = false
+    /// Whether a connection is open at this point (`connect: false`, `disconnect`, `connect`).
+    var connected: Bool
+    /// Inside a `pipeline`: only `send` steps, captures visible after it.
+    var insidePipeline = false
+    /// The file whose groups, imports and folder apply (a library, inside one of its groups).
+    var unit: SourceUnit
+    /// Groups being compiled, outermost first.
+    var callStack: [CallFrame] = []
+    /// `servers:` names of the scenario's file.
+    let servers: [String: ServerTarget]
+    /// How messages name the enclosing steps (`3 repeat > `), before the step's own number.
+    var pathText = ""
+
+    init(
+        replyTimeout: Duration,
+        greeting: Expectation,
+        connected: Bool,
+        unit: SourceUnit,
+        servers: [String: ServerTarget]
+    ) {
+        self.replyTimeout = replyTimeout
+        self.greeting = greeting
+        self.connected = connected
+        self.unit = unit
+        self.servers = servers
+    }
 }
 
-/// Reading `steps:`.
+/// One step as the per-action compilers see it.
+struct StepInput {
+    /// The whole step mapping.
+    let mapping: YAMLMapping
+    /// The action's `key: value`.
+    let entry: YAMLMapping.Entry
+    /// `step 3`, `step 2 call s.envelope > 1`: how messages name the step.
+    let label: String
+    /// The step's own path component.
+    let position: StepPath.Component
+    /// Its timeout (the step's, else the scenario's).
+    let timeout: Duration
+
+    /// The action's value.
+    var value: YAMLValue { entry.value }
+}
+
+/// What an action compiler produced: the action and its expectation (nil: the step's `expect` or the default).
+struct CompiledAction {
+    let action: StepAction
+    let expectation: Expectation
+}
+
+/// An action's compile function and the keys its steps may have besides the common ones.
+struct StepActionSpec: Sendable {
+    /// Keys besides `name`, `timeout`, `expect`, `capture` and the action keys (`retry` here allows the action
+    /// to be retried on its own).
+    let extraKeys: [String]
+    /// Compiles the step's action.
+    let compile: @Sendable (inout FileCompiler, StepInput, inout VariableScope, inout StepContext) -> CompiledAction?
+}
+
+/// Reading `steps:`, one compile function per action, chosen from a table keyed by the action's name.
 extension FileCompiler {
-    static let actionKeys = ["send", "data", "raw", "wait", "reconnect", "starttls", "auth", "pipeline"]
-    static let stepKeys = ["name", "timeout", "expect", "capture"] + actionKeys
+    static let commonStepKeys = ["name", "timeout", "expect", "capture"]
     static let positiveCodes: [CodePattern] = [.anyOfClass(2), .anyOfClass(3)]
 
+    /// The step actions, by key.
+    static let stepActions: [String: StepActionSpec] = [
+        "send": StepActionSpec(extraKeys: ["retry"]) { $0.compileSend($1, scope: &$2, context: &$3) },
+        "data": StepActionSpec(extraKeys: ["retry"]) { $0.compileData($1, scope: &$2, context: &$3) },
+        "raw": StepActionSpec(extraKeys: ["retry"]) { $0.compileRaw($1, scope: &$2, context: &$3) },
+        "wait": StepActionSpec(extraKeys: []) { $0.compileWait($1, scope: &$2, context: &$3) },
+        "reconnect": StepActionSpec(extraKeys: ["retry"]) { $0.compileReconnect($1, scope: &$2, context: &$3) },
+        "starttls": StepActionSpec(extraKeys: []) { $0.compileStartTLS($1, scope: &$2, context: &$3) },
+        "auth": StepActionSpec(extraKeys: ["retry"]) { $0.compileAuth($1, scope: &$2, context: &$3) },
+        "pipeline": StepActionSpec(extraKeys: []) { $0.compilePipeline($1, scope: &$2, context: &$3) },
+        "call": StepActionSpec(extraKeys: ["with"]) { $0.compileCall($1, scope: &$2, context: &$3) },
+        "repeat": StepActionSpec(extraKeys: ["index", "steps"]) { $0.compileRepeat($1, scope: &$2, context: &$3) },
+        "retry": StepActionSpec(extraKeys: ["steps"]) { $0.compileRetryBlock($1, scope: &$2, context: &$3) },
+        "fail": StepActionSpec(extraKeys: []) { $0.compileFail($1, scope: &$2, context: &$3) },
+        "connect": StepActionSpec(extraKeys: []) { $0.compileConnect($1, scope: &$2, context: &$3) },
+        "disconnect": StepActionSpec(extraKeys: []) { $0.compileDisconnect($1, scope: &$2, context: &$3) },
+    ]
+
+    /// The action keys in a stable order, for messages.
+    static let actionKeys = [
+        "send", "data", "raw", "wait", "reconnect", "starttls", "auth", "pipeline", "call", "repeat", "retry", "fail",
+        "connect", "disconnect",
+    ]
+
+    /// Compiles a list of steps (a scenario's, a group's, a repeat's or retry's body, a pipeline's items).
     mutating func compileSteps(
         _ items: [YAMLValue],
         scope: inout VariableScope,
-        context: inout StepContext,
-        numberPrefix: String
+        context: inout StepContext
     ) -> [Step] {
         // Captures later in the list, so a use before its capture gets a precise message.
         for (index, item) in items.enumerated() {
-            for name in item.mapping?["capture"]?.mapping?.keys ?? [] where !scope.runtimeNames.contains(name) {
-                scope.laterCaptures[name] = scope.laterCaptures[name] ?? "step \(numberPrefix)\(index + 1)"
+            for name in item.mapping?["capture"]?.mapping?.keys ?? [] where scope.runtimeKey(name) == nil {
+                scope.laterCaptures[name] =
+                    scope.laterCaptures[name] ?? "step \(context.pathText)\(Self.number(index + 1, context))"
             }
         }
-        // Pipelined commands are all sent before any reply arrives: a capture inside a pipeline is usable only after it.
-        let insidePipeline = !numberPrefix.isEmpty
+        // Pipelined commands are all sent before any reply arrives: a capture inside a pipeline is usable only after.
         let before = scope
         var steps: [Step] = []
+        var failedAt: SourceLocation?
         for (index, item) in items.enumerated() {
-            let number = numberPrefix + String(index + 1)
-            guard let mapping = item.mapping("step \(number)", into: &diagnostics) else { continue }
-            var stepScope = insidePipeline ? before : scope
-            if let step = compileStep(mapping, number: number, scope: &stepScope, context: &context) {
-                steps.append(step)
+            let number = Self.number(index + 1, context)
+            let position: StepPath.Component = context.insidePipeline ? .pipelined(index + 1) : .step(index + 1)
+            guard let mapping = item.mapping("step \(context.pathText)\(number)", into: &diagnostics) else {
+                continue
             }
-            if insidePipeline {
+            if let failedAt {
+                diagnostics.error(
+                    .badValue,
+                    at: mapping.location,
+                    "this step never runs: the `fail` step at \(failedAt.line):\(failedAt.column) ends the scenario",
+                    hint: "remove the steps after `fail`, or the `fail`"
+                )
+                break
+            }
+            var stepScope = context.insidePipeline ? before : scope
+            if let step = compileStep(
+                mapping,
+                label: "step \(context.pathText)\(number)",
+                position: position,
+                scope: &stepScope,
+                context: &context
+            ) {
+                steps.append(step)
+                if case .fail = step.action { failedAt = step.location }
+            }
+            if context.insidePipeline {
                 for capture in steps.last?.captures ?? [] { scope.capture(capture.name) }
             } else {
                 scope = stepScope
@@ -50,21 +162,52 @@ extension FileCompiler {
         return steps
     }
 
+    private static func number(_ index: Int, _ context: StepContext) -> String {
+        context.insidePipeline ? ".\(index)" : String(index)
+    }
+
+    /// One step: its action from the table, then the keys every step shares.
     private mutating func compileStep(
         _ mapping: YAMLMapping,
-        number: String,
+        label: String,
+        position: StepPath.Component,
         scope: inout VariableScope,
         context: inout StepContext
     ) -> Step? {
-        let insidePipeline = number.contains(".")
-        mapping.checkKeys(allowed: Self.stepKeys, context: "step \(number)", into: &diagnostics)
-        let actions = mapping.entries.filter { Self.actionKeys.contains($0.key) }
-        if actions.count > 1 {
+        let actions = mapping.entries.filter { Self.stepActions[$0.key] != nil }
+        // `retry:` beside another action retries that one step.
+        let retryModifier = actions.count == 2 ? actions.first { $0.key == "retry" } : nil
+        let primary = actions.filter { retryModifier == nil || $0.key != "retry" }
+        let extraKeys = primary.first.map { Self.stepActions[$0.key]!.extraKeys } ?? []
+        mapping.checkKeys(
+            allowed: Self.commonStepKeys + Self.actionKeys + extraKeys,
+            context: label,
+            into: &diagnostics
+        )
+        if primary.count > 1 {
             diagnostics.error(
                 .conflictingKeys,
-                at: actions[1].keyLocation,
-                "step \(number) has both `\(actions[0].key)` and `\(actions[1].key)`",
+                at: primary[1].keyLocation,
+                "\(label) has both `\(primary[0].key)` and `\(primary[1].key)`",
                 hint: "each step does one thing: split it into two steps"
+            )
+            return nil
+        }
+        if let retryModifier, let other = primary.first, !extraKeys.contains("retry") {
+            diagnostics.error(
+                .conflictingKeys,
+                at: retryModifier.keyLocation,
+                "a `\(other.key)` step cannot be retried on its own",
+                hint: "put it in a retry block: - retry: {attempts: 3}\n    steps: [...]"
+            )
+            return nil
+        }
+        if retryModifier != nil, context.insidePipeline {
+            diagnostics.error(
+                .badValue,
+                at: retryModifier!.keyLocation,
+                "a step inside a pipeline cannot be retried",
+                hint: "retry the whole pipeline's exchange with a retry block around it"
             )
             return nil
         }
@@ -73,207 +216,332 @@ extension FileCompiler {
             value.string("name", into: &diagnostics).flatMap { scope.template(value, text: $0, into: &diagnostics) }
         }
         let timeout = mapping["timeout"].flatMap { $0.duration("timeout", into: &diagnostics) } ?? context.replyTimeout
-        let expectValue = mapping["expect"]
-        let captureValue = mapping["capture"]
-        let action: StepAction
-        var expectation: Expectation
-        func expect(
-            default defaultExpectation: Expectation,
-            codes: [CodePattern],
-            allowsNothing: Bool = true
-        )
-            -> Expectation
-        {
-            guard let expectValue else { return defaultExpectation }
-            return self.expectation(expectValue, defaultCodes: codes, allowsNothing: allowsNothing, scope: scope)
-                ?? defaultExpectation
-        }
 
-        guard let actionEntry = actions.first else {
-            guard expectValue != nil else {
+        let compiled: CompiledAction
+        if let entry = primary.first {
+            let input = StepInput(mapping: mapping, entry: entry, label: label, position: position, timeout: timeout)
+            guard let result = Self.stepActions[entry.key]!.compile(&self, input, &scope, &context) else {
+                return nil
+            }
+            compiled = result
+        } else {
+            guard let expectValue = mapping["expect"] else {
                 // An unknown key (a misspelt action, most likely) has been reported already.
-                if mapping.keys.contains(where: { !Self.stepKeys.contains($0) }) { return nil }
+                if mapping.keys.contains(where: { !Self.commonStepKeys.contains($0) }) { return nil }
                 diagnostics.error(
                     .missingKey,
                     at: mapping.location,
-                    "step \(number) does nothing",
+                    "\(label) does nothing",
                     hint:
                         "a step has one of \(Self.actionKeys.joined(separator: ", ")), or `expect` alone to read a reply"
                 )
                 return nil
             }
-            action = .read
-            expectation = expect(default: .reply(.positive), codes: Self.positiveCodes)
-            return finish()
-        }
-        let value = actionEntry.value
-        switch actionEntry.key {
-        case "send":
-            guard let line = value.string("send", into: &diagnostics),
-                let template = scope.template(value, text: line, into: &diagnostics)
-            else { return nil }
-            if line.contains("\n") || line.contains("\r") {
-                diagnostics.error(
-                    .badValue,
-                    at: value.location,
-                    "send takes one command line; this one contains a line break",
-                    hint: "use one step per command, `data:` for message content, or `raw:` for exact bytes"
-                )
-            }
-            checkCommandOrder(line, at: value.location, context: &context, insidePipeline: insidePipeline)
-            action = .send(template)
-            expectation = expect(default: .reply(.positive), codes: Self.positiveCodes)
-        case "data":
-            guard let text = value.string("data", into: &diagnostics),
-                let template = scope.template(value, text: text, into: &diagnostics)
-            else { return nil }
-            action = .data(template)
-            expectation = expect(default: .reply(ReplyExpectation(codes: [.exact(250)])), codes: [.exact(250)])
-        case "raw":
-            guard let payload = rawPayload(value, scope: scope) else { return nil }
-            action = .raw(payload)
-            expectation = expect(default: .noReply, codes: Self.positiveCodes)
-        case "wait":
-            guard let duration = value.duration("wait", into: &diagnostics) else { return nil }
-            for key in ["expect", "capture"] {
-                if let entry = mapping.entry(key) {
-                    diagnostics.error(
-                        .conflictingKeys,
-                        at: entry.keyLocation,
-                        "a `wait` step reads no reply, so it takes no `\(key)`",
-                        hint: "add a separate step with `expect:` after the wait"
-                    )
-                }
-            }
-            action = .wait(duration)
-            expectation = .noReply
-        case "reconnect":
-            guard value.bool("reconnect", into: &diagnostics) == true else {
-                if value.scalar?.lowercased() == "false" {
-                    diagnostics.error(
-                        .badValue,
-                        at: value.location,
-                        "`reconnect: false` does nothing",
-                        hint: "remove the step"
-                    )
-                }
-                return nil
-            }
-            action = .reconnect
-            expectation = expect(default: context.greeting, codes: [.exact(220)], allowsNothing: false)
-            context.tlsWithoutNewEHLO = false
-        case "starttls":
-            guard !insidePipeline else {
-                diagnostics.error(
-                    .badValue,
-                    at: actionEntry.keyLocation,
-                    "STARTTLS cannot be pipelined",
-                    hint:
-                        "RFC 2920: STARTTLS must be the last command of a group; put it in its own step after the pipeline"
-                )
-                return nil
-            }
-            guard let startTLS = startTLSAction(value) else { return nil }
-            action = .startTLS(startTLS)
-            let defaultExpectation: Expectation =
-                startTLS.sendsCommand ? .reply(ReplyExpectation(codes: [.exact(220)])) : .noReply
-            expectation = expect(default: defaultExpectation, codes: [.exact(220)], allowsNothing: false)
-            context.tlsWithoutNewEHLO = true
-        case "auth":
-            guard !insidePipeline else {
-                diagnostics.error(
-                    .badValue,
-                    at: actionEntry.keyLocation,
-                    "AUTH cannot be pipelined",
-                    hint: "AUTH is an exchange of challenges and responses; put it in its own step"
-                )
-                return nil
-            }
-            guard let auth = authAction(value, scope: scope) else { return nil }
-            action = .auth(auth)
-            expectation = expect(default: .reply(ReplyExpectation(codes: [.exact(235)])), codes: [.exact(235)])
-        case "pipeline":
-            guard !insidePipeline else {
-                diagnostics.error(.badValue, at: actionEntry.keyLocation, "a pipeline cannot contain another pipeline")
-                return nil
-            }
-            guard let items = value.list("pipeline", into: &diagnostics) else { return nil }
-            if items.isEmpty {
-                diagnostics.error(.badValue, at: value.location, "the pipeline is empty", hint: "list `send:` steps")
-                return nil
-            }
-            for (index, item) in items.enumerated() {
-                guard let inner = item.mapping else { continue }
-                let innerActions = inner.keys.filter { Self.actionKeys.contains($0) }
-                if innerActions.count == 1, innerActions[0] != "send", !["starttls", "auth"].contains(innerActions[0]) {
-                    diagnostics.error(
-                        .badValue,
-                        at: inner.entry(innerActions[0])!.keyLocation,
-                        "step \(number).\(index + 1): a pipeline holds `send` steps only",
-                        hint: "put `\(innerActions[0])` in its own step after the pipeline"
-                    )
-                }
-            }
-            for key in ["expect", "capture"] {
-                if let entry = mapping.entry(key) {
-                    diagnostics.error(
-                        .conflictingKeys,
-                        at: entry.keyLocation,
-                        "a pipeline's `\(key)` belongs on the steps inside it",
-                        hint: "each pipelined command checks its own reply"
-                    )
-                }
-            }
-            var innerContext = context
-            let inner = compileSteps(items, scope: &scope, context: &innerContext, numberPrefix: number + ".")
-            context = innerContext
-            action = .pipeline(inner)
-            expectation = .noReply
-        default:
-            return nil
-        }
-        return finish()
-
-        func finish() -> Step? {
-            var captures: [Capture] = []
-            if let captureValue {
-                if case .noReply = expectation {
-                    diagnostics.error(
-                        .conflictingKeys,
-                        at: captureValue.location,
-                        "step \(number) reads no reply, so there is nothing to capture from",
-                        hint: "give the step an `expect:`"
-                    )
-                } else {
-                    captures = self.captures(captureValue)
-                }
-            }
-            for capture in captures { scope.capture(capture.name) }
-            guard diagnostics.errors.count == errorsBefore else { return nil }
-            return Step(
-                number: number,
-                name: name,
-                action: action,
-                expectation: expectation,
-                captures: captures,
-                timeout: timeout,
-                location: mapping.location
+            compiled = CompiledAction(
+                action: .read,
+                expectation: expectation(
+                    expectValue,
+                    defaultCodes: Self.positiveCodes,
+                    allowsNothing: true,
+                    scope: scope
+                ) ?? .reply(.positive)
             )
+        }
+        var captures: [Capture] = []
+        if let captureValue = mapping["capture"] {
+            if case .noReply = compiled.expectation {
+                diagnostics.error(
+                    .conflictingKeys,
+                    at: captureValue.location,
+                    "\(label) reads no reply, so there is nothing to capture from",
+                    hint: "give the step an `expect:`"
+                )
+            } else {
+                captures = self.captures(captureValue, scope: &scope)
+            }
+        }
+        guard diagnostics.errors.count == errorsBefore else { return nil }
+        let step = Step(
+            position: position,
+            name: name,
+            action: compiled.action,
+            expectation: compiled.expectation,
+            captures: captures,
+            timeout: timeout,
+            location: mapping.location
+        )
+        guard let retryModifier else { return step }
+        guard let retry = retrySettings(retryModifier.value, label: label) else { return nil }
+        // The retried step becomes the only step of a retry body.
+        let inner = Step(
+            position: .step(1),
+            name: name,
+            action: step.action,
+            expectation: step.expectation,
+            captures: step.captures,
+            timeout: step.timeout,
+            location: step.location
+        )
+        return Step(
+            position: position,
+            name: name,
+            action: .retry(
+                RetryAction(attempts: retry.attempts, interval: retry.interval, retryOn: retry.on, steps: [inner])
+            ),
+            expectation: .noReply,
+            captures: [],
+            timeout: timeout,
+            location: mapping.location
+        )
+    }
+
+    /// The step's `expect`, or `defaultExpectation` when it has none.
+    mutating func expect(
+        _ input: StepInput,
+        default defaultExpectation: Expectation,
+        codes: [CodePattern],
+        allowsNothing: Bool = true,
+        scope: VariableScope
+    ) -> Expectation {
+        guard let value = input.mapping["expect"] else { return defaultExpectation }
+        return expectation(value, defaultCodes: codes, allowsNothing: allowsNothing, scope: scope)
+            ?? defaultExpectation
+    }
+
+    /// Refuses `expect` and `capture` on a step that reads no reply.
+    mutating func refuseReplyKeys(_ input: StepInput, what: String) {
+        for key in ["expect", "capture"] {
+            if let entry = input.mapping.entry(key) {
+                diagnostics.error(
+                    .conflictingKeys,
+                    at: entry.keyLocation,
+                    "\(what) reads no reply, so it takes no `\(key)`",
+                    hint: "add a separate step with `expect:`"
+                )
+            }
         }
     }
 
+    // MARK: - Steps that talk
+
+    mutating func compileSend(
+        _ input: StepInput,
+        scope: inout VariableScope,
+        context: inout StepContext
+    ) -> CompiledAction? {
+        guard let line = input.value.string("send", into: &diagnostics),
+            let template = scope.template(input.value, text: line, into: &diagnostics)
+        else { return nil }
+        if line.contains("\n") || line.contains("\r") {
+            diagnostics.error(
+                .badValue,
+                at: input.value.location,
+                "send takes one command line; this one contains a line break",
+                hint: "use one step per command, `data:` for message content, or `raw:` for exact bytes"
+            )
+        }
+        checkCommandOrder(line, at: input.value.location, context: &context)
+        return CompiledAction(
+            action: .send(template),
+            expectation: expect(input, default: .reply(.positive), codes: Self.positiveCodes, scope: scope)
+        )
+    }
+
+    mutating func compileData(
+        _ input: StepInput,
+        scope: inout VariableScope,
+        context: inout StepContext
+    ) -> CompiledAction? {
+        guard !context.insidePipeline else { return refuseInPipeline(input) }
+        guard let text = input.value.string("data", into: &diagnostics),
+            let template = scope.template(input.value, text: text, into: &diagnostics)
+        else { return nil }
+        let accepted = Expectation.reply(ReplyExpectation(codes: [.exact(250)]))
+        return CompiledAction(
+            action: .data(template),
+            expectation: expect(input, default: accepted, codes: [.exact(250)], scope: scope)
+        )
+    }
+
+    mutating func compileRaw(
+        _ input: StepInput,
+        scope: inout VariableScope,
+        context: inout StepContext
+    ) -> CompiledAction? {
+        guard !context.insidePipeline else { return refuseInPipeline(input) }
+        guard let payload = rawPayload(input.value, scope: scope) else { return nil }
+        return CompiledAction(
+            action: .raw(payload),
+            expectation: expect(input, default: .noReply, codes: Self.positiveCodes, scope: scope)
+        )
+    }
+
+    mutating func compileWait(
+        _ input: StepInput,
+        scope: inout VariableScope,
+        context: inout StepContext
+    ) -> CompiledAction? {
+        guard !context.insidePipeline else { return refuseInPipeline(input) }
+        guard let duration = input.value.duration("wait", into: &diagnostics) else { return nil }
+        refuseReplyKeys(input, what: "a `wait` step")
+        return CompiledAction(action: .wait(duration), expectation: .noReply)
+    }
+
+    mutating func compileReconnect(
+        _ input: StepInput,
+        scope: inout VariableScope,
+        context: inout StepContext
+    ) -> CompiledAction? {
+        guard !context.insidePipeline else { return refuseInPipeline(input) }
+        guard input.value.bool("reconnect", into: &diagnostics) == true else {
+            if input.value.scalar?.lowercased() == "false" {
+                diagnostics.error(
+                    .badValue,
+                    at: input.value.location,
+                    "`reconnect: false` does nothing",
+                    hint: "remove the step"
+                )
+            }
+            return nil
+        }
+        context.tlsWithoutNewEHLO = false
+        return CompiledAction(
+            action: .reconnect,
+            expectation: expect(
+                input,
+                default: context.greeting,
+                codes: [.exact(220)],
+                allowsNothing: false,
+                scope: scope
+            )
+        )
+    }
+
+    mutating func compileStartTLS(
+        _ input: StepInput,
+        scope: inout VariableScope,
+        context: inout StepContext
+    ) -> CompiledAction? {
+        guard !context.insidePipeline else {
+            diagnostics.error(
+                .badValue,
+                at: input.entry.keyLocation,
+                "STARTTLS cannot be pipelined",
+                hint:
+                    "RFC 2920: STARTTLS must be the last command of a group; put it in its own step after the pipeline"
+            )
+            return nil
+        }
+        let value = input.value
+        let sendsCommand: Bool
+        if value.isNull {
+            sendsCommand = true
+        } else if value.scalar != nil {
+            guard let flag = value.bool("starttls", into: &diagnostics) else { return nil }
+            guard flag else {
+                diagnostics.error(
+                    .badValue,
+                    at: value.location,
+                    "`starttls: false` does nothing",
+                    hint: "remove the step"
+                )
+                return nil
+            }
+            sendsCommand = true
+        } else {
+            guard let mapping = value.mapping("starttls", into: &diagnostics) else { return nil }
+            mapping.checkKeys(allowed: ["command"], context: "starttls", into: &diagnostics)
+            sendsCommand = mapping["command"].flatMap { $0.bool("command", into: &diagnostics) } ?? true
+        }
+        context.tlsWithoutNewEHLO = true
+        let defaultExpectation: Expectation =
+            sendsCommand ? .reply(ReplyExpectation(codes: [.exact(220)])) : .noReply
+        return CompiledAction(
+            action: .startTLS(StartTLSAction(sendsCommand: sendsCommand)),
+            expectation: expect(
+                input,
+                default: defaultExpectation,
+                codes: [.exact(220)],
+                allowsNothing: false,
+                scope: scope
+            )
+        )
+    }
+
+    mutating func compileAuth(
+        _ input: StepInput,
+        scope: inout VariableScope,
+        context: inout StepContext
+    ) -> CompiledAction? {
+        guard !context.insidePipeline else {
+            diagnostics.error(
+                .badValue,
+                at: input.entry.keyLocation,
+                "AUTH cannot be pipelined",
+                hint: "AUTH is an exchange of challenges and responses; put it in its own step"
+            )
+            return nil
+        }
+        guard let auth = authAction(input.value, scope: scope) else { return nil }
+        let accepted = Expectation.reply(ReplyExpectation(codes: [.exact(235)]))
+        return CompiledAction(
+            action: .auth(auth),
+            expectation: expect(input, default: accepted, codes: [.exact(235)], scope: scope)
+        )
+    }
+
+    mutating func compileFail(
+        _ input: StepInput,
+        scope: inout VariableScope,
+        context: inout StepContext
+    ) -> CompiledAction? {
+        guard !context.insidePipeline else { return refuseInPipeline(input) }
+        guard let text = input.value.nonEmptyString("fail (a reason)", into: &diagnostics),
+            let reason = scope.template(input.value, text: text, into: &diagnostics)
+        else { return nil }
+        refuseReplyKeys(input, what: "a `fail` step")
+        return CompiledAction(action: .fail(reason), expectation: .noReply)
+    }
+
+    mutating func compileDisconnect(
+        _ input: StepInput,
+        scope: inout VariableScope,
+        context: inout StepContext
+    ) -> CompiledAction? {
+        guard !context.insidePipeline else { return refuseInPipeline(input) }
+        guard input.value.bool("disconnect", into: &diagnostics) == true else {
+            if input.value.scalar?.lowercased() == "false" {
+                diagnostics.error(
+                    .badValue,
+                    at: input.value.location,
+                    "`disconnect: false` does nothing",
+                    hint: "remove the step"
+                )
+            }
+            return nil
+        }
+        refuseReplyKeys(input, what: "a `disconnect` step")
+        return CompiledAction(action: .disconnect, expectation: .noReply)
+    }
+
+    /// The error for a step kind a pipeline cannot hold.
+    mutating func refuseInPipeline(_ input: StepInput) -> CompiledAction? {
+        diagnostics.error(
+            .badValue,
+            at: input.entry.keyLocation,
+            "\(input.label): a pipeline holds `send` steps only",
+            hint: "put `\(input.entry.key)` in its own step after the pipeline"
+        )
+        return nil
+    }
+
     /// Warns about MAIL after STARTTLS without a new EHLO; refuses STARTTLS and AUTH inside a pipeline.
-    private mutating func checkCommandOrder(
-        _ line: String,
-        at location: SourceLocation,
-        context: inout StepContext,
-        insidePipeline: Bool
-    ) {
-        let verb = SMTPCommandLine(line).verb
-        switch verb {
-        case "EHLO", "HELO", "LHLO":
+    private mutating func checkCommandOrder(_ line: String, at location: SourceLocation, context: inout StepContext) {
+        let command = SMTPCommandLine(line)
+        switch command.verb {
+        case .ehlo?, .helo?, .lhlo?:
             context.tlsWithoutNewEHLO = false
-        case "MAIL" where context.tlsWithoutNewEHLO:
+        case .mail? where context.tlsWithoutNewEHLO:
             diagnostics.warning(
                 .badValue,
                 at: location,
@@ -281,12 +549,13 @@ extension FileCompiler {
                 hint: "RFC 3207 4.2: after TLS starts, the client forgets what it learned and must send EHLO again"
             )
             context.tlsWithoutNewEHLO = false
-        case "STARTTLS" where insidePipeline, "AUTH" where insidePipeline:
+        case .starttls? where context.insidePipeline, .auth? where context.insidePipeline:
             diagnostics.error(
                 .badValue,
                 at: location,
-                "\(verb) cannot be pipelined",
-                hint: "RFC 2920: send \(verb) in its own step (use `\(verb.lowercased()):` for the whole exchange)"
+                "\(command.keyword) cannot be pipelined",
+                hint:
+                    "RFC 2920: send \(command.keyword) in its own step (use `\(command.keyword.lowercased()):` for the whole exchange)"
             )
         default:
             break
@@ -324,32 +593,11 @@ extension FileCompiler {
         return .text(template)
     }
 
-    /// `starttls: true`, `starttls: {}` or `starttls: {command: false}`.
-    private mutating func startTLSAction(_ value: YAMLValue) -> StartTLSAction? {
-        if value.isNull { return StartTLSAction(sendsCommand: true) }
-        if value.scalar != nil {
-            guard let flag = value.bool("starttls", into: &diagnostics) else { return nil }
-            guard flag else {
-                diagnostics.error(
-                    .badValue,
-                    at: value.location,
-                    "`starttls: false` does nothing",
-                    hint: "remove the step"
-                )
-                return nil
-            }
-            return StartTLSAction(sendsCommand: true)
-        }
-        guard let mapping = value.mapping("starttls", into: &diagnostics) else { return nil }
-        mapping.checkKeys(allowed: ["command"], context: "starttls", into: &diagnostics)
-        let sendsCommand = mapping["command"].flatMap { $0.bool("command", into: &diagnostics) } ?? true
-        return StartTLSAction(sendsCommand: sendsCommand)
-    }
-
     /// `auth: {mechanism, username, password | token}`.
     private mutating func authAction(_ value: YAMLValue, scope: VariableScope) -> AuthAction? {
         guard let mapping = value.mapping("auth", into: &diagnostics) else { return nil }
         mapping.checkKeys(allowed: ["mechanism", "username", "password", "token"], context: "auth", into: &diagnostics)
+        let mechanisms = SASLMechanism.allCases.map(\.rawValue).joined(separator: ", ")
         guard let mechanismValue = mapping["mechanism"],
             let mechanismRaw = mechanismValue.string("mechanism", into: &diagnostics),
             let mechanismText = scope.staticString(
@@ -364,7 +612,7 @@ extension FileCompiler {
                     .missingKey,
                     at: mapping.location,
                     "auth needs a `mechanism:`",
-                    hint: "one of \(SASLMechanism.allCases.map(\.rawValue).joined(separator: ", "))"
+                    hint: "one of \(mechanisms)"
                 )
             }
             return nil
@@ -374,7 +622,7 @@ extension FileCompiler {
                 .badValue,
                 at: mechanismValue.location,
                 "unknown SASL mechanism \"\(mechanismText)\"",
-                hint: "one of \(SASLMechanism.allCases.map(\.rawValue).joined(separator: ", "))"
+                hint: "one of \(mechanisms)"
             )
             return nil
         }
@@ -382,8 +630,8 @@ extension FileCompiler {
             diagnostics.error(.missingKey, at: mapping.location, "auth needs a `username:`")
             return nil
         }
-        let secretKey = mechanism == .xoauth2 ? "token" : "password"
-        let wrongKey = mechanism == .xoauth2 ? "password" : "token"
+        let secretKey = mechanism.usesToken ? "token" : "password"
+        let wrongKey = mechanism.usesToken ? "password" : "token"
         if let wrong = mapping.entry(wrongKey) {
             diagnostics.error(
                 .conflictingKeys,

@@ -20,8 +20,18 @@ public struct CompileOptions: Sendable {
 
 /// The outcome of compiling one file: the file when it has no errors, and every diagnostic either way.
 public struct FileCompilation: Sendable {
-    /// The compiled file; nil when there were errors.
+    /// What kind of file it is.
+    public enum Kind: Sendable, Hashable {
+        /// A scenario or a suite.
+        case scenarios
+        /// A library (`groups:` only): checked, but nothing of it runs.
+        case library
+    }
+
+    /// The compiled file; nil when there were errors, and for a library.
     public let file: ScenarioFile?
+    /// Scenarios or library.
+    public let kind: Kind
     /// The path as shown in diagnostics.
     public let displayPath: String
     /// Errors and warnings, in source order.
@@ -40,13 +50,26 @@ public enum ScenarioCompiler {
 
     /// Compiles the file at `path`.
     public static func compile(path: String, options: CompileOptions) -> FileCompilation {
-        let display = displayPath(for: path, workingDirectory: options.workingDirectory)
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        do {
-            let root = try YAMLDocument.load(path: path, displayPath: display)
-            return compile(root: root, displayPath: display, directory: directory, options: options)
-        } catch {
-            return FileCompilation(file: nil, displayPath: display, diagnostics: [error])
+        compile(paths: [path], options: options)[0]
+    }
+
+    /// Compiles several files, reading each library they import once.
+    public static func compile(paths: [String], options: CompileOptions) -> [FileCompilation] {
+        let loader = LibraryLoader(options: options)
+        return paths.map { path in
+            let display = displayPath(for: path, workingDirectory: options.workingDirectory)
+            let absolute = absolutePath(path, workingDirectory: options.workingDirectory)
+            do throws(Diagnostic) {
+                let root = try YAMLDocument.load(path: path, displayPath: display)
+                let unit = SourceUnit(
+                    displayPath: display,
+                    directory: URL(fileURLWithPath: absolute).deletingLastPathComponent().path,
+                    identity: absolute
+                )
+                return compile(root: root, unit: unit, options: options, loader: loader)
+            } catch {
+                return FileCompilation(file: nil, kind: .scenarios, displayPath: display, diagnostics: [error])
+            }
         }
     }
 
@@ -59,40 +82,91 @@ public enum ScenarioCompiler {
     ) -> FileCompilation {
         do {
             let root = try YAMLDocument.parse(source, file: displayPath)
-            return compile(
-                root: root,
+            let folder = directory ?? options.workingDirectory
+            let unit = SourceUnit(
                 displayPath: displayPath,
-                directory: directory ?? options.workingDirectory,
-                options: options
+                directory: folder,
+                identity: URL(fileURLWithPath: folder).appendingPathComponent(displayPath).standardized.path
             )
+            return compile(root: root, unit: unit, options: options, loader: LibraryLoader(options: options))
         } catch {
-            return FileCompilation(file: nil, displayPath: displayPath, diagnostics: [error])
+            return FileCompilation(file: nil, kind: .scenarios, displayPath: displayPath, diagnostics: [error])
         }
     }
 
     private static func compile(
         root: YAMLValue?,
-        displayPath: String,
-        directory: String,
-        options: CompileOptions
+        unit: SourceUnit,
+        options: CompileOptions,
+        loader: LibraryLoader
     ) -> FileCompilation {
-        var compiler = FileCompiler(displayPath: displayPath, directory: directory, options: options)
-        let file = compiler.compileRoot(root)
-        let redactor = Redactor(secrets: Array(compiler.secretValues))
-        let diagnostics = compiler.diagnostics.all.sorted { $0.location < $1.location }.map {
-            $0.mapText(redactor.mask)
+        var compiler = FileCompiler(unit: unit, options: options, loader: loader)
+        var compiled: CompiledRoot = .scenarios(nil)
+        loader.within(identity: unit.identity, display: unit.displayPath) {
+            compiled = compiler.compileRoot(root)
+            if case .library = compiled { compiler.checkUncalledGroups() }
         }
+        let diagnostics = finished(compiler)
         let hasErrors = diagnostics.contains { $0.severity == .error }
-        return FileCompilation(file: hasErrors ? nil : file, displayPath: displayPath, diagnostics: diagnostics)
+        switch compiled {
+        case .library:
+            return FileCompilation(file: nil, kind: .library, displayPath: unit.displayPath, diagnostics: diagnostics)
+        case .scenarios(let file):
+            return FileCompilation(
+                file: hasErrors ? nil : file,
+                kind: .scenarios,
+                displayPath: unit.displayPath,
+                diagnostics: diagnostics
+            )
+        }
+    }
+
+    /// A compiler's diagnostics, each reported once, in source order, with every secret masked.
+    private static func finished(_ compiler: FileCompiler) -> [Diagnostic] {
+        var diagnostics = compiler.diagnostics
+        diagnostics.removeDuplicates()
+        let redactor = Redactor(secrets: Array(compiler.secretValues))
+        return diagnostics.all.sorted { $0.location < $1.location }.map { $0.mapText(redactor.mask) }
+    }
+
+    /// Loads a library imported by another file; nil unit (and no diagnostics) when the file has scenarios.
+    static func loadLibrary(
+        path: String,
+        display: String,
+        options: CompileOptions,
+        loader: LibraryLoader
+    ) -> LibraryLoader.Loaded {
+        let root: YAMLValue?
+        do {
+            root = try YAMLDocument.load(path: path, displayPath: display)
+        } catch {
+            return LibraryLoader.Loaded(unit: nil, diagnostics: [error])
+        }
+        if let mapping = root?.mapping, mapping["scenarios"] != nil || mapping["name"] != nil || mapping["steps"] != nil
+        {
+            return LibraryLoader.Loaded(unit: nil, diagnostics: [])
+        }
+        let unit = SourceUnit(
+            displayPath: display,
+            directory: URL(fileURLWithPath: path).deletingLastPathComponent().path,
+            identity: path
+        )
+        var compiler = FileCompiler(unit: unit, options: options, loader: loader)
+        _ = compiler.compileRoot(root)
+        return LibraryLoader.Loaded(unit: unit, diagnostics: finished(compiler))
     }
 
     /// `path` relative to `workingDirectory` when it lies below it, else as given.
     public static func displayPath(for path: String, workingDirectory: String) -> String {
-        let absolute = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: workingDirectory, isDirectory: true))
-            .standardized.path
+        let absolute = absolutePath(path, workingDirectory: workingDirectory)
         let base = URL(fileURLWithPath: workingDirectory).standardized.path
         let prefix = base.hasSuffix("/") ? base : base + "/"
         if absolute.hasPrefix(prefix) { return String(absolute.dropFirst(prefix.count)) }
         return path
+    }
+
+    static func absolutePath(_ path: String, workingDirectory: String) -> String {
+        URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: workingDirectory, isDirectory: true))
+            .standardized.path
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LocatedYAML
+import ScenarioResults
 
 /// Bounds on what `${...}` expansion may produce (README "Limits").
 enum ExpansionLimits {
@@ -22,7 +23,9 @@ final class ExpansionBudget {
 
 /// The variables visible at one point of a scenario, and the `${...}` parser that uses them.
 ///
-/// Later sources win: suite `vars`, scenario `vars`, `--var`/`--secret`, then captures of earlier steps.
+/// Later sources win: suite `vars`, scenario `vars`, `--var`/`--secret`, then captures of earlier steps. A run-time
+/// variable is visible under its name but stored under a key: inside a group call the key carries the call's
+/// prefix, so a group's own captures never overwrite the caller's variables (only `export` crosses over).
 struct VariableScope {
     /// Names the runner provides once connected.
     static let builtinRuntimeNames: Set<String> = ["server.host", "server.port", "server.ip"]
@@ -30,8 +33,18 @@ struct VariableScope {
     /// Values defined by files, the command line and matrices; a value may itself hold run-time references
     /// (`"[${server.ip}]"`), which are spliced into every template that uses it.
     private(set) var staticValues: [String: Template]
-    /// Variables whose value comes while running (built-ins and captures of earlier steps).
-    private(set) var runtimeNames: Set<String> = VariableScope.builtinRuntimeNames
+    /// Variables whose value comes while running (built-ins, captures of earlier steps, repeat indexes), by the
+    /// name used in templates, with the key the runner stores them under.
+    private(set) var runtimeKeys: [String: String] = Dictionary(
+        uniqueKeysWithValues: VariableScope.builtinRuntimeNames.map { ($0, $0) }
+    )
+    /// Run-time keys standing for a group's required parameters while the group is checked without a call
+    /// (a library compiled on its own): fine in any template, never a reason to refuse a static-only field.
+    private(set) var placeholderKeys: Set<String> = []
+    /// Prefix of the run-time keys of captures made in this scope ("" for a scenario, `call3/` in a group).
+    var capturePrefix = ""
+    /// In a group body: the caller's keys for the names the group exports, which its captures write to.
+    var exportKeys: [String: String] = [:]
     /// Variables whose definition had an error (already reported): uses of them fail without a second message.
     private(set) var failedNames: Set<String> = []
     /// Captures made later in the scenario, to explain a use before its capture.
@@ -49,10 +62,61 @@ struct VariableScope {
         self.budget = budget
     }
 
+    /// A scope for a group's body: the command line, the environment and `fileValues` (the group's own file's
+    /// `vars`); nothing of the caller's.
+    func groupScope(fileValues: [String: Template], prefix: String) -> VariableScope {
+        var scope = VariableScope(
+            commandLine: [:],
+            environment: environment,
+            budget: budget
+        )
+        scope.staticValues = fileValues
+        scope.capturePrefix = prefix
+        return scope
+    }
+
     /// Defines a file variable unless the command line already set it (the command line wins).
     mutating func define(_ name: String, value: Template) {
         guard !commandLineNames.contains(name) else { return }
         staticValues[name] = value
+    }
+
+    /// Binds a group parameter: the argument given at the call site (templates of the caller's keys).
+    mutating func bind(_ name: String, value: Template) {
+        runtimeKeys[name] = nil
+        staticValues[name] = value
+    }
+
+    /// Binds a required parameter to a placeholder, to check a group without a call.
+    mutating func bindPlaceholder(_ name: String) {
+        let key = "\u{0}param/" + name
+        placeholderKeys.insert(key)
+        runtimeKeys[name] = key
+        staticValues[name] = nil
+    }
+
+    /// Whether `name` is visible now, static or run-time.
+    func isVisible(_ name: String) -> Bool { staticValues[name] != nil || runtimeKeys[name] != nil }
+
+    /// The run-time key of visible variable `name`, if it is a run-time variable.
+    func runtimeKey(_ name: String) -> String? { runtimeKeys[name] }
+
+    /// Makes `name` a run-time variable stored under `key`; from now on uses of it are resolved while running.
+    mutating func makeRuntime(_ name: String, key: String) {
+        runtimeKeys[name] = key
+        staticValues[name] = nil
+        laterCaptures[name] = nil
+    }
+
+    /// Makes a run-time variable invisible again (a repeat's index after its body).
+    mutating func forget(_ name: String) { runtimeKeys[name] = nil }
+
+    /// Records that a step captures `name`: stored under this scope's prefix, visible from now on.
+    @discardableResult
+    mutating func capture(_ name: String) -> String {
+        let key = exportKeys[name] ?? runtimeKeys[name] ?? capturePrefix + name
+        makeRuntime(name, key: key)
+        return key
     }
 
     /// Records that `name`'s definition failed, so its uses are not reported again as undefined.
@@ -61,14 +125,8 @@ struct VariableScope {
     /// The value of a static variable when it holds no run-time reference.
     func staticValue(_ name: String) -> String? { staticValues[name]?.staticText }
 
-    /// Records that a step captures `name`; from now on it is a run-time variable.
-    mutating func capture(_ name: String) {
-        runtimeNames.insert(name)
-        laterCaptures[name] = nil
-    }
-
     /// Every name known now, for suggestions.
-    var knownNames: [String] { Array(staticValues.keys) + Array(runtimeNames) }
+    var knownNames: [String] { Array(staticValues.keys) + Array(runtimeKeys.keys) }
 
     /// Parses `${NAME}` references in `text`, substituting what is known now.
     ///
@@ -169,10 +227,15 @@ struct VariableScope {
     func staticString(_ value: YAMLValue, text: String, what: String, into diagnostics: inout Diagnostics) -> String? {
         guard let template = template(value, text: text, into: &diagnostics) else { return nil }
         if let resolved = template.staticText { return resolved }
+        // A group checked without a call: its required parameters are unknown, which is no error here.
+        if template.variableNames.allSatisfy(placeholderKeys.contains) { return nil }
+        let names = template.variableNames.filter { !placeholderKeys.contains($0) }.map { key in
+            runtimeKeys.first { $0.value == key }?.key ?? key
+        }
         diagnostics.error(
             .badValue,
             at: value.location,
-            "\(what) cannot use run-time variables (\(template.variableNames.map { "${\($0)}" }.joined(separator: ", ")))",
+            "\(what) cannot use run-time variables (\(names.map { "${\($0)}" }.joined(separator: ", ")))",
             hint: "use vars, --var or ${env.NAME} here"
         )
         return nil
@@ -206,7 +269,7 @@ struct VariableScope {
             )
         }
         guard !name.isEmpty else { return .failure("empty variable reference ${}", hint: "write ${NAME}") }
-        if runtimeNames.contains(name) { return .runtime(name) }
+        if let key = runtimeKeys[name] { return .runtime(key) }
         if failedNames.contains(name) { return .alreadyReported }
         if let value = staticValues[name] { return .template(value) }
         if let step = laterCaptures[name] {

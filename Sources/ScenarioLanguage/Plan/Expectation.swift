@@ -1,5 +1,6 @@
 import LocatedYAML
 import SMTPWire
+import ScenarioResults
 
 /// What a step expects to happen after it acted.
 public enum Expectation: Sendable, Hashable {
@@ -19,12 +20,15 @@ public enum CodePattern: Sendable, Hashable, CustomStringConvertible {
     case exact(Int)
     /// Any code whose first digit is this (2, 3, 4 or 5).
     case anyOfClass(Int)
+    /// Any reply at all (`expect: any`).
+    case any
 
     /// Whether `code` matches.
     public func matches(_ code: Int) -> Bool {
         switch self {
         case .exact(let expected): return code == expected
         case .anyOfClass(let digit): return code / 100 == digit
+        case .any: return true
         }
     }
 
@@ -33,6 +37,7 @@ public enum CodePattern: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .exact(let code): return String(code)
         case .anyOfClass(let digit): return "\(digit)xx"
+        case .any: return "any reply"
         }
     }
 
@@ -124,12 +129,17 @@ public struct ReplyExpectation: Sendable, Hashable, CustomStringConvertible {
     public var lacks: [Template] = []
     /// TLS facts, for `starttls` steps.
     public var tls: TLSExpectation?
+    /// The reply must be a single line (`single-line: true`).
+    public var singleLine = false
 
     /// Creates an expectation of the given codes.
     public init(codes: [CodePattern]) { self.codes = codes }
 
     /// 2xx or 3xx: the default of a `send` without `expect`.
     public static let positive = ReplyExpectation(codes: [.anyOfClass(2), .anyOfClass(3)])
+
+    /// Any reply (`expect: any`).
+    public static let anyReply = ReplyExpectation(codes: [.any])
 
     /// `250`, `250 or 251`, `4xx or 5xx`, then ` with enhanced 5.7.1`, ... as one readable phrase.
     public var description: String {
@@ -139,22 +149,27 @@ public struct ReplyExpectation: Sendable, Hashable, CustomStringConvertible {
         if let match = notText { text += ", without \(match)" }
         if !advertises.isEmpty { text += ", advertising \(advertises.map(\.description).joined(separator: ", "))" }
         if !lacks.isEmpty { text += ", not advertising \(lacks.map(\.description).joined(separator: ", "))" }
+        if singleLine { text += ", on a single line" }
         return text
     }
 }
 
 /// `capture: {NAME: '/regex/'}`: the first group of a match against the reply text becomes variable NAME.
 public struct Capture: Sendable, Hashable {
-    /// The variable to set.
+    /// The variable as written.
     public let name: String
+    /// Where the runner stores it: the name, or inside a group call a private key (`call3/name`), so a group's
+    /// captures never overwrite its caller's variables.
+    public let key: String
     /// The pattern.
     public let regex: PatternRegex
     /// Where the capture is written.
     public let location: SourceLocation
 
-    /// Creates a capture.
-    public init(name: String, regex: PatternRegex, location: SourceLocation) {
+    /// Creates a capture stored under `key` (default: the name).
+    public init(name: String, key: String? = nil, regex: PatternRegex, location: SourceLocation) {
         self.name = name
+        self.key = key ?? name
         self.regex = regex
         self.location = location
     }

@@ -1,18 +1,50 @@
 import Foundation
 import LocatedYAML
+import ScenarioResults
+
+/// A server a scenario (or a `connect` step) names: an address, possibly reached through a `servers:` name that
+/// `--server NAME=ADDR` can override.
+public struct ServerRef: Sendable, Hashable, CustomStringConvertible {
+    /// The `servers:` name, when the file used one.
+    public let name: String?
+    /// The address the file gives.
+    public let target: ServerTarget
+
+    /// Creates a reference.
+    public init(name: String? = nil, target: ServerTarget) {
+        self.name = name
+        self.target = target
+    }
+
+    /// `submission (127.0.0.1:587)` or the address.
+    public var description: String { name.map { "\($0) (\(target))" } ?? target.description }
+}
+
+/// `xfail:` on a scenario: it is expected to fail.
+public struct ExpectedFailure: Sendable, Hashable {
+    /// Why (a known bug, say).
+    public let reason: String
+    /// The failure message must match this for the failure to count as expected.
+    public let match: TextMatch?
+    /// Whether a pass fails the scenario (XPASS); `strict: false` reports a pass instead.
+    public let strict: Bool
+
+    /// Creates the expectation.
+    public init(reason: String, match: TextMatch?, strict: Bool) {
+        self.reason = reason
+        self.match = match
+        self.strict = strict
+    }
+}
 
 /// One compiled scenario: a connection, its greeting check and its steps.
 public struct Scenario: Sendable, Hashable {
-    /// The scenario's name, unique within its file (matrix entries carry their values: `name [rcpt=bob]`).
-    public let name: String
-    /// Its `description`.
-    public let description: String?
-    /// Its `tags`.
-    public let tags: [String]
-    /// Where the scenario starts (its `name:` key).
-    public let location: SourceLocation
+    /// Name, location, suite, tags, matrix values: what results report.
+    public let identity: ScenarioIdentity
     /// Where to connect; nil means "the run's default" (`--server`, else the embedded mock).
-    public let server: ServerTarget?
+    public let server: ServerRef?
+    /// Whether the runner connects before the first step (`connect: false` leaves it to a `connect` step).
+    public let connectsAtStart: Bool
     /// The greeting's expectation (default 220).
     public let greeting: Expectation
     /// Captures from the greeting.
@@ -23,6 +55,8 @@ public struct Scenario: Sendable, Hashable {
     public let replyTimeout: Duration
     /// Why the scenario is skipped, when it is.
     public let skipReason: String?
+    /// `xfail:`, when the scenario is expected to fail.
+    public let expectedFailure: ExpectedFailure?
     /// The steps in order.
     public let steps: [Step]
     /// TLS settings.
@@ -32,34 +66,39 @@ public struct Scenario: Sendable, Hashable {
 
     /// Creates a scenario.
     public init(
-        name: String,
-        description: String?,
-        tags: [String],
-        location: SourceLocation,
-        server: ServerTarget?,
+        identity: ScenarioIdentity,
+        server: ServerRef?,
+        connectsAtStart: Bool = true,
         greeting: Expectation,
         greetingCaptures: [Capture],
         connectTimeout: Duration,
         replyTimeout: Duration,
         skipReason: String?,
+        expectedFailure: ExpectedFailure? = nil,
         steps: [Step],
         tls: TLSOptions,
         secretValues: [String]
     ) {
-        self.name = name
-        self.description = description
-        self.tags = tags
-        self.location = location
+        self.identity = identity
         self.server = server
+        self.connectsAtStart = connectsAtStart
         self.greeting = greeting
         self.greetingCaptures = greetingCaptures
         self.connectTimeout = connectTimeout
         self.replyTimeout = replyTimeout
         self.skipReason = skipReason
+        self.expectedFailure = expectedFailure
         self.steps = steps
         self.tls = tls
         self.secretValues = secretValues
     }
+
+    /// The scenario's name.
+    public var name: String { identity.name }
+    /// Where it is written.
+    public var location: SourceLocation { identity.location }
+    /// Its tags.
+    public var tags: [String] { identity.tags }
 }
 
 /// A compiled scenario file: a suite (named or named after the file) and its scenarios.
@@ -70,12 +109,15 @@ public struct ScenarioFile: Sendable, Hashable {
     public let suiteName: String?
     /// The scenarios in file order.
     public let scenarios: [Scenario]
+    /// The names its `servers:` defines.
+    public let serverNames: Set<String>
 
     /// Creates a file.
-    public init(displayPath: String, suiteName: String?, scenarios: [Scenario]) {
+    public init(displayPath: String, suiteName: String?, scenarios: [Scenario], serverNames: Set<String> = []) {
         self.displayPath = displayPath
         self.suiteName = suiteName
         self.scenarios = scenarios
+        self.serverNames = serverNames
     }
 
     /// The name reports use: the suite name, else the path with `/` as `.` and no extension
@@ -101,4 +143,28 @@ public struct Plan: Sendable, Hashable {
 
     /// The number of scenarios in all files.
     public var scenarioCount: Int { files.reduce(0) { $0 + $1.scenarios.count } }
+
+    /// Every scenario in plan order.
+    public var scenarios: [Scenario] { files.flatMap(\.scenarios) }
+
+    /// Every `servers:` name the files define.
+    public var serverNames: Set<String> { files.reduce(into: Set()) { $0.formUnion($1.serverNames) } }
+}
+
+extension Scenario {
+    /// Every address the scenario names: its server and the servers of its `connect` steps.
+    public var serverTargets: [ServerTarget] {
+        func connects(_ steps: [Step]) -> [ServerTarget] {
+            steps.flatMap { step -> [ServerTarget] in
+                switch step.action {
+                case .connect(let action): return action.server.map { [$0.target] } ?? []
+                case .call(let call): return connects(call.steps)
+                case .repeatSteps(let loop): return connects(loop.steps)
+                case .retry(let retry): return connects(retry.steps)
+                default: return []
+                }
+            }
+        }
+        return (server.map { [$0.target] } ?? []) + connects(steps)
+    }
 }

@@ -1,10 +1,12 @@
 import LocatedYAML
 import SMTPWire
+import ScenarioResults
 
 /// One compiled step of a scenario, with everything the runner needs and the location reports point at.
 public struct Step: Sendable, Hashable {
-    /// The step's position: `3`, or `3.2` for the second step inside a `pipeline`.
-    public let number: String
+    /// The step's own level of its path: `.step(3)`, or `.pipelined(2)` inside a pipeline. The runner builds the
+    /// whole path (`3 repeat i=737 > 1`) as it descends.
+    public let position: StepPath.Component
     /// The step's `name:`, if given (it may use variables, like every string of a step).
     public let name: Template?
     /// What the step does.
@@ -20,7 +22,7 @@ public struct Step: Sendable, Hashable {
 
     /// Creates a step.
     public init(
-        number: String,
+        position: StepPath.Component,
         name: Template?,
         action: StepAction,
         expectation: Expectation,
@@ -28,13 +30,26 @@ public struct Step: Sendable, Hashable {
         timeout: Duration,
         location: SourceLocation
     ) {
-        self.number = number
+        self.position = position
         self.name = name
         self.action = action
         self.expectation = expectation
         self.captures = captures
         self.timeout = timeout
         self.location = location
+    }
+
+    /// How many leaf steps this step runs at most (repeats multiplied, every retry attempt counted once).
+    public var expandedCount: Int {
+        switch action {
+        case .pipeline(let pipeline): return max(1, pipeline.steps.count)
+        case .call(let call): return call.steps.reduce(0) { $0 + $1.expandedCount }
+        case .repeatSteps(let loop):
+            let body = loop.steps.reduce(0) { $0 + $1.expandedCount }
+            return body.multipliedReportingOverflow(by: loop.count).overflow ? Int.max : body * loop.count
+        case .retry(let retry): return retry.steps.reduce(0) { $0 + $1.expandedCount }
+        default: return 1
+        }
     }
 }
 
@@ -57,7 +72,19 @@ public enum StepAction: Sendable, Hashable {
     /// Authenticate (RFC 4954).
     case auth(AuthAction)
     /// Send several commands in one write and check each reply in order (RFC 2920).
-    case pipeline([Step])
+    case pipeline(PipelineAction)
+    /// Run a step group's body (compiled for this call site).
+    case call(GroupCall)
+    /// Run a body a fixed number of times.
+    case repeatSteps(RepeatAction)
+    /// Run a body until it passes, at most `attempts` times, retrying on the failures it names.
+    case retry(RetryAction)
+    /// Fail on purpose, with this reason (self-tests of suites).
+    case fail(Template)
+    /// Open the connection (for `connect: false` scenarios); the expectation applies to the greeting.
+    case connect(ConnectAction)
+    /// Drop the connection without QUIT.
+    case disconnect
 }
 
 /// The bytes of a `raw` step.
@@ -92,4 +119,102 @@ public struct AuthAction: Sendable, Hashable {
         self.username = username
         self.secret = secret
     }
+}
+
+/// A `pipeline` step: `send` steps written at once (RFC 2920).
+public struct PipelineAction: Sendable, Hashable {
+    /// The commands, each with its own expectation.
+    public let steps: [Step]
+    /// Send even when PIPELINING was not advertised, to test a server's defence against improper pipelining.
+    public let unadvertised: Bool
+
+    /// Creates the action.
+    public init(steps: [Step], unadvertised: Bool = false) {
+        self.steps = steps
+        self.unadvertised = unadvertised
+    }
+}
+
+/// A `call` step: a group's body, compiled with this call's arguments.
+public struct GroupCall: Sendable, Hashable {
+    /// The group as called (`envelope`, `s.envelope`).
+    public let group: String
+    /// Where the group is defined.
+    public let definition: SourceLocation
+    /// Its body.
+    public let steps: [Step]
+
+    /// Creates the call.
+    public init(group: String, definition: SourceLocation, steps: [Step]) {
+        self.group = group
+        self.definition = definition
+        self.steps = steps
+    }
+}
+
+/// A `repeat` step.
+public struct RepeatAction: Sendable, Hashable {
+    /// How many times (1 or more), known at compile time.
+    public let count: Int
+    /// The index variable as written (`i`), if any.
+    public let indexName: String?
+    /// The run-time key the index is stored under, counting from 0.
+    public let indexKey: String?
+    /// The body.
+    public let steps: [Step]
+
+    /// Creates the action.
+    public init(count: Int, indexName: String?, indexKey: String?, steps: [Step]) {
+        self.count = count
+        self.indexName = indexName
+        self.indexKey = indexKey
+        self.steps = steps
+    }
+}
+
+/// Which failures a `retry` tries again.
+public enum RetryCondition: Sendable, Hashable, CustomStringConvertible {
+    /// A reply with one of these codes failed a check.
+    case codes([CodePattern])
+    /// The server closed (or reset) the connection.
+    case closed
+    /// No reply arrived in time.
+    case nothing
+
+    public var description: String {
+        switch self {
+        case .codes(let codes): return codes.map(\.description).joined(separator: ", ")
+        case .closed: return "closed"
+        case .nothing: return "nothing"
+        }
+    }
+}
+
+/// A `retry` step (greylisting, rate limits).
+public struct RetryAction: Sendable, Hashable {
+    /// Every try, the first included (2...100).
+    public let attempts: Int
+    /// The pause after a failed attempt.
+    public let interval: Duration
+    /// Which failures are retried; any other fails at once.
+    public let retryOn: [RetryCondition]
+    /// The body; its expectations are the success condition.
+    public let steps: [Step]
+
+    /// Creates the action.
+    public init(attempts: Int, interval: Duration, retryOn: [RetryCondition], steps: [Step]) {
+        self.attempts = attempts
+        self.interval = interval
+        self.retryOn = retryOn
+        self.steps = steps
+    }
+}
+
+/// A `connect` step.
+public struct ConnectAction: Sendable, Hashable {
+    /// Where to connect; nil is the scenario's server.
+    public let server: ServerRef?
+
+    /// Creates the action.
+    public init(server: ServerRef?) { self.server = server }
 }

@@ -4,13 +4,16 @@ import Logging
 import NIOCore
 import NIOPosix
 import ScenarioLanguage
+import ScenarioResults
 
 /// How a run is carried out.
 public struct RunOptions: Sendable {
     /// Scenarios run at the same time, each on its own connection.
     public var jobs = 4
-    /// `--server`: replaces every scenario's and suite's `server`.
+    /// A bare `--server`: replaces every scenario's, suite's and `connect` step's server.
     public var serverOverride: ServerTarget?
+    /// `--server NAME=ADDR`: replaces the `servers:` entry NAME wherever it is used.
+    public var namedServers: [String: ServerTarget] = [:]
     /// Where scenarios without any server go: the embedded mock.
     public var defaultTarget: ServerTarget = .mock(policyFile: nil)
     /// Values masked in every output besides those the plan knows (`--secret`).
@@ -19,28 +22,40 @@ public struct RunOptions: Sendable {
     public var logger = Logger(label: "smtp-scenario.runner")
     /// At most one scenario starts per interval (`relay-check --rate`); nil starts them as fast as `jobs` allows.
     public var startInterval: Duration?
+    /// `K/N` when this run is one shard of a split plan (for reports).
+    public var shard: String?
     /// The event loops connections use.
     public var group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
     /// The defaults: 4 jobs, the embedded mock for scenarios without a server.
     public init() {}
+
+    /// The address `server` stands for under these options.
+    public func target(for server: ServerRef?) -> ServerTarget {
+        if let serverOverride { return serverOverride }
+        if let name = server?.name, let named = namedServers[name] { return named }
+        return server?.target ?? defaultTarget
+    }
 }
 
-/// Runs a compiled plan: scenarios concurrently (`jobs` at a time), results reported in file order.
+/// Runs a compiled plan: scenarios concurrently (`jobs` at a time), results streamed in plan order.
 public enum PlanRunner {
-    /// Runs `plan`. `onResult` is called once per scenario, in plan order, as soon as the scenario and every one
-    /// before it have finished. When the calling task is cancelled (Ctrl-C), running scenarios end as interrupted,
-    /// the rest are reported as interrupted without running, and the result is still complete.
+    /// Runs `plan`, feeding `reporter` every result in plan order as soon as the scenario and every one before it
+    /// have finished. When the calling task is cancelled (Ctrl-C), running scenarios end as interrupted, the rest
+    /// are reported as interrupted without running, and the reporter still finishes.
+    @discardableResult
     public static func run(
         _ plan: Plan,
         options: RunOptions,
         resolver: any ServerResolver,
-        onResult: @escaping @Sendable (ScenarioResult) async -> Void = { _ in }
-    ) async -> RunResult {
+        reporter: any Reporter
+    ) async -> RunSummary {
         let startedAt = Date()
         let clock = ContinuousClock.now
-        let scenarios = plan.files.flatMap(\.scenarios)
-        var results = [ScenarioResult?](repeating: nil, count: scenarios.count)
+        var summary = RunSummary(startedAt: startedAt, shard: options.shard)
+        let scenarios = plan.scenarios
+        await reporter.runStarted(RunStart(startedAt: startedAt, scenarioCount: scenarios.count, shard: options.shard))
+        var pending: [Int: ScenarioResult] = [:]
         var nextToReport = 0
         await withTaskGroup(of: (Int, ScenarioResult).self) { group in
             var nextToStart = 0
@@ -57,49 +72,47 @@ public enum PlanRunner {
             }
             for _ in 0..<max(1, options.jobs) { startNext() }
             while let (index, result) = await group.next() {
-                results[index] = result
-                while nextToReport < scenarios.count, let ready = results[nextToReport] {
-                    await onResult(ready)
+                pending[index] = result
+                while let ready = pending.removeValue(forKey: nextToReport) {
+                    summary.add(ready.outcome)
+                    await reporter.scenarioFinished(ready)
                     nextToReport += 1
                 }
                 startNext()
             }
         }
         // Scenarios never started because the run was interrupted.
-        for index in results.indices where results[index] == nil {
-            let result = interruptedResult(scenarios[index])
-            results[index] = result
-            await onResult(result)
+        while nextToReport < scenarios.count {
+            let result = interruptedResult(scenarios[nextToReport])
+            summary.add(result.outcome)
+            await reporter.scenarioFinished(result)
+            nextToReport += 1
         }
-        var offset = 0
-        var files: [FileResult] = []
-        for file in plan.files {
-            let slice = results[offset..<offset + file.scenarios.count].compactMap { $0 }
-            files.append(FileResult(file: file, results: Array(slice)))
-            offset += file.scenarios.count
-        }
-        return RunResult(
-            files: files,
-            startedAt: startedAt,
-            duration: ContinuousClock.now - clock,
-            interrupted: Task.isCancelled
-        )
+        summary.duration = ContinuousClock.now - clock
+        summary.interrupted = Task.isCancelled
+        await reporter.runFinished(summary)
+        return summary
     }
 
-    /// Runs one scenario: skip, resolve the server, execute.
+    /// Runs `plan` and keeps every result in memory: for tests and small runs.
+    public static func collect(_ plan: Plan, options: RunOptions, resolver: any ServerResolver) async -> RunResult {
+        let collector = CollectingReporter()
+        await run(plan, options: options, resolver: resolver, reporter: collector)
+        return await collector.run
+    }
+
+    /// Runs one scenario: skip, resolve the server, execute, then apply `xfail`.
     static func runScenario(
         _ scenario: Scenario,
         options: RunOptions,
         resolver: any ServerResolver
-    ) async
-        -> ScenarioResult
-    {
+    ) async -> ScenarioResult {
         let startedAt = Date()
         let clock = ContinuousClock.now
-        let target = options.serverOverride ?? scenario.server ?? options.defaultTarget
+        let target = options.target(for: scenario.server)
         if let reason = scenario.skipReason {
             return ScenarioResult(
-                scenario: scenario,
+                identity: scenario.identity,
                 outcome: .skipped(reason: reason),
                 server: target.description,
                 startedAt: startedAt,
@@ -114,15 +127,14 @@ public enum PlanRunner {
         } catch {
             let failure = StepFailure(
                 kind: .setup,
-                stepNumber: nil,
                 stepLabel: "server \(target)",
                 location: scenario.location,
                 expected: nil,
                 actual: "cannot use server \(target): \(error)"
             )
             return ScenarioResult(
-                scenario: scenario,
-                outcome: .failed(failure),
+                identity: scenario.identity,
+                outcome: expected(scenario, .failed(failure)),
                 server: target.description,
                 startedAt: startedAt,
                 duration: ContinuousClock.now - clock,
@@ -132,29 +144,55 @@ public enum PlanRunner {
         let execution = ScenarioExecution(
             scenario: scenario,
             endpoint: endpoint,
+            resolveServer: { server in try await resolver.endpoint(for: options.target(for: server)) },
             group: options.group,
             logger: options.logger,
             extraSecrets: options.extraSecrets
         )
         let outcome = await execution.run()
+        let final = expected(scenario, outcome)
+        if case .expectedFailure(let reason, _) = final { execution.note("XFAIL (\(reason)): failed as expected") }
+        if case .unexpectedPass(let reason) = final {
+            execution.note("XPASS: passed although marked xfail (\(reason)); strict, so this fails")
+        }
         return ScenarioResult(
-            scenario: scenario,
-            outcome: outcome,
+            identity: scenario.identity,
+            outcome: final,
             server: endpoint.displayName,
             startedAt: startedAt,
             duration: ContinuousClock.now - clock,
             transcript: execution.transcript,
-            replies: execution.replies
+            steps: execution.records
         )
+    }
+
+    /// Applies the scenario's `xfail`: a failure matching it is XFAIL, a pass is XPASS (strict) or a pass.
+    /// An error (could not run) stays an error unless `match` covers it.
+    static func expected(_ scenario: Scenario, _ outcome: ScenarioOutcome) -> ScenarioOutcome {
+        guard let xfail = scenario.expectedFailure else { return outcome }
+        switch outcome {
+        case .passed:
+            return xfail.strict ? .unexpectedPass(reason: xfail.reason) : .passed
+        case .failed(let failure) where failure.kind == .interrupted:
+            return outcome
+        case .failed(let failure):
+            if let match = xfail.match {
+                guard ReplyCheck.textMatches(match, failure.message, lookup: { _ in nil }) else { return outcome }
+            } else if failure.kind.isError {
+                return outcome
+            }
+            return .expectedFailure(reason: xfail.reason, failure: failure)
+        default:
+            return outcome
+        }
     }
 
     static func interruptedResult(_ scenario: Scenario) -> ScenarioResult {
         ScenarioResult(
-            scenario: scenario,
+            identity: scenario.identity,
             outcome: .failed(
                 StepFailure(
                     kind: .interrupted,
-                    stepNumber: nil,
                     stepLabel: "scenario",
                     location: scenario.location,
                     expected: nil,

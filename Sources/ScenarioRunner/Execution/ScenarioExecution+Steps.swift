@@ -4,10 +4,11 @@ import NIOCore
 import SMTPAuth
 import SMTPWire
 import ScenarioLanguage
+import ScenarioResults
 
 /// The step kinds.
 extension ScenarioExecution {
-    /// What reports call a step: its name, or what it sends (secrets masked).
+    /// What reports call a step: its name, or what it sends (secrets masked, then cut).
     func label(for step: Step) -> String {
         // Masked first, then cut: a cut must never leave part of a secret visible.
         if let name = step.name { return Abbreviation.text(redactor.mask(resolve(name)), limit: 200) }
@@ -22,20 +23,43 @@ extension ScenarioExecution {
         case .read: return "read reply"
         case .startTLS(let action): return action.sendsCommand ? "STARTTLS" : "TLS handshake"
         case .auth(let auth): return "AUTH \(auth.mechanism.rawValue)"
-        case .pipeline(let steps): return "pipeline of \(steps.count) commands"
+        case .pipeline(let pipeline): return "pipeline of \(pipeline.steps.count) commands"
+        case .call(let call): return "call \(call.group)"
+        case .repeatSteps(let loop): return "repeat \(loop.count)"
+        case .retry(let retry): return "retry (\(retry.attempts) attempts)"
+        case .fail(let reason): return "fail: " + redactor.mask(resolve(reason))
+        case .connect(let action): return "connect" + (action.server.map { " to \($0)" } ?? "")
+        case .disconnect: return "disconnect"
+        }
+    }
+
+    /// Runs `steps` in order, each at its path under `prefix`.
+    func execute(_ steps: [Step], under prefix: StepPath) async throws(Stop) {
+        for step in steps {
+            let path = prefix.appending(step.position)
+            if Task.isCancelled {
+                throw interrupted(at: Site(path: path, label: label(for: step), location: step.location))
+            }
+            try await execute(step, at: path)
         }
     }
 
     /// Runs one step; throws ``ScenarioExecution/Stop`` when it fails.
-    func execute(_ step: Step) async throws(Stop) {
+    func execute(_ step: Step, at path: StepPath) async throws(Stop) {
         let label = label(for: step)
+        let site = Site(path: path, label: label, location: step.location)
+        let started = ContinuousClock.now
         switch step.action {
         case .send(let template):
             let line = resolve(template)
             sent(line)
             var buffer = ByteBuffer()
             SMTPCommandLine.encode(line, into: &buffer)
-            let reply = try await exchange(buffer, step: step, label: label)
+            let verb = SMTPCommandLine(line).keyword
+            let reply = try await recorded(step, at: site, since: started, verb: verb, sent: redactor.mask(line)) {
+                () async throws(Stop) -> Reply? in
+                try await self.exchange(buffer, step: step, at: site)
+            }
             track(command: line, reply: reply)
         case .data(let template):
             let encoded = MessageData.encode(resolve(template))
@@ -43,7 +67,9 @@ extension ScenarioExecution {
             for line in text.split(separator: "\r\n", omittingEmptySubsequences: false).dropLast() {
                 sent(String(line))
             }
-            _ = try await exchange(encoded, step: step, label: label)
+            _ = try await recorded(step, at: site, since: started) { () async throws(Stop) -> Reply? in
+                try await self.exchange(encoded, step: step, at: site)
+            }
             inData = false
         case .raw(let payload):
             let bytes: [UInt8]
@@ -51,40 +77,152 @@ extension ScenarioExecution {
             case .text(let template): bytes = Array(resolve(template).utf8)
             case .bytes(let raw): bytes = raw
             }
-            sent(ByteEscaping.escaped(bytes) + "  (raw, \(bytes.count) bytes)")
-            _ = try await exchange(ByteBuffer(bytes: bytes), step: step, label: label)
+            let shown = ByteEscaping.escaped(bytes)
+            sent(shown + "  (raw, \(bytes.count) bytes)")
+            _ = try await recorded(step, at: site, since: started, sent: redactor.mask(shown)) {
+                () async throws(Stop) -> Reply? in
+                try await self.exchange(ByteBuffer(bytes: bytes), step: step, at: site)
+            }
         case .wait(let duration):
             note("waiting \(DurationSyntax.format(duration))")
             do {
                 try await Task.sleep(for: duration)
             } catch {
-                throw interrupted(at: step)
+                throw interrupted(at: site)
             }
         case .reconnect:
             await connection?.close()
+            connection = nil
             note("reconnecting")
+            let target = connectedEndpoint
+            _ = try await recorded(step, at: site, since: started) { () async throws(Stop) -> Reply? in
+                try await self.connectAndGreet(
+                    target,
+                    expectation: step.expectation,
+                    captures: step.captures,
+                    at: site
+                )
+                return nil
+            }
+        case .connect(let action):
+            let target: Endpoint
+            if let server = action.server {
+                do {
+                    target = try await resolveServer(server)
+                } catch {
+                    throw stop(
+                        .setup,
+                        at: site,
+                        expected: nil,
+                        actual: "cannot use server \(server): \(error)",
+                        cleanup: .drop
+                    )
+                }
+            } else {
+                target = endpoint
+            }
+            _ = try await recorded(step, at: site, since: started) { () async throws(Stop) -> Reply? in
+                try await self.connectAndGreet(
+                    target,
+                    expectation: step.expectation,
+                    captures: step.captures,
+                    at: site
+                )
+                return nil
+            }
+        case .disconnect:
+            await connection?.close()
+            connection = nil
             capabilities = nil
             inData = false
-            quitSent = false
-            try await connectAndGreet(
-                expectation: step.expectation,
-                captures: step.captures,
-                at: Site(step, label: label)
-            )
+            note("disconnected without QUIT")
+            keep(StepRecord(path: path, location: step.location, label: label, verdict: .passed, duration: .zero))
         case .read:
-            let outcome = await read(timeout: step.timeout)
-            _ = try expectReply(outcome, for: step, label: label)
+            _ = try await recorded(step, at: site, since: started) { () async throws(Stop) -> Reply? in
+                let outcome = await self.read(timeout: step.timeout)
+                return try self.expectReply(outcome, for: step, at: site)
+            }
         case .startTLS(let action):
-            try await startTLS(action, step: step, label: label)
+            _ = try await recorded(step, at: site, since: started, verb: action.sendsCommand ? "STARTTLS" : nil) {
+                () async throws(Stop) -> Reply? in
+                try await self.startTLS(action, step: step, at: site)
+                return nil
+            }
         case .auth(let auth):
-            try await authenticate(auth, step: step, label: label)
-        case .pipeline(let steps):
-            try await pipeline(steps, step: step, label: label)
+            _ = try await recorded(step, at: site, since: started, verb: "AUTH") { () async throws(Stop) -> Reply? in
+                try await self.authenticate(auth, step: step, at: site)
+            }
+        case .pipeline(let pipeline):
+            try await self.pipeline(pipeline, step: step, at: site)
+        case .call(let call):
+            note("call \(call.group) (defined at \(call.definition))")
+            callSites.append(CallSite(group: call.group, location: step.location))
+            do {
+                try await execute(call.steps, under: path.appending(.call(call.group)))
+            } catch {
+                callSites.removeLast()
+                throw error
+            }
+            callSites.removeLast()
+            note("end of \(call.group)")
+        case .repeatSteps(let loop):
+            for index in 0..<loop.count {
+                if let key = loop.indexKey { variables[key] = String(index) }
+                try await execute(loop.steps, under: path.appending(.iteration(variable: loop.indexName, index: index)))
+            }
+        case .retry(let retry):
+            try await self.retry(retry, step: step, at: site, since: started)
+        case .fail(let reason):
+            let text = redactor.mask(resolve(reason))
+            note("fail: \(text)")
+            keep(StepRecord(path: path, location: step.location, label: label, verdict: .failed, duration: .zero))
+            throw stop(.deliberate, at: site, expected: nil, actual: "fail: \(text)", cleanup: .politeQuit)
+        }
+    }
+
+    /// Runs a step's exchange and keeps its record, passed or failed.
+    private func recorded(
+        _ step: Step,
+        at site: Site,
+        since started: ContinuousClock.Instant,
+        verb: String? = nil,
+        sent: String? = nil,
+        _ body: () async throws(Stop) -> Reply?
+    ) async throws(Stop) -> Reply? {
+        do {
+            let reply = try await body()
+            keep(
+                StepRecord(
+                    path: site.path,
+                    location: step.location,
+                    label: site.label,
+                    verb: verb,
+                    sent: sent,
+                    reply: reply.map(record),
+                    verdict: .passed,
+                    duration: ContinuousClock.now - started
+                )
+            )
+            return reply
+        } catch {
+            keep(
+                StepRecord(
+                    path: site.path,
+                    location: step.location,
+                    label: site.label,
+                    verb: verb,
+                    sent: sent,
+                    reply: error.failure.mismatch?.actualReply,
+                    verdict: .failed,
+                    duration: ContinuousClock.now - started
+                )
+            )
+            throw error
         }
     }
 
     /// Writes `bytes` and, when the step expects one, reads and checks the reply and applies its captures.
-    func exchange(_ bytes: ByteBuffer, step: Step, label: String) async throws(Stop) -> Reply? {
+    func exchange(_ bytes: ByteBuffer, step: Step, at site: Site) async throws(Stop) -> Reply? {
         let outcome: ReadOutcome
         if let writeFailure = await write(bytes) {
             outcome = writeFailure
@@ -94,18 +232,12 @@ extension ScenarioExecution {
         } else {
             outcome = await read(timeout: step.timeout)
         }
-        return try expectReply(outcome, for: step, label: label)
+        return try expectReply(outcome, for: step, at: site)
     }
 
     /// Checks `outcome` against `step`'s expectation and applies its captures.
-    func expectReply(_ outcome: ReadOutcome, for step: Step, label: String) throws(Stop) -> Reply? {
-        try expectReply(
-            outcome,
-            step.expectation,
-            timeout: step.timeout,
-            captures: step.captures,
-            at: Site(step, label: label)
-        )
+    func expectReply(_ outcome: ReadOutcome, for step: Step, at site: Site) throws(Stop) -> Reply? {
+        try expectReply(outcome, step.expectation, timeout: step.timeout, captures: step.captures, at: site)
     }
 
     /// Writes bytes; a failed write means the connection is gone, reported as that close.
@@ -124,27 +256,102 @@ extension ScenarioExecution {
 
     /// Follows the session state a command and its reply imply: EHLO extensions, DATA mode, QUIT.
     func track(command line: String, reply: Reply?) {
-        let verb = SMTPCommandLine(line).verb
-        switch verb {
-        case "EHLO", "LHLO":
+        switch SMTPCommandLine(line).verb {
+        case .ehlo?, .lhlo?:
             if let reply, reply.code / 100 == 2 { capabilities = EHLOCapabilities(reply: reply) }
-        case "HELO":
+        case .helo?:
             if let reply, reply.code / 100 == 2 { capabilities = nil }
-        case "DATA":
+        case .data?:
             if reply?.code == 354 { inData = true }
-        case "QUIT":
+        case .quit?:
             quitSent = true
-        case "RSET":
+        case .rset?:
             inData = false
         default:
             break
         }
     }
 
+    // MARK: - retry
+
+    /// Runs the body until it passes; a failure `retry.retryOn` names is tried again after the interval, any
+    /// other fails at once. The connection is left as the failed attempt left it.
+    private func retry(
+        _ retry: RetryAction,
+        step: Step,
+        at site: Site,
+        since started: ContinuousClock.Instant
+    ) async throws(Stop) {
+        var attempt = 1
+        while true {
+            note("attempt \(attempt) of \(retry.attempts)")
+            do throws(Stop) {
+                try await execute(retry.steps, under: site.path.appending(.retry))
+                if attempt > 1 { note("passed after \(attempt) attempts") }
+                keep(
+                    StepRecord(
+                        path: site.path,
+                        location: step.location,
+                        label: site.label,
+                        verdict: .passed,
+                        duration: ContinuousClock.now - started,
+                        attempts: attempt
+                    )
+                )
+                return
+            } catch {
+                let failure = error.failure
+                let retryable = Self.isRetried(failure, by: retry.retryOn)
+                guard retryable, attempt < retry.attempts, !Task.isCancelled else {
+                    keep(
+                        StepRecord(
+                            path: site.path,
+                            location: step.location,
+                            label: site.label,
+                            verdict: .failed,
+                            duration: ContinuousClock.now - started,
+                            attempts: attempt
+                        )
+                    )
+                    guard retryable, attempt > 1 else { throw error }
+                    throw Stop(failure: failure.after(attempts: attempt), cleanup: error.cleanup)
+                }
+                note(
+                    "attempt \(attempt) failed (\(failure.actual)); retrying in \(DurationSyntax.format(retry.interval))"
+                )
+                do {
+                    try await Task.sleep(for: retry.interval)
+                } catch {
+                    throw interrupted(at: site)
+                }
+                attempt += 1
+            }
+        }
+    }
+
+    /// Whether `failure` is one of the failures `conditions` retry.
+    static func isRetried(_ failure: StepFailure, by conditions: [RetryCondition]) -> Bool {
+        conditions.contains { condition in
+            switch condition {
+            case .codes(let codes):
+                guard failure.kind == .unexpectedReply, let reply = failure.mismatch?.actualReply else { return false }
+                return codes.contains { $0.matches(reply.code) }
+            case .closed:
+                return ["closed", "reset"].contains(failure.mismatch?.actualEvent ?? "")
+                    || (failure.kind == .connection && failure.mismatch != nil)
+            case .nothing:
+                return failure.kind == .timeout
+            }
+        }
+    }
+
     // MARK: - PIPELINING (RFC 2920)
 
-    private func pipeline(_ steps: [Step], step: Step, label: String) async throws(Stop) {
-        guard let capabilities, capabilities.advertises("PIPELINING") else {
+    private func pipeline(_ pipeline: PipelineAction, step: Step, at site: Site) async throws(Stop) {
+        let steps = pipeline.steps
+        if pipeline.unadvertised {
+            note("pipelining whether or not PIPELINING was advertised (unadvertised: true)")
+        } else if capabilities?.advertises("PIPELINING") != true {
             let actual: String
             if let capabilities {
                 actual =
@@ -154,7 +361,7 @@ extension ScenarioExecution {
             }
             throw stop(
                 .unexpectedReply,
-                at: Site(step, label: label),
+                at: site,
                 expected: "a server that advertised PIPELINING",
                 actual: actual,
                 cleanup: .politeQuit
@@ -170,32 +377,35 @@ extension ScenarioExecution {
             SMTPCommandLine.encode(line, into: &buffer)
         }
         note("pipelined \(lines.count) commands in one write")
+        let started = ContinuousClock.now
         if let failure = await write(buffer) {
-            _ = try check(
-                failure,
-                against: steps[0].expectation,
-                timeout: steps[0].timeout,
-                at: Site(steps[0], label: lines[0])
-            )
+            let first = Site(path: site.path.appending(steps[0].position), label: lines[0], location: steps[0].location)
+            _ = try check(failure, against: steps[0].expectation, timeout: steps[0].timeout, at: first)
         }
         var recipients = 0
         var acceptedRecipients = 0
         for (inner, line) in zip(steps, lines) {
-            let innerLabel = self.label(for: inner)
-            let outcome = await read(timeout: inner.timeout)
-            let reply = try expectReply(
-                outcome,
-                inner.expectation,
-                timeout: inner.timeout,
-                captures: inner.captures,
-                at: Site(inner, label: innerLabel)
+            let innerSite = Site(
+                path: site.path.appending(inner.position),
+                label: label(for: inner),
+                location: inner.location
             )
-            let verb = SMTPCommandLine(line).verb
-            if verb == "RCPT" {
+            let command = SMTPCommandLine(line)
+            let reply = try await recorded(
+                inner,
+                at: innerSite,
+                since: started,
+                verb: command.keyword,
+                sent: redactor.mask(line)
+            ) { () async throws(Stop) -> Reply? in
+                let outcome = await self.read(timeout: inner.timeout)
+                return try self.expectReply(outcome, for: inner, at: innerSite)
+            }
+            if command.verb == .rcpt {
                 recipients += 1
                 if let reply, reply.code / 100 == 2 { acceptedRecipients += 1 }
             }
-            if verb == "DATA", reply?.code == 354, recipients > 0, acceptedRecipients == 0 {
+            if command.verb == .data, reply?.code == 354, recipients > 0, acceptedRecipients == 0 {
                 // RFC 2920 3.1: every recipient was refused but DATA was accepted; end the empty message.
                 note("every recipient was refused but DATA got 354: sending a lone \".\" (RFC 2920 3.1)")
                 sent(".")
@@ -209,7 +419,7 @@ extension ScenarioExecution {
 
     // MARK: - AUTH (RFC 4954)
 
-    private func authenticate(_ auth: AuthAction, step: Step, label: String) async throws(Stop) {
+    private func authenticate(_ auth: AuthAction, step: Step, at site: Site) async throws(Stop) -> Reply? {
         let username = resolve(auth.username)
         let secret = resolve(auth.secret)
         redactor.add([secret])
@@ -235,8 +445,24 @@ extension ScenarioExecution {
                     continue
                 }
             }
-            _ = try expectReply(outcome, for: step, label: label)
-            return
+            return try expectReply(outcome, for: step, at: site)
         }
+    }
+}
+
+extension StepFailure {
+    /// The same failure, noting that a `retry` used up `attempts` attempts.
+    func after(attempts: Int) -> StepFailure {
+        StepFailure(
+            kind: kind,
+            path: path,
+            stepLabel: stepLabel,
+            location: location,
+            callSites: callSites,
+            expected: expected,
+            actual: actual,
+            mismatch: mismatch,
+            attempts: attempts
+        )
     }
 }

@@ -4,11 +4,12 @@ import NIOCore
 import NIOSSL
 import SMTPWire
 import ScenarioLanguage
+import ScenarioResults
 
 /// STARTTLS (RFC 3207) and implicit TLS (RFC 8314).
 extension ScenarioExecution {
     /// A `starttls` step: STARTTLS and its 220 (unless `command: false`), then the handshake and TLS checks.
-    func startTLS(_ action: StartTLSAction, step: Step, label: String) async throws(Stop) {
+    func startTLS(_ action: StartTLSAction, step: Step, at site: Site) async throws(Stop) {
         var tlsExpectation: TLSExpectation?
         if case .reply(let reply) = step.expectation { tlsExpectation = reply.tls }
         if action.sendsCommand {
@@ -21,7 +22,7 @@ extension ScenarioExecution {
                 commandExpectation = .reply(reply)
             }
             let replyStep = Step(
-                number: step.number,
+                position: step.position,
                 name: step.name,
                 action: step.action,
                 expectation: commandExpectation,
@@ -29,9 +30,9 @@ extension ScenarioExecution {
                 timeout: step.timeout,
                 location: step.location
             )
-            _ = try await exchange(buffer, step: replyStep, label: label)
+            _ = try await exchange(buffer, step: replyStep, at: site)
         }
-        _ = try await handshake(tlsExpectation: tlsExpectation, at: Site(step, label: label))
+        _ = try await handshake(tlsExpectation: tlsExpectation, at: site)
     }
 
     /// Runs the TLS handshake on the current connection and checks `tlsExpectation`.
@@ -57,8 +58,8 @@ extension ScenarioExecution {
         do {
             setup = try TLSClientSetup.make(
                 options: scenario.tls,
-                pin: endpoint.trustedCertificateSHA256,
-                host: endpoint.host
+                pin: connectedEndpoint.trustedCertificateSHA256,
+                host: connectedEndpoint.host
             )
         } catch {
             throw stop(.setup, nil, error.description, .drop)

@@ -4,11 +4,13 @@ import Logging
 import NIOCore
 import SMTPWire
 import ScenarioLanguage
+import ScenarioResults
 
-/// Runs one scenario on its own connection, step by step, recording the transcript.
+/// Runs one scenario on its own connection, step by step, recording the transcript and a record per step.
 ///
-/// Used by one task only. The first failing step ends the scenario: after a wrong reply the session is closed
-/// politely with QUIT (at most 5 s); after a timeout or a protocol error the connection is dropped.
+/// Used by one task only. The first failing step ends the scenario (a `retry` may try its body again first):
+/// after a wrong reply the session is closed politely with QUIT (at most 5 s); after a timeout or a protocol error
+/// the connection is dropped.
 final class ScenarioExecution {
     /// How a failing step leaves the connection.
     enum Cleanup {
@@ -22,44 +24,51 @@ final class ScenarioExecution {
         let cleanup: Cleanup
     }
 
-    /// Where a failure is reported: the step (nil for the connection and greeting), its label and location.
+    /// Where a failure is reported: the step's path (empty for the connection and greeting), label and location.
     struct Site {
-        let stepNumber: String?
+        let path: StepPath
         let label: String
         let location: SourceLocation
-
-        init(stepNumber: String?, label: String, location: SourceLocation) {
-            self.stepNumber = stepNumber
-            self.label = label
-            self.location = location
-        }
-
-        init(_ step: Step, label: String) {
-            self.init(stepNumber: step.number, label: label, location: step.location)
-        }
     }
 
     static let quitTimeout: Duration = .seconds(5)
 
     let scenario: Scenario
+    /// Where the scenario connects by default.
     let endpoint: Endpoint
+    /// Endpoints for `connect: {server: ...}` steps.
+    let resolveServer: @Sendable (ServerRef?) async throws -> Endpoint
     let group: EventLoopGroup
     let logger: Logger
     private let start = ContinuousClock.now
     private(set) var transcript = Transcript()
-    /// The replies checks were made against.
-    private(set) var replies: [StepReply] = []
+    /// The steps that ran, as data.
+    private(set) var records: [StepRecord] = []
     var redactor: Redactor
+    /// Run-time variables by key: built-ins, captures, repeat indexes.
     var variables: [String: String] = [:]
     var connection: SMTPConnection?
+    /// The endpoint of the open connection.
+    var connectedEndpoint: Endpoint
     /// Extensions from the last EHLO reply; cleared by STARTTLS and reconnect.
     var capabilities: EHLOCapabilities?
     var inData = false
     var quitSent = false
+    /// The group calls on the way to the step running now, outermost first.
+    var callSites: [CallSite] = []
 
-    init(scenario: Scenario, endpoint: Endpoint, group: EventLoopGroup, logger: Logger, extraSecrets: [String]) {
+    init(
+        scenario: Scenario,
+        endpoint: Endpoint,
+        resolveServer: @escaping @Sendable (ServerRef?) async throws -> Endpoint,
+        group: EventLoopGroup,
+        logger: Logger,
+        extraSecrets: [String]
+    ) {
         self.scenario = scenario
         self.endpoint = endpoint
+        self.connectedEndpoint = endpoint
+        self.resolveServer = resolveServer
         self.group = group
         self.logger = logger
         self.redactor = Redactor(secrets: scenario.secretValues + extraSecrets)
@@ -73,15 +82,17 @@ final class ScenarioExecution {
     func run() async -> ScenarioOutcome {
         note("scenario \"\(scenario.name)\" (\(scenario.location.fileAndLine)) against \(endpoint.displayName)")
         do throws(Stop) {
-            try await connectAndGreet(
-                expectation: scenario.greeting,
-                captures: scenario.greetingCaptures,
-                at: Site(stepNumber: nil, label: "greeting", location: scenario.location)
-            )
-            for step in scenario.steps {
-                if Task.isCancelled { throw interrupted(at: step) }
-                try await execute(step)
+            if scenario.connectsAtStart {
+                try await connectAndGreet(
+                    endpoint,
+                    expectation: scenario.greeting,
+                    captures: scenario.greetingCaptures,
+                    at: Site(path: StepPath(), label: "greeting", location: scenario.location)
+                )
+            } else {
+                note("no connection yet (connect: false)")
             }
+            try await execute(scenario.steps, under: StepPath())
         } catch {
             note("FAILED: \(error.failure.message)")
             logger.debug(
@@ -96,8 +107,9 @@ final class ScenarioExecution {
         return .passed
     }
 
-    /// Connects, starts implicit TLS when asked, reads and checks the greeting.
+    /// Connects to `target`, starts implicit TLS when asked, reads and checks the greeting.
     func connectAndGreet(
+        _ target: Endpoint,
         expectation: Expectation,
         captures: [Capture],
         at site: Site
@@ -105,8 +117,8 @@ final class ScenarioExecution {
         let connection: SMTPConnection
         do {
             connection = try await SMTPConnection.open(
-                host: endpoint.host,
-                port: endpoint.port,
+                host: target.host,
+                port: target.port,
                 timeout: scenario.connectTimeout,
                 group: group
             )
@@ -115,12 +127,21 @@ final class ScenarioExecution {
             throw stop(.connection, at: site, expected: nil, actual: error.description, cleanup: .drop)
         }
         self.connection = connection
+        connectedEndpoint = target
+        capabilities = nil
+        inData = false
+        quitSent = false
+        variables["server.host"] = target.host
+        variables["server.port"] = String(target.port)
         variables["server.ip"] = connection.remoteIP
-        note("connected to \(connection.remoteIP):\(endpoint.port)")
-        logger.debug("connected", metadata: ["server": "\(endpoint.displayName)", "ip": "\(connection.remoteIP)"])
+        note(
+            "connected to \(connection.remoteIP):\(target.port)"
+                + (target == endpoint ? "" : " (\(target.displayName))")
+        )
+        logger.debug("connected", metadata: ["server": "\(target.displayName)", "ip": "\(connection.remoteIP)"])
         var tlsExpectation: TLSExpectation?
         if case .reply(let reply) = expectation { tlsExpectation = reply.tls }
-        if endpoint.implicitTLS {
+        if target.implicitTLS {
             if try await handshake(tlsExpectation: tlsExpectation, at: site) { return }
         }
         let outcome = await read(timeout: scenario.replyTimeout)
@@ -195,16 +216,19 @@ final class ScenarioExecution {
         at site: Site,
         expected: String?,
         actual: String,
+        mismatch: Mismatch? = nil,
         cleanup: Cleanup
     ) -> Stop {
         Stop(
             failure: StepFailure(
                 kind: kind,
-                stepNumber: site.stepNumber,
+                path: site.path,
                 stepLabel: site.label,
                 location: site.location,
+                callSites: callSites,
                 expected: expected.map(redactor.mask),
-                actual: redactor.mask(actual)
+                actual: redactor.mask(actual),
+                mismatch: mismatch
             ),
             cleanup: cleanup
         )
@@ -224,6 +248,15 @@ final class ScenarioExecution {
         return reply
     }
 
+    /// A reply as results keep it: escaped lines, secrets masked.
+    func record(_ reply: Reply) -> ReplyRecord {
+        ReplyRecord(
+            code: reply.code,
+            enhanced: reply.enhancedCode?.description,
+            lines: reply.rawLines.map { redactor.mask(ByteEscaping.escaped(Array($0.dropFirst(4)))) }
+        )
+    }
+
     /// Checks `outcome` against `expectation`; returns the reply when one was read and met the expectation.
     func check(
         _ outcome: ReadOutcome,
@@ -231,55 +264,115 @@ final class ScenarioExecution {
         timeout: Duration,
         at site: Site
     ) throws(Stop) -> Reply? {
-        func stop(_ kind: StepFailure.Kind, _ expected: String?, _ actual: String, _ cleanup: Cleanup) -> Stop {
-            self.stop(kind, at: site, expected: expected, actual: actual, cleanup: cleanup)
-        }
         let waited = DurationSyntax.format(timeout)
-        if case .reply(let reply, _) = outcome {
-            replies.append(StepReply(step: site.stepNumber ?? "greeting", reply: reply))
+        let expectedCodes: [String]
+        var expectedChecks: [String: String] = [:]
+        switch expectation {
+        case .reply(let wanted):
+            expectedCodes = wanted.codes.map(\.description)
+            expectedChecks = ReplyCheck.checks(of: wanted, lookup: lookup)
+        case .closed:
+            expectedCodes = []
+            expectedChecks = ["event": "closed"]
+        case .nothing:
+            expectedCodes = []
+            expectedChecks = ["event": "nothing"]
+        case .noReply:
+            expectedCodes = []
+        }
+        func stop(
+            _ kind: StepFailure.Kind,
+            _ expected: String?,
+            _ actual: String,
+            _ cleanup: Cleanup,
+            reply: Reply? = nil,
+            event: String? = nil,
+            check: String = "event"
+        ) -> Stop {
+            let mismatch = Mismatch(
+                expectedCodes: expectedCodes,
+                expectedChecks: expectedChecks,
+                actualReply: reply.map(record),
+                actualEvent: event,
+                failedCheck: check
+            )
+            return self.stop(kind, at: site, expected: expected, actual: actual, mismatch: mismatch, cleanup: cleanup)
         }
         switch (expectation, outcome) {
         case (_, .cancelled):
-            throw stop(.interrupted, nil, "interrupted", .drop)
+            throw self.stop(.interrupted, at: site, expected: nil, actual: "interrupted", cleanup: .drop)
         case (.noReply, _):
             return nil
         case (.reply(let wanted), .reply(let reply, _)):
-            if let mismatch = ReplyCheck.mismatch(of: reply, against: wanted, lookup: lookup) {
-                throw stop(.unexpectedReply, ReplyCheck.describe(wanted), mismatch, .politeQuit)
+            if let failure = ReplyCheck.mismatch(of: reply, against: wanted, lookup: lookup) {
+                throw stop(
+                    .unexpectedReply,
+                    ReplyCheck.describe(wanted),
+                    failure.description,
+                    .politeQuit,
+                    reply: reply,
+                    check: failure.check
+                )
             }
             return reply
         case (.reply(let wanted), .closed(let reason, let partial)):
             let kind: StepFailure.Kind = reason == .orderly ? .unexpectedReply : .connection
-            throw stop(kind, ReplyCheck.describe(wanted), reason.description + partialNote(partial), .drop)
+            throw stop(
+                kind,
+                ReplyCheck.describe(wanted),
+                reason.description + partialNote(partial),
+                .drop,
+                event: reason.event
+            )
         case (.reply(let wanted), .timedOut(let partial)):
             throw stop(
                 .timeout,
                 ReplyCheck.describe(wanted),
                 "no complete reply within \(waited)" + partialNote(partial),
-                .drop
+                .drop,
+                event: "timeout"
             )
         case (_, .protocolError(let error)):
-            throw stop(.protocolViolation, expectation.summary, error.description, .drop)
+            throw stop(.protocolViolation, expectation.summary, error.description, .drop, event: "protocol-error")
         case (.closed, .closed):
             return nil
         case (.closed, .reply(let reply, _)):
-            throw stop(.unexpectedReply, "the server to close the connection", ReplyCheck.describe(reply), .politeQuit)
+            throw stop(
+                .unexpectedReply,
+                "the server to close the connection",
+                ReplyCheck.describe(reply),
+                .politeQuit,
+                reply: reply
+            )
         case (.closed, .timedOut(let partial)):
             throw stop(
                 .unexpectedReply,
                 "the server to close the connection",
                 "the connection stayed open for \(waited)" + partialNote(partial),
-                .drop
+                .drop,
+                event: "timeout"
             )
         case (.nothing, .timedOut(let partial)) where partial.isEmpty:
             note("no reply within \(waited), as expected")
             return nil
         case (.nothing, .timedOut(let partial)):
-            throw stop(.unexpectedReply, "no reply within \(waited)", "unsolicited bytes" + partialNote(partial), .drop)
+            throw stop(
+                .unexpectedReply,
+                "no reply within \(waited)",
+                "unsolicited bytes" + partialNote(partial),
+                .drop,
+                event: "unsolicited-bytes"
+            )
         case (.nothing, .reply(let reply, _)):
-            throw stop(.unexpectedReply, "no reply within \(waited)", ReplyCheck.describe(reply), .politeQuit)
+            throw stop(
+                .unexpectedReply,
+                "no reply within \(waited)",
+                ReplyCheck.describe(reply),
+                .politeQuit,
+                reply: reply
+            )
         case (.nothing, .closed(let reason, _)):
-            throw stop(.unexpectedReply, "no reply within \(waited)", reason.description, .drop)
+            throw stop(.unexpectedReply, "no reply within \(waited)", reason.description, .drop, event: reason.event)
         }
     }
 
@@ -293,39 +386,43 @@ final class ScenarioExecution {
             guard let value = capture.regex.firstGroup(in: reply.text) else {
                 throw stop(
                     .unexpectedReply,
-                    at: Site(stepNumber: site.stepNumber, label: site.label, location: capture.location),
+                    at: Site(path: site.path, label: site.label, location: capture.location),
                     expected: "text matching \(capture.regex) to capture \(capture.name)",
                     actual: ReplyCheck.describe(reply),
+                    mismatch: Mismatch(
+                        expectedCodes: [],
+                        expectedChecks: ["capture": "\(capture.name) \(capture.regex)"],
+                        actualReply: record(reply),
+                        failedCheck: "capture"
+                    ),
                     cleanup: .politeQuit
                 )
             }
-            variables[capture.name] = value
+            variables[capture.key] = value
             note("captured \(capture.name) = \(redactor.mask(value))")
         }
     }
 
-    /// Run-time variable values: built-ins and captures.
-    func lookup(_ name: String) -> String? { variables[name] }
+    /// Run-time variable values: built-ins, captures, repeat indexes, by key.
+    func lookup(_ key: String) -> String? { variables[key] }
 
     /// Resolves a template's run-time variables.
     func resolve(_ template: Template) -> String { template.resolve(lookup) }
 
-    func interrupted(at step: Step) -> Stop {
-        stop(
-            .interrupted,
-            at: Site(step, label: label(for: step)),
-            expected: nil,
-            actual: "interrupted before this step",
-            cleanup: .drop
-        )
+    func interrupted(at site: Site) -> Stop {
+        stop(.interrupted, at: site, expected: nil, actual: "interrupted before this step", cleanup: .drop)
     }
 
-    // MARK: - Transcript
+    // MARK: - Records and transcript
 
-    private var elapsed: Int {
+    /// Milliseconds since the scenario started.
+    var elapsed: Int {
         let duration = ContinuousClock.now - start
         return Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
+
+    /// Keeps a step record.
+    func keep(_ record: StepRecord) { records.append(record) }
 
     /// Records a line sent (masked).
     func sent(_ line: String) { transcript.append(.client, redactor.mask(line), elapsedMilliseconds: elapsed) }
@@ -345,6 +442,16 @@ extension Expectation {
         case .reply(let reply): return ReplyCheck.describe(reply)
         case .closed: return "the server to close the connection"
         case .nothing: return "no reply"
+        }
+    }
+}
+
+extension CloseReason {
+    /// `closed` or `reset`, for mismatch data.
+    var event: String {
+        switch self {
+        case .orderly: return "closed"
+        case .reset: return "reset"
         }
     }
 }

@@ -1,11 +1,9 @@
 import Foundation
-import LocatedYAML
-import ScenarioLanguage
-import ScenarioRunner
+import ScenarioResults
 
-/// The console view: one line per scenario as results come in (file order), the expected-vs-got and transcript of
+/// The console view: one line per scenario as results come in (plan order), the expected-vs-got and transcript of
 /// every failure, and a summary line.
-public actor ConsoleReport {
+public actor ConsoleReport: Reporter {
     /// What to print and how.
     public struct Options: Sendable {
         /// ANSI colours (only on a terminal unless forced).
@@ -34,39 +32,59 @@ public actor ConsoleReport {
 
     /// Prints one scenario's line (and its failure detail).
     public func scenarioFinished(_ result: ScenarioResult) {
-        let file = result.scenario.location.file
-        if file != currentFile {
-            currentFile = file
-            write(paint(file, .bold) + "\n")
+        let identity = result.identity
+        if identity.file != currentFile {
+            currentFile = identity.file
+            write(paint(Self.sanitized(identity.file), .bold) + "\n")
         }
-        let time = "(\(Self.seconds(result.duration)))"
+        var time = Self.seconds(result.duration)
+        if let attempts = result.retriedAttempts { time += ", passed after \(attempts) attempts" }
+        let name = Self.sanitized(identity.name)
+        var showTranscript = options.verbose
         switch result.outcome {
         case .passed:
-            write("  \(paint("PASS ", .green)) \(Self.sanitized(result.scenario.name)) \(paint(time, .dim))\n")
+            write("  \(paint("PASS ", .green)) \(name) \(paint("(\(time))", .dim))\n")
         case .skipped(let reason):
+            write("  \(paint("SKIP ", .yellow)) \(name) \(paint("(\(Self.sanitized(reason)))", .dim))\n")
+            return
+        case .expectedFailure(let reason, let failure):
+            write("  \(paint("XFAIL", .yellow)) \(name) \(paint("(\(Self.sanitized(reason)); \(time))", .dim))\n")
+            write(Self.indent(Self.sanitized(Self.failureDetail(failure)), by: 8) + "\n")
+        case .unexpectedPass(let reason):
+            write("  \(paint("XPASS", .red)) \(name) \(paint("(\(time))", .dim))\n")
             write(
-                "  \(paint("SKIP ", .yellow)) \(Self.sanitized(result.scenario.name)) \(paint("(\(Self.sanitized(reason)))", .dim))\n"
+                Self.indent(
+                    Self.sanitized(
+                        "\(identity.location.fileAndLine): passed although marked xfail (\(reason)); "
+                            + "remove xfail, or set strict: false"
+                    ),
+                    by: 8
+                ) + "\n"
             )
+            showTranscript = true
         case .failed(let failure):
             let label = failure.kind.isError ? "ERROR" : "FAIL "
-            write("  \(paint(label, .red)) \(Self.sanitized(result.scenario.name)) \(paint(time, .dim))\n")
+            write("  \(paint(label, .red)) \(name) \(paint("(\(time))", .dim))\n")
             write(Self.indent(Self.sanitized(Self.failureDetail(failure)), by: 8) + "\n")
+            showTranscript = true
         }
-        if options.verbose || !result.outcome.isPassed, !result.transcript.entries.isEmpty {
-            if case .skipped = result.outcome { return }
+        if showTranscript, !result.transcript.entries.isEmpty {
             write(Self.indent("transcript:", by: 8) + "\n")
             write(Self.indent(Self.sanitized(result.transcript.rendered()), by: 10) + "\n")
         }
     }
 
-    /// Prints the summary line: `N passed, N failed, N skipped` and the time.
-    public func finish(_ run: RunResult) {
-        let counts = run.counts
-        var line = "\(counts.passed) passed, \(counts.failed + counts.errors) failed, \(counts.skipped) skipped"
-        if counts.errors > 0 { line += " (\(counts.errors) could not run)" }
-        line += " in \(Self.seconds(run.duration))"
-        if run.interrupted { line += " - interrupted" }
-        let color: Style = counts.failed + counts.errors > 0 || run.interrupted ? .red : .green
+    /// Prints the summary line: `N passed, N failed, N skipped` (and xfailed/xpassed) and the time.
+    public func runFinished(_ summary: RunSummary) {
+        let failed = summary.count(.failed) + summary.count(.error)
+        var line = "\(summary.count(.passed)) passed, \(failed) failed, \(summary.count(.skipped)) skipped"
+        if summary.count(.xfailed) > 0 { line += ", \(summary.count(.xfailed)) xfailed" }
+        if summary.count(.xpassed) > 0 { line += ", \(summary.count(.xpassed)) xpassed" }
+        if summary.count(.error) > 0 { line += " (\(summary.count(.error)) could not run)" }
+        line += " in \(Self.seconds(summary.duration))"
+        if let shard = summary.shard { line += " (shard \(shard))" }
+        if summary.interrupted { line += " - interrupted" }
+        let color: Style = summary.exitCode != 0 || summary.interrupted ? .red : .green
         write(paint(line, color) + "\n")
     }
 
@@ -79,6 +97,7 @@ public actor ConsoleReport {
         } else {
             lines.append("  \(failure.actual)")
         }
+        if let attempts = failure.attempts { lines.append("  (after \(attempts) attempts)") }
         return lines.joined(separator: "\n")
     }
 
@@ -102,16 +121,12 @@ public actor ConsoleReport {
         guard text.unicodeScalars.contains(where: isUnsafe) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value) {
-                if scalar == "\n" || scalar == "\t" {
-                    out.unicodeScalars.append(scalar)
-                } else {
-                    out += String(format: "\\x%02x", scalar.value)
-                }
-            } else if isUnsafe(scalar) {
-                out += "\\u{" + String(scalar.value, radix: 16) + "}"
-            } else {
+            if !isUnsafe(scalar) {
                 out.unicodeScalars.append(scalar)
+            } else if scalar.value <= 0x9F {
+                out += String(format: "\\x%02x", scalar.value)
+            } else {
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
             }
         }
         return out
