@@ -177,7 +177,8 @@ private final class ScriptedHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
-        let count = incoming.readableBytes
+        // Counted before the lines are handed out, so a script that reads a line sees its bytes counted.
+        connection.receivedBytes(incoming.readableBytes)
         buffer.writeBuffer(&incoming)
         while let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
             let length = newline - buffer.readerIndex
@@ -186,7 +187,6 @@ private final class ScriptedHandler: ChannelInboundHandler {
             if line.hasSuffix("\r") { line.removeLast() }
             connection.received(line)
         }
-        connection.receivedBytes(count)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

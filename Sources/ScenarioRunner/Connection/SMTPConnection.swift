@@ -104,15 +104,11 @@ final class SMTPConnection: Sendable {
         }
     }
 
-    /// Removes and returns bytes received but not read as replies.
-    func takeBufferedBytes() async -> [UInt8] {
-        let reader = self.reader
-        return (try? await channel.eventLoop.submit { reader.value.takeBufferedBytes() }.get()) ?? []
-    }
-
     /// Starts TLS on the open connection and waits for the handshake (RFC 3207 for STARTTLS, RFC 8314 implicit TLS).
     ///
-    /// The caller must have discarded any buffered plaintext first, so nothing received before TLS is read after.
+    /// Bytes already received and not read as replies (plaintext the server sent after its 220) fail it with
+    /// ``PlaintextBeforeHandshake`` before TLS starts: they are checked and the TLS handler added in one event-loop
+    /// task, so nothing can arrive in between and be lost or read inside TLS.
     func startTLS(
         context: NIOSSLContext,
         serverHostname: String?,
@@ -124,8 +120,10 @@ final class SMTPConnection: Sendable {
         let channel = self.channel
         let reader = self.reader
         let loop = channel.eventLoop
-        let recorder = FirstBytesRecorder()
+        let firstBytes = NIOLockedValueBox<[UInt8]>([])
         let handshake: EventLoopFuture<Void> = loop.flatSubmit {
+            let early = reader.value.takeBufferedBytes()
+            guard early.isEmpty else { return loop.makeFailedFuture(PlaintextBeforeHandshake(bytes: early)) }
             do {
                 let handler: NIOSSLClientHandler
                 if let callback = verification.callback {
@@ -140,7 +138,7 @@ final class SMTPConnection: Sendable {
                 let done = reader.value.awaitHandshake(on: loop)
                 try channel.pipeline.syncOperations.addHandler(handler, position: .first)
                 // In front of TLS: the first bytes the server sends, to name plaintext where a handshake belongs.
-                try channel.pipeline.syncOperations.addHandler(recorder, position: .first)
+                try channel.pipeline.syncOperations.addHandler(FirstBytesRecorder(into: firstBytes), position: .first)
                 return done
             } catch {
                 return loop.makeFailedFuture(error)
@@ -158,17 +156,20 @@ final class SMTPConnection: Sendable {
             } onCancel: {
                 channel.close(promise: nil)
             }
+        } catch let early as PlaintextBeforeHandshake {
+            throw early
         } catch {
-            let firstBytes = (try? await loop.submit { recorder.bytes }.get()) ?? []
             throw TLSHandshakeError(
                 underlying: error,
                 timedOut: deadlinePassed.withLockedValue { $0 },
-                firstBytes: firstBytes
+                firstBytes: firstBytes.withLockedValue { $0 }
             )
         }
         return try await loop.submit {
             let sync = channel.pipeline.syncOperations
-            try? sync.removeHandler(recorder)
+            if let recorder = try? sync.handler(type: FirstBytesRecorder.self) {
+                sync.removeHandler(recorder, promise: nil)
+            }
             let version = try sync.nioSSL_tlsVersion()
             let certificate = try sync.nioSSL_peerCertificate()
             return TLSSessionInfo(version: version, leafDER: try certificate?.toDERBytes())
@@ -184,6 +185,11 @@ final class SMTPConnection: Sendable {
     var isActive: Bool { channel.isActive }
 }
 
+/// Bytes the server sent in plaintext after its reply to STARTTLS, before the handshake began.
+struct PlaintextBeforeHandshake: Error {
+    let bytes: [UInt8]
+}
+
 /// Passes bytes through unchanged, keeping a copy of the first few: when a TLS handshake fails, they tell whether
 /// the server sent a TLS record at all or plaintext where the handshake belongs. Confined to its event loop.
 final class FirstBytesRecorder: ChannelInboundHandler, RemovableChannelHandler {
@@ -191,12 +197,18 @@ final class FirstBytesRecorder: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundOut = ByteBuffer
 
     static let keep = 256
-    private(set) var bytes: [UInt8] = []
+    private let bytes: NIOLockedValueBox<[UInt8]>
+    private var count = 0
+
+    /// Records into `bytes`, which the caller reads once the handshake has ended.
+    init(into bytes: NIOLockedValueBox<[UInt8]>) { self.bytes = bytes }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if bytes.count < Self.keep {
+        if count < Self.keep {
             let buffer = unwrapInboundIn(data)
-            bytes += buffer.readableBytesView.prefix(Self.keep - bytes.count)
+            let piece = buffer.readableBytesView.prefix(Self.keep - count)
+            count += piece.count
+            bytes.withLockedValue { $0 += piece }
         }
         context.fireChannelRead(data)
     }

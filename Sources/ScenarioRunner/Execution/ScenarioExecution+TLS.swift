@@ -43,17 +43,6 @@ extension ScenarioExecution {
             self.stop(kind, at: site, expected: expected, actual: actual, cleanup: cleanup)
         }
         guard let connection else { throw stop(.connection, nil, "no connection", .drop) }
-        // RFC 3207 4.2 and CVE-2011-0411: plaintext sent after the 220 must never be read inside TLS.
-        let early = await connection.takeBufferedBytes()
-        if !early.isEmpty {
-            received(ByteEscaping.escaped(early) + " (plaintext before the TLS handshake)")
-            throw stop(
-                .tls,
-                "nothing between the 220 and the TLS handshake",
-                "the server sent \(early.count) bytes in plaintext before the handshake: \"\(ByteEscaping.escaped(early.prefix(200)))\"",
-                .drop
-            )
-        }
         let setup: (NIOSSLContext, String?, TLSVerification)
         do {
             setup = try TLSClientSetup.make(
@@ -73,6 +62,16 @@ extension ScenarioExecution {
                 serverHostname: setup.1,
                 verification: setup.2,
                 timeout: scenario.replyTimeout
+            )
+        } catch let early as PlaintextBeforeHandshake {
+            // RFC 3207 4.2 and CVE-2011-0411: plaintext sent after the 220 must never be read inside TLS.
+            let bytes = early.bytes
+            received(ByteEscaping.escaped(bytes) + " (plaintext before the TLS handshake)")
+            throw stop(
+                .tls,
+                "nothing between the 220 and the TLS handshake",
+                "the server sent \(bytes.count) bytes in plaintext before the handshake: \"\(ByteEscaping.escaped(bytes.prefix(200)))\"",
+                .drop
             )
         } catch {
             note(String(describing: error))
