@@ -133,7 +133,8 @@ public enum RunPipeline {
         guard policyFilesAreValid(loaded.plan, override: nil, output: output) else { return ExitCode.usage }
         let libraries = loaded.compilations.filter { $0.kind == .library }.count
         let files = loaded.compilations.count - libraries
-        var line = "\(files) file\(files == 1 ? "" : "s"), \(loaded.plan.scenarioCount) scenarios"
+        let scenarios = loaded.plan.scenarioCount
+        var line = "\(files) file\(files == 1 ? "" : "s"), \(scenarios) scenario\(scenarios == 1 ? "" : "s")"
         if libraries > 0 { line += ", \(libraries) librar\(libraries == 1 ? "y" : "ies")" }
         output.out(line + ": OK\n")
         return ExitCode.success

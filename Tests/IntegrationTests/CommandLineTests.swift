@@ -43,6 +43,50 @@ struct CommandLineTests {
         #expect(validate.stderr.contains("broken.yaml:4:13"))
     }
 
+    @Test func namedServersAreOverriddenByNameAndAnUnknownNameIsAUsageError() async throws {
+        let directory = try write([
+            "s.yaml": """
+            suite: s
+            servers: {mx: "127.0.0.1:1"}
+            scenarios:
+              - name: via mx
+                server: mx
+                steps: [{send: EHLO a}]
+            """
+        ])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let unknown = try await ProcessRunner.smtpScenario(
+            ["run", "s.yaml", "--server", "submission=127.0.0.1:25"],
+            currentDirectory: directory
+        )
+        #expect(unknown.status == 2)
+        #expect(
+            unknown.stderr.contains(
+                "--server submission=127.0.0.1:25: no file defines a server named 'submission' (named servers: mx)"
+            )
+        )
+        let refused = try await ProcessRunner.smtpScenario(["run", "s.yaml"], currentDirectory: directory)
+        #expect(refused.status == 1, "127.0.0.1:1 refuses")
+        let overridden = try await ProcessRunner.smtpScenario(
+            ["run", "s.yaml", "--server", "mx=mock"],
+            currentDirectory: directory
+        )
+        #expect(overridden.status == 0, "\(overridden.stdout)\(overridden.stderr)")
+    }
+
+    @Test func librariesAreCheckedAndCountedApart() async throws {
+        let directory = try write([
+            "lib/g.yaml": "groups:\n  hello: {steps: [{send: EHLO a, expect: 250}]}\n",
+            "x.yaml": "import: {l: lib/g.yaml}\nname: x\nsteps: [{call: l.hello}]\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try await ProcessRunner.smtpScenario(["validate", "."], currentDirectory: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "1 file, 1 scenario, 1 library: OK\n")
+        let run = try await ProcessRunner.smtpScenario(["run", "."], currentDirectory: directory)
+        #expect(run.stdout.contains("1 passed, 0 failed"), "\(run.stdout)")
+    }
+
     @Test func aWrongExpectationFailsWithExpectedGotAndTranscript() async throws {
         let directory = try write([
             "wrong.yaml":

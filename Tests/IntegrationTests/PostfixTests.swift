@@ -40,6 +40,29 @@ struct PostfixTests {
         #expect(try await JUnitValidation.validate(strict, schema: "xunit").ok)
     }
 
+    @Test func aRepeatPastTheRecipientLimitGets452() async throws {
+        let postfix = try PostfixFixture.required()
+        let scenario = try temporaryFile("limit.yaml")
+        try """
+        name: recipient limit
+        steps:
+          - send: EHLO client.example
+          - send: MAIL FROM:<sender@example.net>
+          - repeat: 50
+            index: i
+            steps:
+              - send: RCPT TO:<alice@example.com>
+                name: recipient ${i}
+                expect: 250
+          - send: RCPT TO:<bob@example.com>
+            expect: {code: 452, enhanced: 4.5.3, text: too many recipients}
+        """.write(to: scenario, atomically: true, encoding: .utf8)
+        let result = try await run(["run", scenario.path, "--server", "127.0.0.1:\(postfix.pipelinePort)", "--verbose"])
+        #expect(result.status == 0, "\(result.stdout)\n\(postfix.logTail)")
+        #expect(result.stdout.contains("S: 452 4.5.3 Error: too many recipients"))
+        #expect(result.stdout.contains("1 passed, 0 failed"))
+    }
+
     @Test func theSubmissionPackPassesWithTLSAndDovecotAuth() async throws {
         let postfix = try PostfixFixture.required()
         let result = try await run(

@@ -26,6 +26,7 @@ struct PolicyLoadingTests {
             hide: [PIPELINING]
             split-multiline-replies: true
             execute-plaintext-after-starttls: true
+            improper-pipelining: reject
             limits: {max-connections: 3, idle-timeout: 5s, session-timeout: 1m, max-command-length: 1000, max-errors: 9}
             faults:
               - {delay: 1s, at: rcpt}
@@ -80,6 +81,21 @@ struct PolicyLoadingTests {
         #expect(text[2].hasPrefix("p.yaml:4:21: error: unknown stage \"rcp\"\n  hint: did you mean 'rcpt'?"))
         #expect(text[3].hasPrefix("p.yaml:5:5: error: a fault has one kind, found drop-at and delay"))
         #expect(text[4].hasPrefix("p.yaml:6:19: error: max-message-size is not a size"))
+    }
+
+    @Test func improperPipeliningIsAcceptOrRejectAndWorksWhenPipeliningIsHidden() {
+        let loaded = MockPolicy.parse("improper-pipelining: reject\nhide: [pipelining]\n", file: "p.yaml")
+        #expect(loaded.policy?.refusesImproperPipelining == true)
+        #expect(
+            MockPolicy.parse("improper-pipelining: reject\n", file: "p.yaml").policy?.refusesImproperPipelining == false
+        )
+        let bad = MockPolicy.parse("improper-pipelining: sometimes\n", file: "p.yaml")
+        #expect(bad.policy == nil)
+        #expect(
+            bad.diagnostics.first?.description.hasPrefix(
+                "p.yaml:1:22: error: improper-pipelining must be accept or reject"
+            ) == true
+        )
     }
 
     @Test func anEmptyFileIsTheDefaultPolicy() {

@@ -16,7 +16,7 @@ public struct PostfixFixture: Sendable {
     public let submissionPort: Int
     /// Implicit TLS (wrapper mode) with AUTH.
     public let smtpsPort: Int
-    /// A plain closed port for pipelining checks.
+    /// A plain closed port for pipelining checks, with `smtpd_recipient_limit = 50`.
     public let pipelinePort: Int
     /// The CA that signed the server certificate.
     public let caFile: String

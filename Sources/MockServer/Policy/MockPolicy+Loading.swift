@@ -8,6 +8,7 @@ extension MockPolicy {
         "hostname", "greeting", "local-domains", "mailboxes", "relay", "max-message-size", "max-recipients",
         "require-tls", "require-auth", "auth-requires-tls", "users", "greylisting", "bare-line-endings", "vrfy",
         "advertise", "hide", "faults", "limits", "split-multiline-replies", "execute-plaintext-after-starttls",
+        "improper-pipelining",
     ]
 
     /// The outcome of loading a policy file.
@@ -111,6 +112,20 @@ private struct PolicyReader {
                     .badValue,
                     at: value.location,
                     "vrfy must be 252, disabled or confirm, found \"\(text)\""
+                )
+            }
+        }
+        if let value = mapping["improper-pipelining"],
+            let text = value.string("improper-pipelining", into: &diagnostics)
+        {
+            if let parsed = MockPolicy.ImproperPipelining(rawValue: text) {
+                policy.improperPipelining = parsed
+            } else {
+                diagnostics.error(
+                    .badValue,
+                    at: value.location,
+                    "improper-pipelining must be accept or reject, found \"\(text)\"",
+                    hint: "reject answers 500 and closes when a client pipelines although PIPELINING is hidden"
                 )
             }
         }

@@ -26,6 +26,14 @@ public struct MockPolicy: Sendable, Hashable {
         case confirm
     }
 
+    /// What the server does when a client sends commands in one group although PIPELINING is not advertised.
+    public enum ImproperPipelining: String, Sendable, Hashable, CaseIterable {
+        /// Answer each command in turn (as most servers do).
+        case accept
+        /// `500 5.5.1 Invalid command: Pipelining not supported` and close, as OpenSMTPD does.
+        case reject
+    }
+
     /// Greylisting (450 4.7.1 on the first attempt of a client/sender/recipient triple).
     public struct Greylisting: Sendable, Hashable {
         /// How long a triple must wait before a retry is accepted.
@@ -93,11 +101,20 @@ public struct MockPolicy: Sendable, Hashable {
     public var limits = Limits()
     /// Write multi-line replies one line per write with a short pause, as some servers do (nmap misreads them).
     public var splitMultilineReplies = false
+    /// The defence against improper pipelining, effective when PIPELINING is hidden.
+    public var improperPipelining = ImproperPipelining.accept
     /// Deliberately vulnerable: keep plaintext received after STARTTLS and execute it inside TLS (CVE-2011-0411).
     public var executePlaintextAfterSTARTTLS = false
 
     /// The default policy.
     public init() {}
+
+    /// Whether a command arriving with more input already behind it is refused: `improper-pipelining: reject`
+    /// while PIPELINING is hidden.
+    public var refusesImproperPipelining: Bool {
+        improperPipelining == .reject
+            && hide.contains { $0.caseInsensitiveCompare("PIPELINING") == .orderedSame }
+    }
 
     /// The same policy as an open relay.
     public static var openRelay: MockPolicy {

@@ -221,7 +221,12 @@ final class MockSessionHandler: ChannelDuplexHandler {
         }
         guard let framed = commandFramer.next(from: &buffer) else { return nil }
         switch framed {
-        case .line(let line, _): return machine.receive(line)
+        case .line(let line, _):
+            // More input already behind a command that has not been answered: the client pipelined.
+            if core.policy.refusesImproperPipelining, buffer.readableBytes > 0, !machine.inAuthExchange {
+                return machine.improperPipelining()
+            }
+            return machine.receive(line)
         case .overlong: return machine.overlongLine()
         }
     }

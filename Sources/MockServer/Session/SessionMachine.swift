@@ -125,6 +125,13 @@ struct SessionMachine {
         return stage.map { delayed(actions, at: $0) } ?? actions
     }
 
+    /// A command that came with more commands behind it although PIPELINING is not advertised (RFC 2920 lets
+    /// a server refuse that; OpenSMTPD answers this and closes).
+    mutating func improperPipelining() -> [SessionAction] {
+        stats.commands += 1
+        return [.reply(ServerReply(500, "5.5.1", "Invalid command: Pipelining not supported")), .close]
+    }
+
     /// A line longer than the framer allows.
     mutating func overlongLine() -> [SessionAction] {
         stats.commands += 1
