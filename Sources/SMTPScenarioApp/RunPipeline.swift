@@ -44,6 +44,21 @@ public struct RunConfiguration: Sendable {
     public var junitPath: String?
     /// `--junit-strict`.
     public var junitStrict = false
+    /// `--json FILE`, `--tap FILE`, `--html FILE`.
+    public var jsonPath: String?
+    public var tapPath: String?
+    public var htmlPath: String?
+    /// `--annotations github`: GitHub Actions `::error` lines for failures (the CLI turns this on when
+    /// `GITHUB_ACTIONS=true`).
+    public var githubAnnotations = false
+    /// `--list`: print the testcases the run would report and run nothing; `--list --json` as JSON.
+    public var list = false
+    public var listJSON = false
+    /// `--shard K/N`.
+    public var shard: Shard?
+    /// `--max-connections-per-server N`, `--rate N` (new connections per second per server).
+    public var maxConnectionsPerServer: Int?
+    public var ratePerServer: Double?
     /// `--verbose`.
     public var verbose = false
     /// Colour in the console view.
@@ -51,6 +66,29 @@ public struct RunConfiguration: Sendable {
 
     /// The defaults of the command line.
     public init() {}
+}
+
+/// `--shard K/N`: this run is shard K (from 1) of N.
+public struct Shard: Sendable, Hashable, CustomStringConvertible {
+    public let index: Int
+    public let count: Int
+
+    /// Parses `K/N` with 1 <= K <= N; nil otherwise.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count >= 1,
+            (1...count).contains(index)
+        else { return nil }
+        self.index = index
+        self.count = count
+    }
+
+    public var description: String { "\(index)/\(count)" }
+}
+
+/// The tool's version, for `--version` and reports.
+public enum SMTPScenarioVersion {
+    public static let current = "0.2.0"
 }
 
 /// The exit codes of `run` and `validate`.
@@ -190,17 +228,17 @@ public enum RunPipeline {
         guard let loaded = load(paths: configuration.paths, options: configuration.compile, output: output) else {
             return (ExitCode.usage, false)
         }
-        var junitOptions = JUnitReport.Options()
-        junitOptions.strict = configuration.junitStrict
+        let reportOutputs = fileReporters(configuration, output: output)
         if loaded.hasErrors {
-            if let path = configuration.junitPath {
-                let reporter = JUnitReporter(path: path, options: junitOptions, onError: output.err)
-                await reporter.compilationFailed(compileFailures(loaded.compilations), at: Date())
-            }
+            let failures = compileFailures(loaded.compilations)
+            for reporter in reportOutputs { await reporter.compilationFailed(failures, at: Date()) }
             return (ExitCode.usage, false)
         }
-        let plan = loaded.plan.filtered(includingTags: configuration.tags, excludingTags: configuration.excludeTags)
-        if plan.scenarioCount == 0 {
+        let selected = loaded.plan.filtered(
+            includingTags: configuration.tags,
+            excludingTags: configuration.excludeTags
+        )
+        if selected.scenarioCount == 0 {
             var what: [String] = []
             if !configuration.tags.isEmpty { what.append("--tag \(configuration.tags.joined(separator: ", "))") }
             if !configuration.excludeTags.isEmpty {
@@ -212,9 +250,26 @@ public enum RunPipeline {
             )
             return (ExitCode.usage, false)
         }
+        let plan = configuration.shard.map { selected.shard($0.index, of: $0.count) } ?? selected
+        if configuration.list {
+            let entries = plan.scenarios.map { PlanListing.Entry(identity: $0.identity, skipReason: $0.skipReason) }
+            output.out(
+                configuration.listJSON
+                    ? PlanListing.json(entries, shard: configuration.shard?.description) : PlanListing.text(entries)
+            )
+            return (ExitCode.success, false)
+        }
+        if let shard = configuration.shard, plan.scenarioCount == 0 {
+            output.err(
+                "shard \(shard) is empty: the selection has \(selected.scenarioCount) scenario\(selected.scenarioCount == 1 ? "" : "s") for \(shard.count) shards; nothing to run\n"
+            )
+        }
         var options = RunOptions()
         options.jobs = max(1, configuration.jobs)
         options.extraSecrets = Array(configuration.compile.secrets.values)
+        options.shard = configuration.shard?.description
+        options.maxConnectionsPerServer = configuration.maxConnectionsPerServer
+        options.connectionsPerSecondPerServer = configuration.ratePerServer
         guard
             serverOptions(
                 configuration.servers,
@@ -230,10 +285,7 @@ public enum RunPipeline {
         var consoleOptions = ConsoleReport.Options()
         consoleOptions.color = configuration.color
         consoleOptions.verbose = configuration.verbose
-        var reporters: [any Reporter] = [ConsoleReport(options: consoleOptions, write: output.out)]
-        if let path = configuration.junitPath {
-            reporters.append(JUnitReporter(path: path, options: junitOptions, onError: output.err))
-        }
+        let reporters: [any Reporter] = [ConsoleReport(options: consoleOptions, write: output.out)] + reportOutputs
         let summary = await PlanRunner.run(
             plan,
             options: options,
@@ -241,6 +293,29 @@ public enum RunPipeline {
             reporter: ReporterGroup(reporters)
         )
         return (summary.exitCode, summary.interrupted)
+    }
+
+    /// The reporters beside the console: report files and CI annotations.
+    static func fileReporters(_ configuration: RunConfiguration, output: ConsoleOutput) -> [any Reporter] {
+        var reporters: [any Reporter] = []
+        if let path = configuration.junitPath {
+            var options = JUnitReport.Options()
+            options.strict = configuration.junitStrict
+            reporters.append(JUnitReporter(path: path, options: options, onError: output.err))
+        }
+        if let path = configuration.jsonPath {
+            var options = JSONReport.Options()
+            options.toolVersion = SMTPScenarioVersion.current
+            reporters.append(JSONReporter(path: path, options: options, onError: output.err))
+        }
+        if let path = configuration.tapPath { reporters.append(TAPReporter(path: path, onError: output.err)) }
+        if let path = configuration.htmlPath {
+            var options = HTMLReport.Options()
+            options.toolVersion = SMTPScenarioVersion.current
+            reporters.append(HTMLReporter(path: path, options: options, onError: output.err))
+        }
+        if configuration.githubAnnotations { reporters.append(GitHubAnnotations(write: output.out)) }
+        return reporters
     }
 
     /// Checks every mock policy file the run will use before anything runs, so a broken policy is a located

@@ -26,6 +26,9 @@ struct CompileArguments: ParsableArguments {
     )
     var timeout: String?
 
+    /// Checks `--var`, `--secret` and `--timeout` while parsing, so a bad one is a usage error like the others.
+    func validate() throws { _ = try compileOptions() }
+
     /// The compile options, or a validation error naming the bad argument.
     func compileOptions() throws -> CompileOptions {
         var options = CompileOptions()
@@ -68,6 +71,16 @@ enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
             if let noColor = environment["NO_COLOR"], !noColor.isEmpty { return false }
             return isatty(STDOUT_FILENO) == 1 && environment["TERM"] != "dumb"
         }
+    }
+}
+
+/// `--annotations github|none`; without it, GitHub annotations when `GITHUB_ACTIONS=true`.
+enum AnnotationChoice: String, ExpressibleByArgument, CaseIterable {
+    case github, none
+
+    /// What to use when `--annotations` is not given.
+    static var detected: AnnotationChoice {
+        ProcessInfo.processInfo.environment["GITHUB_ACTIONS"] == "true" ? .github : .none
     }
 }
 

@@ -39,6 +39,42 @@ struct RunCommand: AsyncParsableCommand {
     )
     var junitStrict = false
 
+    @Option(help: ArgumentHelp("Write the whole run as JSON (schemas/results.schema.json).", valueName: "FILE"))
+    var json: String?
+
+    @Option(help: ArgumentHelp("Write a TAP version 13 report (for prove).", valueName: "FILE"))
+    var tap: String?
+
+    @Option(help: ArgumentHelp("Write a self-contained HTML report.", valueName: "FILE"))
+    var html: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "CI annotations for failures: github (::error lines), none. Default: github when GITHUB_ACTIONS=true.",
+            valueName: "KIND"
+        )
+    )
+    var annotations: AnnotationChoice?
+
+    @Flag(
+        help: "Print the testcases the run would report (PATH:LINE NAME [tags]) and run nothing; with --json, as JSON."
+    )
+    var list = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Run shard K of N (K from 1): every N-th scenario, starting with the K-th.",
+            valueName: "K/N"
+        )
+    )
+    var shard: String?
+
+    @Option(help: ArgumentHelp("At most N open connections to any one server.", valueName: "N"))
+    var maxConnectionsPerServer: Int?
+
+    @Option(help: ArgumentHelp("At most N new connections per second to any one server.", valueName: "N"))
+    var rate: Double?
+
     @Option(help: "Scenarios run at the same time.")
     var jobs = 4
 
@@ -64,10 +100,29 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if let shard, Shard(shard) == nil {
+            throw ValidationError("--shard \(shard): expected K/N with 1 <= K <= N, e.g. --shard 2/4")
+        }
+        if let maxConnectionsPerServer, maxConnectionsPerServer < 1 {
+            throw ValidationError("--max-connections-per-server must be at least 1")
+        }
+        if let rate, !(0.01...10_000).contains(rate) {
+            throw ValidationError("--rate must be between 0.01 and 10000 connections per second")
+        }
+        if json == "-", !list { throw ValidationError("--json - (standard output) goes with --list only") }
     }
 
     func run() async throws {
         var configuration = RunConfiguration()
+        configuration.jsonPath = list ? nil : json
+        configuration.listJSON = list && json != nil
+        configuration.list = list
+        configuration.tapPath = tap
+        configuration.htmlPath = html
+        configuration.githubAnnotations = (annotations ?? .detected) == .github
+        configuration.shard = shard.flatMap(Shard.init)
+        configuration.maxConnectionsPerServer = maxConnectionsPerServer
+        configuration.ratePerServer = rate
         configuration.paths = paths.isEmpty ? ["scenarios"] : paths
         configuration.compile = try compile.compileOptions()
         configuration.servers = server

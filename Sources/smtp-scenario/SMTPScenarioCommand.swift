@@ -1,9 +1,46 @@
 import ArgumentParser
+import Foundation
+import SMTPScenarioApp
 
 /// `smtp-scenario`: declarative SMTP test scenarios.
 @main
 struct SMTPScenarioCommand: AsyncParsableCommand {
-    static let version = "0.1.0"
+    static let version = SMTPScenarioVersion.current
+
+    /// `run --list --json` prints the listing as JSON on standard output: a bare `--json` there means `--json -`.
+    static func main() async {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "run", arguments.contains("--list"), let json = arguments.firstIndex(of: "--json"),
+            json + 1 == arguments.count || arguments[json + 1].hasPrefix("-") && arguments[json + 1] != "-"
+        {
+            arguments.insert("-", at: json + 1)
+        }
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            fail(error, in: Self.self)
+        }
+        do {
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            fail(error, in: Self.self)
+        }
+    }
+
+    /// Exits for `error`: usage errors with 2, like every other usage error of run and validate (the README's
+    /// table), not ArgumentParser's 64.
+    static func fail(_ error: Error, in command: ParsableCommand.Type) -> Never {
+        if command.exitCode(for: error) == .validationFailure {
+            FileHandle.standardError.write(Data((command.fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+        command.exit(withError: error)
+    }
 
     static let configuration = CommandConfiguration(
         commandName: "smtp-scenario",
@@ -17,6 +54,8 @@ struct SMTPScenarioCommand: AsyncParsableCommand {
               smtp-scenario relay-check --server mx.example.com:25 --junit relay.xml
             """,
         version: version,
-        subcommands: [RunCommand.self, ValidateCommand.self, ServeCommand.self, RelayCheckCommand.self]
+        subcommands: [
+            RunCommand.self, ValidateCommand.self, ServeCommand.self, RelayCheckCommand.self, MergeCommand.self,
+        ]
     )
 }

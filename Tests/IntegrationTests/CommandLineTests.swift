@@ -148,10 +148,12 @@ struct CommandLineTests {
         ])
         #expect(badServer.status == 2)
         let badTimeout = try await ProcessRunner.smtpScenario(["run", "--timeout", "soon"])
-        #expect(badTimeout.status == 64 || badTimeout.status == 2, "ArgumentParser's usage error")
+        #expect(badTimeout.status == 2, "every usage error exits 2, ArgumentParser's too")
+        #expect(badTimeout.stderr.contains("--timeout soon is not a duration"))
+        #expect(badTimeout.stderr.contains("Usage: smtp-scenario run"))
         let version = try await ProcessRunner.smtpScenario(["--version"])
         #expect(version.status == 0)
-        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.2.0")
         let help = try await ProcessRunner.smtpScenario(["run", "--help"])
         #expect(help.stdout.contains("Example:"))
     }
@@ -164,9 +166,15 @@ struct CommandLineTests {
         ])
         defer { try? FileManager.default.removeItem(at: directory) }
         let junit = directory.appendingPathComponent("report.xml")
+        let json = directory.appendingPathComponent("report.json")
+        let tap = directory.appendingPathComponent("report.tap")
+        let html = directory.appendingPathComponent("report.html")
         let run = try BackgroundProcess(
             Paths.binary.path,
-            ["run", "slow.yaml", "--junit", junit.path, "--color", "never"],
+            [
+                "run", "slow.yaml", "--junit", junit.path, "--json", json.path, "--tap", tap.path, "--html", html.path,
+                "--color", "never",
+            ],
             currentDirectory: directory
         )
         try await run.waitForOutput(containing: "PASS  quick")
@@ -176,6 +184,19 @@ struct CommandLineTests {
         #expect(xml.contains(#"<error type="Interrupted""#))
         #expect(try await JUnitValidation.validate(junit).ok)
         #expect(run.output.contains("1 passed, 1 failed, 0 skipped (1 could not run)"))
+        // Every format is complete and in place (written to a temporary name, then renamed).
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: Any])
+        #expect(object["interrupted"] as? Bool == true)
+        #expect((object["scenarios"] as? [Any])?.count == 2)
+        #expect(try await ExternalValidators.validateJSON([json], schema: "results.schema.json").ok)
+        let tapText = try String(contentsOf: tap, encoding: .utf8)
+        #expect(tapText.hasPrefix("TAP version 13\n1..2\nok 1 - s: quick\nnot ok 2 - s: slow\n"))
+        #expect(tapText.hasSuffix("# interrupted\n"))
+        #expect(try String(contentsOf: html, encoding: .utf8).hasSuffix("</body></html>\n"))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+            $0.hasSuffix(".tmp")
+        }
+        #expect(leftovers.isEmpty, "no temporary files left: \(leftovers)")
     }
 
     @Test func secretsAppearInNoOutput() async throws {

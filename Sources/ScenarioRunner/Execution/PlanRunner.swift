@@ -22,6 +22,10 @@ public struct RunOptions: Sendable {
     public var logger = Logger(label: "smtp-scenario.runner")
     /// At most one scenario starts per interval (`relay-check --rate`); nil starts them as fast as `jobs` allows.
     public var startInterval: Duration?
+    /// At most this many open connections to one server (`--max-connections-per-server`); nil is no limit.
+    public var maxConnectionsPerServer: Int?
+    /// At most this many new connections per second to one server (`run --rate`); nil is no limit.
+    public var connectionsPerSecondPerServer: Double?
     /// `K/N` when this run is one shard of a split plan (for reports).
     public var shard: String?
     /// The event loops connections use.
@@ -54,6 +58,10 @@ public enum PlanRunner {
         let clock = ContinuousClock.now
         var summary = RunSummary(startedAt: startedAt, shard: options.shard)
         let scenarios = plan.scenarios
+        let gate = ConnectionGate(
+            maxConnections: options.maxConnectionsPerServer,
+            interval: options.connectionsPerSecondPerServer.map { .nanoseconds(Int64(1e9 / $0)) }
+        )
         await reporter.runStarted(RunStart(startedAt: startedAt, scenarioCount: scenarios.count, shard: options.shard))
         var pending: [Int: ScenarioResult] = [:]
         var nextToReport = 0
@@ -67,7 +75,9 @@ public enum PlanRunner {
                     if let interval = options.startInterval {
                         try? await Task.sleep(until: clock + interval * index, clock: .continuous)
                     }
-                    return (index, await runScenario(scenarios[index], options: options, resolver: resolver))
+                    return (
+                        index, await runScenario(scenarios[index], options: options, resolver: resolver, gate: gate)
+                    )
                 }
             }
             for _ in 0..<max(1, options.jobs) { startNext() }
@@ -105,7 +115,8 @@ public enum PlanRunner {
     static func runScenario(
         _ scenario: Scenario,
         options: RunOptions,
-        resolver: any ServerResolver
+        resolver: any ServerResolver,
+        gate: ConnectionGate
     ) async -> ScenarioResult {
         let startedAt = Date()
         let clock = ContinuousClock.now
@@ -146,6 +157,7 @@ public enum PlanRunner {
             endpoint: endpoint,
             resolveServer: { server in try await resolver.endpoint(for: options.target(for: server)) },
             group: options.group,
+            gate: gate,
             logger: options.logger,
             extraSecrets: options.extraSecrets
         )

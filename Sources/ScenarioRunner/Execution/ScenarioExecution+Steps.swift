@@ -91,8 +91,7 @@ extension ScenarioExecution {
                 throw interrupted(at: site)
             }
         case .reconnect:
-            await connection?.close()
-            connection = nil
+            await dropConnection()
             note("reconnecting")
             let target = connectedEndpoint
             _ = try await recorded(step, at: site, since: started) { () async throws(Stop) -> Reply? in
@@ -131,8 +130,7 @@ extension ScenarioExecution {
                 return nil
             }
         case .disconnect:
-            await connection?.close()
-            connection = nil
+            await dropConnection()
             capabilities = nil
             inData = false
             note("disconnected without QUIT")

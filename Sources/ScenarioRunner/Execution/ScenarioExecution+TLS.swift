@@ -77,8 +77,7 @@ extension ScenarioExecution {
             note(String(describing: error))
             if mustFail {
                 note("the handshake failed, as expected")
-                await connection.close()
-                self.connection = nil
+                await dropConnection()
                 return true
             }
             if Task.isCancelled { throw stop(.interrupted, nil, "interrupted", .drop) }

@@ -39,6 +39,10 @@ final class ScenarioExecution {
     /// Endpoints for `connect: {server: ...}` steps.
     let resolveServer: @Sendable (ServerRef?) async throws -> Endpoint
     let group: EventLoopGroup
+    /// Per-server connection limits (`--max-connections-per-server`, `--rate`).
+    let gate: ConnectionGate
+    /// The server whose gate slot the open connection holds.
+    private var gateSlot: String?
     let logger: Logger
     private let start = ContinuousClock.now
     private(set) var transcript = Transcript()
@@ -62,9 +66,11 @@ final class ScenarioExecution {
         endpoint: Endpoint,
         resolveServer: @escaping @Sendable (ServerRef?) async throws -> Endpoint,
         group: EventLoopGroup,
+        gate: ConnectionGate,
         logger: Logger,
         extraSecrets: [String]
     ) {
+        self.gate = gate
         self.scenario = scenario
         self.endpoint = endpoint
         self.connectedEndpoint = endpoint
@@ -114,6 +120,11 @@ final class ScenarioExecution {
         captures: [Capture],
         at site: Site
     ) async throws(Stop) {
+        if !gate.isOpen {
+            let server = "\(target.host):\(target.port)"
+            guard await gate.acquire(server) else { throw interrupted(at: site) }
+            gateSlot = server
+        }
         let connection: SMTPConnection
         do {
             connection = try await SMTPConnection.open(
@@ -150,21 +161,29 @@ final class ScenarioExecution {
 
     /// Sends QUIT after a passing scenario unless it already did, is inside DATA, or the server closed.
     private func finishSession() async {
-        guard let connection else { return }
-        if !quitSent, !inData, connection.isActive {
+        if let connection, !quitSent, !inData, connection.isActive {
             await sendQuit()
         }
-        await connection.close()
-        self.connection = nil
+        await dropConnection()
     }
 
     private func cleanUp(_ cleanup: Cleanup) async {
-        guard let connection else { return }
-        if cleanup == .politeQuit, !inData, !quitSent, connection.isActive {
+        if let connection, cleanup == .politeQuit, !inData, !quitSent, connection.isActive {
             await sendQuit()
         }
-        await connection.close()
-        self.connection = nil
+        await dropConnection()
+    }
+
+    /// Closes the connection (if any) and gives back its slot at the per-server gate.
+    func dropConnection() async {
+        if let connection {
+            await connection.close()
+            self.connection = nil
+        }
+        if let held = gateSlot {
+            gateSlot = nil
+            await gate.release(held)
+        }
     }
 
     /// Sends QUIT and reads replies for at most 5 s until the 221 (earlier pipelined replies may come first).
