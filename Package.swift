@@ -1,5 +1,6 @@
 // swift-tools-version: 6.1
 // smtp-scenario: declarative SMTP test scenarios, a mock SMTP server, JUnit reports.
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -145,3 +146,46 @@ let package = Package(
         ),
     ]
 )
+
+// Sanitizer runs of the tests (SMTP_SCENARIO_SANITIZE=address or thread, scripts/test-sanitized): our own modules
+// and tests are instrumented; dependencies keep their ordinary build, so the run reuses .build's and costs minutes,
+// not the quarter of an hour a sanitized BoringSSL takes on two cores.
+if let sanitizer = ProcessInfo.processInfo.environment["SMTP_SCENARIO_SANITIZE"],
+    ["address", "thread"].contains(sanitizer)
+{
+    for target in package.targets where target.type != .plugin {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-sanitize=\(sanitizer)"])]
+        if target.type == .test || target.type == .executable {
+            target.linkerSettings = (target.linkerSettings ?? []) + [.unsafeFlags(["-sanitize=\(sanitizer)"])]
+        }
+    }
+}
+
+// Fuzz targets (libFuzzer): only when SMTP_SCENARIO_FUZZ=1, in their own scratch path, so ordinary builds never
+// see them. Our own modules get coverage instrumentation and ASan; dependencies are left as they are.
+// scripts/fuzz TARGET SECONDS builds and runs one.
+if ProcessInfo.processInfo.environment["SMTP_SCENARIO_FUZZ"] == "1" {
+    let instrumented: Set<String> = ["SMTPWire", "LocatedYAML", "ScenarioLanguage", "ScenarioResults", "Reports"]
+    for target in package.targets where instrumented.contains(target.name) {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-sanitize=fuzzer,address"])]
+    }
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("reply-parser", ["SMTPWire", .product(name: "NIOCore", package: "swift-nio")]),
+        ("mock-readers", ["SMTPWire", .product(name: "NIOCore", package: "swift-nio")]),
+        ("compiler", ["ScenarioLanguage", "LocatedYAML"]),
+        ("variables", ["ScenarioLanguage"]),
+        ("report-writers", ["Reports", "ScenarioResults"]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(
+            .executableTarget(
+                name: "fuzz-\(name)",
+                dependencies: dependencies,
+                path: "Fuzz/\(name)",
+                swiftSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-parse-as-library"])],
+                linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address"])]
+            )
+        )
+        package.products.append(.executable(name: "fuzz-\(name)", targets: ["fuzz-\(name)"]))
+    }
+}
