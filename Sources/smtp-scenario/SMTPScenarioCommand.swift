@@ -56,6 +56,7 @@ struct SMTPScenarioCommand: AsyncParsableCommand {
         version: version,
         subcommands: [
             RunCommand.self, ValidateCommand.self, ServeCommand.self, RelayCheckCommand.self, MergeCommand.self,
+            ExplainCommand.self,
         ]
     )
 }

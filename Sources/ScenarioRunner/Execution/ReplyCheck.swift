@@ -20,16 +20,20 @@ enum ReplyCheck {
         if expectation.codes.count == 1, case .exact(let code) = expectation.codes[0] {
             text = text.replacingOccurrences(
                 of: "\(code)",
-                with: "\(code) (\(ReplyCodeMeaning.describe(code)))",
+                with: "\(code) (\(StatusCodeRegistry.meaning(of: code)))",
                 options: [.anchored]
             )
         }
         return text
     }
 
-    /// A reply as reports show it: its lines joined, then the code's meaning.
+    /// A reply as reports show it: its lines joined, then the meanings of its code and enhanced code.
     static func describe(_ reply: Reply) -> String {
-        "\(reply.summary) (\(reply.code) = \(ReplyCodeMeaning.describe(reply.code)))"
+        var meaning = "\(reply.code) = \(StatusCodeRegistry.meaning(of: reply.code))"
+        if let enhanced = reply.enhancedCode {
+            meaning += "; \(enhanced) = \(StatusCodeRegistry.meaning(of: enhanced))"
+        }
+        return "\(reply.summary) (\(meaning))"
     }
 
     /// The expectation's checks as data, keyed as the language writes them.
