@@ -104,7 +104,7 @@ struct CommandLineTests {
         #expect(result.stdout.contains("expected 250 (requested action completed)"))
         #expect(
             result.stdout.contains(
-                "got      550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient table (550 = mailbox unavailable)"
+                "got      550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient table (550 = mailbox unavailable; 5.1.1 = bad destination mailbox address)"
             )
         )
         #expect(result.stdout.contains("C: RCPT TO:<nobody@example.com>"))

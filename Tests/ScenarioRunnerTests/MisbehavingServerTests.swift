@@ -123,7 +123,7 @@ struct MisbehavingServerTests {
         #expect(failure.kind == .unexpectedReply)
         #expect(
             failure.message
-                == "step 1 \"RCPT TO:<x@y>\": expected 250 (requested action completed), got 550 5.1.1 <x@y>: Recipient address rejected: User unknown (550 = mailbox unavailable)"
+                == "step 1 \"RCPT TO:<x@y>\": expected 250 (requested action completed), got 550 5.1.1 <x@y>: Recipient address rejected: User unknown (550 = mailbox unavailable; 5.1.1 = bad destination mailbox address)"
         )
         #expect(server.accepted.first?.receivedLines == ["RCPT TO:<x@y>", "QUIT"])
         #expect(result.allResults[0].transcript.rendered().contains("S: 221 2.0.0 Bye"))
