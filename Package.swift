@@ -31,6 +31,11 @@ let package = Package(
             name: "SMTPWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // DNS for mx: targets through glibc's resolver (res_nquery, libresolv's record parser).
+        .target(
+            name: "CResolv",
+            linkerSettings: [.linkedLibrary("resolv")]
+        ),
         // SASL for both ends (client steps and the mock's AUTH): one implementation of each mechanism.
         .target(
             name: "SMTPAuth",
@@ -53,7 +58,7 @@ let package = Package(
         .target(
             name: "ScenarioRunner",
             dependencies: [
-                "SMTPWire", "SMTPAuth", "ScenarioLanguage", "ScenarioResults", "LocatedYAML",
+                "SMTPWire", "SMTPAuth", "ScenarioLanguage", "ScenarioResults", "LocatedYAML", "CResolv",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -71,6 +71,34 @@ extension YAMLValue {
         }
     }
 
+    /// A size in bytes: a number, or with a unit KB, MB, GB (powers of 1024), up to 2 GiB.
+    public func byteSize(_ what: String, into diagnostics: inout Diagnostics) -> Int? {
+        guard let text = scalar?.uppercased().replacingOccurrences(of: " ", with: "") else {
+            diagnostics.error(.wrongType, at: location, "\(what) must be a size such as 10MB")
+            return nil
+        }
+        let units: [(String, Int)] = [
+            ("KB", 1024), ("MB", 1024 * 1024), ("GB", 1024 * 1024 * 1024), ("K", 1024), ("M", 1024 * 1024), ("B", 1),
+        ]
+        var number = Substring(text)
+        var factor = 1
+        for (suffix, multiplier) in units where text.hasSuffix(suffix) {
+            number = text.dropLast(suffix.count)
+            factor = multiplier
+            break
+        }
+        guard let amount = Int(number), amount > 0, amount <= Int(Int32.max) / factor else {
+            diagnostics.error(
+                .badValue,
+                at: location,
+                "\(what) is not a size: \"\(Abbreviation.text(scalar ?? ""))\"",
+                hint: "bytes (1048576) or with a unit: 512KB, 10MB, 1GB"
+            )
+            return nil
+        }
+        return amount * factor
+    }
+
     /// The mapping, or an error naming what was expected.
     public func mapping(_ what: String, into diagnostics: inout Diagnostics) -> YAMLMapping? {
         if let mapping { return mapping }

@@ -5,8 +5,10 @@ import ScenarioLanguage
 import ScenarioRunner
 
 /// Resolves servers for a run, starting the embedded mock server on demand: one per policy file, on a free
-/// 127.0.0.1 port, shared by every scenario of the run (so greylisting state carries over reconnects).
-public actor EmbeddedMockResolver: ServerResolver {
+/// 127.0.0.1 port, shared by every scenario of the run (so greylisting state carries over reconnects). Each mock
+/// keeps the messages it accepts in a temporary folder (never in memory), removed at shutdown; `delivered` steps
+/// find them there by queue id.
+public actor EmbeddedMockResolver: ServerResolver, StoredMessageLookup {
     /// A policy file that could not be loaded; its diagnostics are located like scenario errors.
     public struct PolicyError: Error, CustomStringConvertible {
         public let diagnostics: [Diagnostic]
@@ -16,17 +18,21 @@ public actor EmbeddedMockResolver: ServerResolver {
     }
 
     private var servers: [String: Task<MockServer, Error>] = [:]
+    private var storeFolders: [URL] = []
     private let log: @Sendable (String) -> Void
+    private let network: NetworkServerResolver
 
-    /// Creates a resolver; `log` receives the mock's session lines (discarded by default).
-    public init(log: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// Creates a resolver; `log` receives the mock's session lines (discarded by default); `mx:` lookups ask
+    /// `dnsServer` (nil: the system's resolver).
+    public init(dnsServer: DNSServer? = nil, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.log = log
+        self.network = NetworkServerResolver(dnsServer: dnsServer)
     }
 
     public func endpoint(for target: ServerTarget) async throws -> Endpoint {
         switch target {
-        case .remote(let host, let port, let implicitTLS):
-            return Endpoint(host: host, port: port, implicitTLS: implicitTLS)
+        case .remote, .mx:
+            return try await network.endpoint(for: target)
         case .mock(let policyFile):
             let server = try await server(policyFile: policyFile)
             let name = policyFile.map { "mock:\(URL(fileURLWithPath: $0).lastPathComponent)" } ?? "mock"
@@ -44,6 +50,10 @@ public actor EmbeddedMockResolver: ServerResolver {
         let key = policyFile ?? ""
         if let existing = servers[key] { return try await existing.value }
         let log = self.log
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "smtp-scenario-mock-\(UUID().uuidString)"
+        )
+        storeFolders.append(folder)
         let task = Task<MockServer, Error> {
             var configuration = MockServer.Configuration()
             if let policyFile {
@@ -56,17 +66,29 @@ public actor EmbeddedMockResolver: ServerResolver {
                 configuration.policy = policy
             }
             configuration.log = log
+            configuration.storeDirectory = folder
+            configuration.messagesKeptInMemory = 0
             return try await MockServer.start(configuration)
         }
         servers[key] = task
         return try await task.value
     }
 
-    /// Stops every mock started.
+    /// The message a mock of this run accepted with queue id `id`, once it is stored.
+    public func message(withID id: String) async -> [UInt8]? {
+        for task in servers.values {
+            if let server = try? await task.value, let data = server.store.data(forID: id) { return data }
+        }
+        return nil
+    }
+
+    /// Stops every mock started and removes the messages they stored.
     public func shutdown() async {
         for task in servers.values {
             if let server = try? await task.value { await server.shutdown() }
         }
         servers = [:]
+        for folder in storeFolders { try? FileManager.default.removeItem(at: folder) }
+        storeFolders = []
     }
 }

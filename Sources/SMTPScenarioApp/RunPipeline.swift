@@ -279,9 +279,12 @@ public enum RunPipeline {
                 output: output
             )
         else { return (ExitCode.usage, false) }
-        guard policyFilesAreValid(plan, override: options.serverOverride, output: output) else {
+        guard policyFilesAreValid(plan, override: options.serverOverride, output: output),
+            deliveryChecksReachTheMock(plan, options: options, output: output)
+        else {
             return (ExitCode.usage, false)
         }
+        options.messageLookup = resolver as? any StoredMessageLookup
         var consoleOptions = ConsoleReport.Options()
         consoleOptions.color = configuration.color
         consoleOptions.verbose = configuration.verbose
@@ -316,6 +319,23 @@ public enum RunPipeline {
         }
         if configuration.githubAnnotations { reporters.append(GitHubAnnotations(write: output.out)) }
         return reporters
+    }
+
+    /// A `delivered` step without `maildir` looks into the embedded mock's store: refuses (before anything runs) a
+    /// run whose `--server` sends such a scenario elsewhere.
+    static func deliveryChecksReachTheMock(_ plan: Plan, options: RunOptions, output: ConsoleOutput) -> Bool {
+        for scenario in plan.scenarios where scenario.checksMockDelivery {
+            let target = options.target(for: scenario.server)
+            guard target.isMock else {
+                output.err(
+                    "error: \(scenario.location.fileAndLine): \"\(scenario.name)\" has a delivered step, which looks into the embedded mock's store, but it would run against \(target)\n"
+                        + "  hint: run it against the mock, give the step a Maildir to watch (delivered: {maildir: PATH}), or leave it out"
+                        + (scenario.tags.first.map { " (--exclude-tag \($0))" } ?? "") + "\n"
+                )
+                return false
+            }
+        }
+        return true
     }
 
     /// Checks every mock policy file the run will use before anything runs, so a broken policy is a located

@@ -1,12 +1,35 @@
 import NIOCore
 
-/// Encodes message content for the DATA phase (RFC 5321 section 4.5.2).
+/// Encodes message content for the DATA phase (RFC 5321 section 4.5.2) and for BDAT chunks (RFC 3030).
 public enum MessageData {
     /// Encodes `text` as DATA content: line endings normalised to CRLF (LF, CR and CRLF alike), every line that
     /// begins with `.` dot-stuffed, a final CRLF added when missing, then the terminating `.` CRLF.
     public static func encode(_ text: String) -> ByteBuffer {
         var out = ByteBuffer()
-        let bytes = Array(text.utf8)
+        write(Array(text.utf8), dotStuffing: true, into: &out)
+        out.writeStaticString(".\r\n")
+        return out
+    }
+
+    /// `text` with its line endings normalised to CRLF and a final CRLF added when missing, not dot-stuffed: the
+    /// content of a BDAT chunk.
+    public static func chunkContent(_ text: String) -> [UInt8] {
+        var out = ByteBuffer()
+        write(Array(text.utf8), dotStuffing: false, into: &out)
+        return Array(out.readableBytesView)
+    }
+
+    /// `BDAT n [LAST]` CRLF followed by the chunk's bytes: one write (RFC 3030 section 2).
+    public static func bdat(_ bytes: [UInt8], last: Bool) -> ByteBuffer {
+        var out = ByteBuffer()
+        out.reserveCapacity(bytes.count + 24)
+        out.writeString("BDAT \(bytes.count)" + (last ? " LAST" : ""))
+        out.writeStaticString("\r\n")
+        out.writeBytes(bytes)
+        return out
+    }
+
+    private static func write(_ bytes: [UInt8], dotStuffing: Bool, into out: inout ByteBuffer) {
         out.reserveCapacity(bytes.count + bytes.count / 32 + 5)
         var atLineStart = true
         var index = 0
@@ -19,16 +42,73 @@ public enum MessageData {
                 }
                 atLineStart = true
             } else {
-                if atLineStart, byte == UInt8(ascii: ".") { out.writeInteger(UInt8(ascii: ".")) }
+                if dotStuffing, atLineStart, byte == UInt8(ascii: ".") { out.writeInteger(UInt8(ascii: ".")) }
                 out.writeInteger(byte)
                 atLineStart = false
             }
             index += 1
         }
         if !atLineStart { out.writeStaticString("\r\n") }
-        out.writeStaticString(".\r\n")
-        return out
     }
+}
+
+/// The server side of BDAT (RFC 3030): a chunk is read by its size, never by lines, so its bytes are kept exactly
+/// (up to the message size limit, beyond which they are only counted).
+public struct ChunkReceiver: Sendable {
+    /// What a chunk, or the whole message at its last chunk, produced.
+    public enum Outcome: Sendable, Hashable {
+        /// A chunk was read; more may follow.
+        case chunkAccepted(size: Int)
+        /// The last chunk was read: the whole message.
+        case message(ByteBuffer)
+        /// The message passed the size limit; nothing of it was kept.
+        case tooLarge(size: Int)
+    }
+
+    private let maxSize: Int
+    private var content = ByteBuffer()
+    private var size = 0
+    private var remaining = 0
+    private var last = false
+
+    /// A receiver for one message of at most `maxSize` bytes.
+    public init(maxSize: Int) { self.maxSize = maxSize }
+
+    /// Starts a chunk of `size` bytes (`last` for `BDAT n LAST`).
+    public mutating func begin(size: Int, last: Bool) {
+        remaining = size
+        self.last = last
+    }
+
+    /// Whether a chunk is being read.
+    public var isReading: Bool { remaining > 0 }
+
+    /// Takes what belongs to the current chunk from `buffer`; returns the outcome once the chunk is complete.
+    public mutating func consume(_ buffer: inout ByteBuffer) -> Outcome? {
+        let take = min(remaining, buffer.readableBytes)
+        if take > 0 {
+            var slice = buffer.readSlice(length: take)!
+            size += take
+            if size <= maxSize {
+                content.writeBuffer(&slice)
+            } else if content.capacity > 0 {
+                content = ByteBuffer()
+            }
+            remaining -= take
+        }
+        guard remaining == 0 else { return nil }
+        return finishChunk()
+    }
+
+    /// The outcome of a chunk that is complete (also of a `BDAT 0 LAST`).
+    public mutating func finishChunk() -> Outcome {
+        guard last else { return .chunkAccepted(size: size) }
+        if size > maxSize { return .tooLarge(size: size) }
+        return .message(content)
+    }
+
+    /// Bytes of storage held for the message so far.
+    public var contentCapacity: Int { content.capacity }
 }
 
 /// How a server treats a bare LF or bare CR inside message content (the root of SMTP smuggling).

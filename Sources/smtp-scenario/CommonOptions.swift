@@ -3,6 +3,7 @@ import Foundation
 import LocatedYAML
 import SMTPScenarioApp
 import ScenarioLanguage
+import ScenarioRunner
 
 /// Options shared by the commands that compile scenario files.
 struct CompileArguments: ParsableArguments {
@@ -58,6 +59,30 @@ struct CompileArguments: ParsableArguments {
     }
 }
 
+/// `--dns-server IP[:PORT]`: where `mx:` targets are looked up.
+struct DNSArguments: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Send every DNS query of an mx: target (MX, A/AAAA, the no-MX fallback) to this server instead of the system's.",
+            valueName: "IP[:PORT]"
+        )
+    )
+    var dnsServer: String?
+
+    func validate() throws { _ = try server() }
+
+    /// The parsed server, or a validation error.
+    func server() throws -> DNSServer? {
+        guard let dnsServer else { return nil }
+        guard let parsed = DNSServer(dnsServer) else {
+            throw ValidationError(
+                "--dns-server \(dnsServer): expected an IPv4 address with an optional port, e.g. 127.0.0.1:5353"
+            )
+        }
+        return parsed
+    }
+}
+
 /// `--color auto|always|never`, honouring NO_COLOR.
 enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
     case auto, always, never
@@ -87,9 +112,10 @@ enum AnnotationChoice: String, ExpressibleByArgument, CaseIterable {
 /// Runs a pipeline with the embedded mock available, stops the mock, and exits with the pipeline's code, or with
 /// 128 + the signal when SIGINT/SIGTERM interrupted it (its reports are written by then).
 func runWithEmbeddedMock(
+    dnsServer: DNSServer? = nil,
     _ body: @escaping @Sendable (EmbeddedMockResolver) async -> (exitCode: Int32, interrupted: Bool)
 ) async throws -> Never {
-    let resolver = EmbeddedMockResolver()
+    let resolver = EmbeddedMockResolver(dnsServer: dnsServer)
     let outcome = await Interruption.run { await body(resolver) }
     await resolver.shutdown()
     if let signal = outcome.signal { throw ExitCode(128 + signal) }

@@ -22,8 +22,15 @@ struct RelayCheckCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The server to check.", valueName: "HOST:PORT"))
+    @Option(
+        help: ArgumentHelp(
+            "The server to check (HOST:PORT, smtps://HOST:PORT, mx:DOMAIN[:PORT]).",
+            valueName: "HOST:PORT"
+        )
+    )
     var server: String
+
+    @OptionGroup var dns: DNSArguments
 
     @Option(help: ArgumentHelp("Foreign test domain D (default relay-test.invalid).", valueName: "DOMAIN"))
     var domain: String?
@@ -80,7 +87,7 @@ struct RelayCheckCommand: AsyncParsableCommand {
         configuration.color = color.enabled
         configuration.timeout = try timeout.map(CompileArguments.duration)
         let finalConfiguration = configuration
-        try await runWithEmbeddedMock { resolver in
+        try await runWithEmbeddedMock(dnsServer: try dns.server()) { resolver in
             await RelayCheck.run(finalConfiguration, resolver: resolver, output: .standard)
         }
     }

@@ -24,7 +24,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Server for every scenario (host:port, [::1]:2525, smtps://host:465, mock, mock:FILE), or NAME=ADDR for one of the files' named servers (repeatable).",
+            "Server for every scenario (host:port, [::1]:2525, smtps://host:465, mx:DOMAIN[:PORT], mock, mock:FILE), or NAME=ADDR for one of the files' named servers (repeatable).",
             valueName: "HOST:PORT"
         )
     )
@@ -92,6 +92,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var compile: CompileArguments
 
+    @OptionGroup var dns: DNSArguments
+
     @Flag(help: "Print every transcript, not only those of failures.")
     var verbose = false
 
@@ -134,7 +136,7 @@ struct RunCommand: AsyncParsableCommand {
         configuration.verbose = verbose
         configuration.color = color.enabled
         let finalConfiguration = configuration
-        try await runWithEmbeddedMock { resolver in
+        try await runWithEmbeddedMock(dnsServer: try dns.server()) { resolver in
             await RunPipeline.run(finalConfiguration, resolver: resolver, output: .standard)
         }
     }

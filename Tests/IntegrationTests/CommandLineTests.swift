@@ -158,6 +158,18 @@ struct CommandLineTests {
         #expect(help.stdout.contains("Example:"))
     }
 
+    @Test func deliveredStepsSentToAnotherServerAreAUsageError() async throws {
+        let refused = try await ProcessRunner.smtpScenario([
+            "run", "scenarios/delivery", "--server", "127.0.0.1:1", "--color", "never",
+        ])
+        #expect(refused.status == 2, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stderr.contains("has a delivered step, which looks into the embedded mock's store"))
+        #expect(refused.stderr.contains("--exclude-tag mock-store"))
+        #expect(!refused.stdout.contains("FAIL"), "nothing ran")
+        let mock = try await ProcessRunner.smtpScenario(["run", "scenarios/delivery", "--server", "mock"])
+        #expect(mock.status == 0, "\(mock.stdout)\(mock.stderr)")
+    }
+
     @Test(arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143))])
     func anInterruptedRunStillWritesItsReports(_ signal: Int32, _ status: Int32) async throws {
         let directory = try write([

@@ -63,6 +63,34 @@ struct PostfixTests {
         #expect(result.stdout.contains("1 passed, 0 failed"))
     }
 
+    @Test func bdatChunksAreAcceptedByPostfix() async throws {
+        let postfix = try PostfixFixture.required()
+        let scenario = try temporaryFile("chunking.yaml")
+        try """
+        name: CHUNKING (RFC 3030)
+        steps:
+          - send: EHLO client.example
+            expect: {code: 250, advertises: [CHUNKING]}
+          - send: MAIL FROM:<sender@example.net>
+          - send: RCPT TO:<alice@example.com>
+          - bdat: {text: "Subject: chunked\\n\\n.a line with a leading dot\\n", last: false}
+          - bdat: {hex: "0d0a", last: false}
+          - bdat: "last chunk\\n"
+            expect: {code: 250, enhanced: 2.0.0, text: queued as}
+          - send: MAIL FROM:<sender@example.net>
+          - send: RCPT TO:<alice@example.com>
+          - send: DATA
+            name: DATA is still fine in a new transaction
+            expect: 354
+          - data: "Subject: plain\\n\\nx"
+        """.write(to: scenario, atomically: true, encoding: .utf8)
+        let result = try await run(["run", scenario.path, "--server", "127.0.0.1:\(postfix.closedPort)", "--verbose"])
+        #expect(result.status == 0, "\(result.stdout)\n\(postfix.logTail)")
+        #expect(result.stdout.contains("C: BDAT 48\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("C: BDAT 12 LAST"), "\(result.stdout)")
+        #expect(result.stdout.contains("1 passed, 0 failed"))
+    }
+
     @Test func theSubmissionPackPassesWithTLSAndDovecotAuth() async throws {
         let postfix = try PostfixFixture.required()
         let result = try await run(

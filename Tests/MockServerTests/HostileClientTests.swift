@@ -153,8 +153,8 @@ struct HostileClientTests {
             }
         }
         #expect(writes.first == "250-mx.example.test\r\n")
-        #expect(writes.last == "250 SMTPUTF8\r\n")
-        #expect(writes.count == 7, "one write per line: \(writes)")
+        #expect(writes.last == "250 BINARYMIME\r\n")
+        #expect(writes.count == 9, "one write per line: \(writes)")
     }
 
     /// A session handler on an embedded channel, after its greeting was written.

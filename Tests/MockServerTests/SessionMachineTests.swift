@@ -47,7 +47,7 @@ struct SessionMachineTests {
         #expect(Session.replies(session.machine.greeting()) == ["220 mx.example.test ESMTP ready"])
         #expect(
             session.send("EHLO client.example.org") == [
-                "250 mx.example.test|PIPELINING|SIZE 10485760|STARTTLS|ENHANCEDSTATUSCODES|8BITMIME|SMTPUTF8"
+                "250 mx.example.test|PIPELINING|SIZE 10485760|STARTTLS|ENHANCEDSTATUSCODES|8BITMIME|SMTPUTF8|CHUNKING|BINARYMIME"
             ]
         )
         #expect(session.send("EHLO")[0].hasPrefix("501 5.5.4"))
@@ -70,7 +70,17 @@ struct SessionMachineTests {
         #expect(session.send("MAIL TO:<a@b>")[0].hasPrefix("501 5.5.4"))
         #expect(session.send("MAIL FROM:<a@@b>")[0].hasPrefix("501 5.1.7"))
         #expect(session.send("XYZZY") == ["500 5.5.2 Error: command not recognized"])
-        #expect(session.send("BDAT 10 LAST") == ["502 5.5.1 Error: command not implemented"])
+        #expect(session.send("ETRN example.com") == ["502 5.5.1 Error: command not implemented"])
+        #expect(
+            session.machine.receive(ByteBuffer(string: "BDAT 10 LAST")) == [
+                .readChunk(
+                    size: 10,
+                    last: true,
+                    first: true,
+                    refusal: ServerReply(503, "5.5.1", "Error: need MAIL command")
+                )
+            ]
+        )
         #expect(session.send("") == ["500 5.5.2 Error: bad syntax"])
         let garbage = ByteBuffer(bytes: [0x16, 0x03, 0x01, 0x02, 0x00, 0xFF, 0xFE])
         #expect(Session.replies(session.machine.receive(garbage)) == ["500 5.5.2 Error: bad syntax (binary data)"])

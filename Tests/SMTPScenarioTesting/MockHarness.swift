@@ -36,6 +36,7 @@ public enum Harness {
         let resolver = EmbeddedMockResolver()
         var runOptions = RunOptions()
         runOptions.serverOverride = server
+        runOptions.messageLookup = resolver
         configure(&runOptions)
         let result = await PlanRunner.collect(Plan(files: [file]), options: runOptions, resolver: resolver)
         await resolver.shutdown()

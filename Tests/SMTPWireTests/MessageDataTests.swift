@@ -15,6 +15,43 @@ struct MessageDataTests {
         #expect(String(buffer: MessageData.encode("")) == ".\r\n")
     }
 
+    @Test func aChunkIsNormalisedToCRLFButNeverDotStuffed() {
+        #expect(
+            MessageData.chunkContent("Subject: x\n\n.hidden\rlast")
+                == Array("Subject: x\r\n\r\n.hidden\r\nlast\r\n".utf8)
+        )
+        #expect(MessageData.chunkContent("") == [])
+    }
+
+    @Test func bdatCarriesItsComputedSizeAndTheBytesInOneBuffer() {
+        let bytes: [UInt8] = [0x00, 0x0A, 0x2E, 0x0D]
+        #expect(Array(MessageData.bdat(bytes, last: true).readableBytesView) == Array("BDAT 4 LAST\r\n".utf8) + bytes)
+        #expect(String(buffer: MessageData.bdat([], last: false)) == "BDAT 0\r\n")
+    }
+
+    @Test func theChunkReceiverKeepsExactBytesAndCountsPastTheLimit() {
+        var receiver = ChunkReceiver(maxSize: 8)
+        receiver.begin(size: 5, last: false)
+        var buffer = ByteBuffer(string: "ab\r\n.NOOP")
+        #expect(receiver.consume(&buffer) == .chunkAccepted(size: 5))
+        #expect(String(buffer: buffer) == "NOOP", "what follows the chunk stays for the command reader")
+        receiver.begin(size: 3, last: true)
+        var rest = ByteBuffer(string: "xyz")
+        guard case .message(let content)? = receiver.consume(&rest) else {
+            Issue.record("expected the message")
+            return
+        }
+        #expect(String(buffer: content) == "ab\r\n.xyz")
+
+        var small = ChunkReceiver(maxSize: 4)
+        small.begin(size: 6, last: true)
+        var six = ByteBuffer(string: "abc")
+        #expect(small.consume(&six) == nil, "half a chunk is no outcome")
+        six = ByteBuffer(string: "def")
+        #expect(small.consume(&six) == .tooLarge(size: 6))
+        #expect(small.contentCapacity == 0)
+    }
+
     private func receive(
         _ wire: String,
         policy: BareLineEndingPolicy,

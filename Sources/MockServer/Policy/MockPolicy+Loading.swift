@@ -181,32 +181,7 @@ private struct PolicyReader {
     }
 
     /// Bytes, or a number with KB/MB/GB (powers of 1024).
-    private mutating func size(_ value: YAMLValue) -> Int? {
-        guard let text = value.scalar?.uppercased().replacingOccurrences(of: " ", with: "") else {
-            diagnostics.error(.wrongType, at: value.location, "max-message-size must be a size such as 10MB")
-            return nil
-        }
-        let units: [(String, Int)] = [
-            ("KB", 1024), ("MB", 1024 * 1024), ("GB", 1024 * 1024 * 1024), ("K", 1024), ("M", 1024 * 1024), ("B", 1),
-        ]
-        var number = Substring(text)
-        var factor = 1
-        for (suffix, multiplier) in units where text.hasSuffix(suffix) {
-            number = text.dropLast(suffix.count)
-            factor = multiplier
-            break
-        }
-        guard let amount = Int(number), amount > 0, amount <= Int(Int32.max) / factor else {
-            diagnostics.error(
-                .badValue,
-                at: value.location,
-                "max-message-size is not a size: \"\(value.scalar ?? "")\"",
-                hint: "bytes (1048576) or with a unit: 512KB, 10MB, 1GB"
-            )
-            return nil
-        }
-        return amount * factor
-    }
+    private mutating func size(_ value: YAMLValue) -> Int? { value.byteSize("max-message-size", into: &diagnostics) }
 
     private mutating func users(_ value: YAMLValue) -> [String: MockPolicy.User]? {
         guard let mapping = value.mapping("users", into: &diagnostics) else { return nil }

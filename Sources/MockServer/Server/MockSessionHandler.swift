@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOSSL
 import NIOTLS
@@ -35,11 +36,16 @@ final class MockSessionHandler: ChannelDuplexHandler {
     private var commandFramer = LineFramer(maxLineLength: MockSessionHandler.maxFramedCommand)
     private var dataFramer = LineFramer(maxLineLength: MockSessionHandler.maxDataLine)
     private var dataReceiver: DataReceiver?
+    /// The BDAT chunks of the current transaction (RFC 3030), and the chunk being read.
+    private var chunkReceiver: ChunkReceiver?
+    private var currentChunk: (last: Bool, refusal: ServerReply?)?
     private var queue: [Work] = []
     private var outbound = ByteBuffer()
     private var paused = false
     private var awaitingHandshake = false
     private var finished = false
+    /// How the client left, when it did so without QUIT's orderly close (for the session line).
+    private var sessionEnding: String?
     private var counted = false
     /// A `read()` held back by back-pressure, to issue once input can flow again.
     private var readHeldBack = false
@@ -57,7 +63,7 @@ final class MockSessionHandler: ChannelDuplexHandler {
     var bufferedInputCapacity: Int { buffer.capacity }
 
     /// Bytes of storage held for the message being received (for tests of the size limit).
-    var heldMessageCapacity: Int { dataReceiver?.contentCapacity ?? 0 }
+    var heldMessageCapacity: Int { dataReceiver?.contentCapacity ?? chunkReceiver?.contentCapacity ?? 0 }
 
     /// For implicit-TLS listeners: the session starts encrypted.
     func markTLSActive() { machine.tlsEstablished() }
@@ -141,10 +147,22 @@ final class MockSessionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        // TLS failures, resets: nothing to answer; the log line records how the session ended.
-        core.log("\(clientDescription) error: \(error)")
+        // Nothing to answer. A client that leaves without a TLS close-notify, or resets the connection (as many
+        // do right after QUIT), ended its session normally: the session line says how. Anything else is an error.
+        if let ending = Self.ordinaryEnding(error) {
+            sessionEnding = ending
+        } else {
+            core.log("\(clientDescription) error: \(error)")
+        }
         finished = true
         context.close(promise: nil)
+    }
+
+    /// How a session ended when `error` is an ordinary way for a client to leave; nil for real errors.
+    static func ordinaryEnding(_ error: Error) -> String? {
+        if let tls = error as? NIOSSLError, case .uncleanShutdown = tls { return "closed without TLS close-notify" }
+        if let io = error as? IOError, [ECONNRESET, EPIPE].contains(io.errnoCode) { return "reset by the client" }
+        return nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -153,13 +171,16 @@ final class MockSessionHandler: ChannelDuplexHandler {
             core.connectionClosed()
             let elapsed = ContinuousClock.now - started
             let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-            let partial = dataReceiver != nil ? " (client vanished during DATA; nothing stored)" : ""
+            var partial = dataReceiver != nil ? " (client vanished during DATA; nothing stored)" : ""
+            if chunkReceiver != nil { partial = " (client vanished during BDAT; nothing stored)" }
+            let ending = sessionEnding.map { " (\($0))" } ?? ""
             core.log(
                 "\(clientDescription) helo=\(machine.helo ?? "-") tls=\(machine.tlsActive ? "yes" : "no") "
-                    + "auth=\(machine.authenticatedUser ?? "-") \(machine.stats) duration=\(ms)ms\(partial)"
+                    + "auth=\(machine.authenticatedUser ?? "-") \(machine.stats) duration=\(ms)ms\(partial)\(ending)"
             )
         }
         dataReceiver = nil
+        chunkReceiver = nil
         context.fireChannelInactive()
     }
 
@@ -212,6 +233,14 @@ final class MockSessionHandler: ChannelDuplexHandler {
 
     /// Feeds the next complete line to the machine; nil when more bytes are needed.
     private func nextInput() -> [SessionAction]? {
+        if let chunk = currentChunk {
+            // A chunk is read by its size, never by lines.
+            guard let outcome = chunkReceiver!.consume(&buffer) else { return nil }
+            currentChunk = nil
+            let actions = machine.chunkFinished(outcome, refusal: chunk.refusal, last: chunk.last)
+            if chunk.last || chunk.refusal != nil || !machine.chunkedTransaction { chunkReceiver = nil }
+            return actions
+        }
         if dataReceiver != nil {
             guard let line = dataFramer.next(from: &buffer) else { return nil }
             // Mutated in place: a copy would share the message buffer and make every append copy it whole.
@@ -223,7 +252,10 @@ final class MockSessionHandler: ChannelDuplexHandler {
         switch framed {
         case .line(let line, _):
             // More input already behind a command that has not been answered: the client pipelined.
-            if core.policy.refusesImproperPipelining, buffer.readableBytes > 0, !machine.inAuthExchange {
+            // (A BDAT chunk always follows its command in the same write: that is no pipelining.)
+            if core.policy.refusesImproperPipelining, buffer.readableBytes > 0, !machine.inAuthExchange,
+                SMTPCommandLine(line).verb != .bdat
+            {
                 return machine.improperPipelining()
             }
             return machine.receive(line)
@@ -256,6 +288,18 @@ final class MockSessionHandler: ChannelDuplexHandler {
         case .action(.startTLS):
             writeOutbound(context: context)
             startTLS(context: context)
+        case .action(.readChunk(let size, let last, let first, let refusal)):
+            if chunkReceiver == nil || first || refusal != nil {
+                chunkReceiver = ChunkReceiver(maxSize: refusal == nil ? core.policy.maxMessageSize : 0)
+            }
+            chunkReceiver!.begin(size: size, last: last)
+            currentChunk = (last, refusal)
+            if size == 0 {
+                // An empty chunk (BDAT 0 LAST ends a message) needs no bytes.
+                currentChunk = nil
+                enqueue(machine.chunkFinished(chunkReceiver!.finishChunk(), refusal: refusal, last: last))
+                if last || refusal != nil { chunkReceiver = nil }
+            }
         case .action(.enterData):
             dataReceiver = DataReceiver(policy: core.policy.bareLineEndings, maxSize: core.policy.maxMessageSize)
             dataFramer = LineFramer(maxLineLength: Self.maxDataLine)

@@ -31,6 +31,9 @@ enum SessionAction: Sendable, Hashable {
     case startTLS
     /// What follows is message content until the end of data.
     case enterData
+    /// What follows is a BDAT chunk of `size` bytes (RFC 3030), read by size; `first` when it begins a message;
+    /// `refusal` answers it (after it was read and discarded) when the command was refused.
+    case readChunk(size: Int, last: Bool, first: Bool, refusal: ServerReply?)
     /// Store an accepted message.
     case deliver(StoredMessage)
 }

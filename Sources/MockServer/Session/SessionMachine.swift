@@ -25,6 +25,10 @@ struct SessionMachine {
     private(set) var authenticatedUser: String?
     private var sender: MailPath?
     private var recipients: [String] = []
+    /// A BDAT transaction has begun (RFC 3030): DATA is refused until it ends.
+    private(set) var chunkedTransaction = false
+    /// MAIL gave BODY=BINARYMIME: only BDAT may carry the message.
+    private var binaryBody = false
     private var authExchange: SASLServer?
     private var commandCount = 0
     private var errorCount = 0
@@ -117,7 +121,8 @@ struct SessionMachine {
         case .quit?: actions = [.reply(ServerReply(221, "2.0.0", "Bye")), .close]
         case .starttls?: actions = startTLS(command.argument)
         case .auth?: actions = auth(command.argument)
-        case .bdat?, .etrn?, .turn?, .atrn?, .send?, .soml?, .saml?, .lhlo?:
+        case .bdat?: actions = bdat(command.argument)
+        case .etrn?, .turn?, .atrn?, .send?, .soml?, .saml?, .lhlo?:
             actions = error(ServerReply(502, "5.5.1", "Error: command not implemented"))
         case nil:
             actions = error(ServerReply(500, "5.5.2", "Error: command not recognized"))
@@ -207,7 +212,7 @@ struct SessionMachine {
         if authAvailable {
             lines.append("AUTH " + SASLMechanism.allCases.map(\.rawValue).joined(separator: " "))
         }
-        lines += ["ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8"] + policy.advertise
+        lines += ["ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8", "CHUNKING", "BINARYMIME"] + policy.advertise
         lines = lines.enumerated().filter { index, line in
             index == 0 || !isHidden(String(line.split(separator: " ")[0]))
         }.map(\.element)
@@ -250,7 +255,13 @@ struct SessionMachine {
                 if size > policy.maxMessageSize {
                     return error(ServerReply(552, "5.3.4", "Message size exceeds fixed limit"))
                 }
-            case "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH":
+            case "BODY":
+                switch parameter.value?.uppercased() {
+                case "7BIT"?, "8BITMIME"?: binaryBody = false
+                case "BINARYMIME"? where !isHidden("BINARYMIME"): binaryBody = true
+                default: return error(ServerReply(501, "5.5.4", "Bad BODY parameter"))
+                }
+            case "SMTPUTF8", "RET", "ENVID", "AUTH":
                 continue
             default:
                 return error(ServerReply(555, "5.5.4", "Unsupported option: \(parameter.keyword)"))
@@ -356,7 +367,68 @@ struct SessionMachine {
         }
     }
 
+    /// `BDAT n [LAST]` (RFC 3030): the chunk that follows is read by size whatever the answer, so a refusal is
+    /// given after it; a size that cannot be read leaves no way to find the next command, so the session ends.
+    private mutating func bdat(_ argument: String) -> [SessionAction] {
+        let words = argument.split(separator: " ", omittingEmptySubsequences: true)
+        guard !isHidden("CHUNKING"), (1...2).contains(words.count), words[0].count <= 10,
+            words[0].allSatisfy({ $0.isASCII && $0.isNumber }), let size = Int(words[0]),
+            words.count == 1 || words[1].uppercased() == "LAST"
+        else {
+            let reply =
+                isHidden("CHUNKING")
+                ? ServerReply(502, "5.5.1", "Error: command not implemented")
+                : ServerReply(501, "5.5.4", "Syntax: BDAT size [LAST]")
+            return [
+                .reply(reply),
+                .reply(ServerReply(421, "4.7.0", "\(policy.hostname) Error: cannot find the end of the chunk")), .close,
+            ]
+        }
+        let last = words.count == 2
+        let first = !chunkedTransaction
+        var refusal: ServerReply?
+        if helo == nil {
+            refusal = ServerReply(503, "5.5.1", "Error: send HELO/EHLO first")
+        } else if sender == nil {
+            refusal = ServerReply(503, "5.5.1", "Error: need MAIL command")
+        } else if recipients.isEmpty {
+            refusal = ServerReply(554, "5.5.1", "Error: no valid recipients")
+        } else {
+            chunkedTransaction = true
+        }
+        return [.readChunk(size: size, last: last, first: first, refusal: refusal)]
+    }
+
+    /// A BDAT chunk was read: a 250 for the chunk, or for the last one the message stored.
+    mutating func chunkFinished(_ outcome: ChunkReceiver.Outcome, refusal: ServerReply?, last: Bool) -> [SessionAction]
+    {
+        if let refusal {
+            if last { resetTransaction() }
+            return error(refusal)
+        }
+        switch outcome {
+        case .chunkAccepted(let size) where size > policy.maxMessageSize:
+            // Past the limit before the last chunk: the transaction fails now (RFC 3030 section 2).
+            resetTransaction()
+            return error(ServerReply(552, "5.3.4", "Error: message file too big"))
+        case .chunkAccepted(let size):
+            return [.reply(ServerReply(250, "2.0.0", "\(size) octets received"))]
+        case .message(let content):
+            if drops(at: .dataEnd) {
+                resetTransaction()
+                return [.drop]
+            }
+            return delayed(dataResult(.message(content)), at: .dataEnd)
+        case .tooLarge:
+            return delayed(dataResult(.tooLarge(size: 0)), at: .dataEnd)
+        }
+    }
+
     private mutating func data(_ argument: String) -> [SessionAction] {
+        guard !chunkedTransaction else { return error(ServerReply(503, "5.5.1", "Error: DATA after BDAT")) }
+        guard !binaryBody else {
+            return error(ServerReply(503, "5.5.1", "Error: BODY=BINARYMIME needs BDAT, not DATA"))
+        }
         guard helo != nil else { return error(ServerReply(503, "5.5.1", "Error: send HELO/EHLO first")) }
         guard sender != nil else { return error(ServerReply(503, "5.5.1", "Error: need RCPT command")) }
         guard !recipients.isEmpty else { return error(ServerReply(554, "5.5.1", "Error: no valid recipients")) }
@@ -463,6 +535,8 @@ struct SessionMachine {
     private mutating func resetTransaction() {
         sender = nil
         recipients = []
+        chunkedTransaction = false
+        binaryBody = false
     }
 
     /// A negative reply, counted towards the error limit; too many errors end the session.

@@ -37,6 +37,14 @@ public final class MessageStore: Sendable {
         return file
     }
 
+    /// The stored form (trace headers and content) of the message with queue id `id`: from memory, else from its
+    /// `.eml` file. Nil while it has not arrived.
+    public func data(forID id: String) -> [UInt8]? {
+        if let message = messages.withLockedValue({ $0.last { $0.id == id } }) { return message.data }
+        guard let directory, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else { return nil }
+        return FileManager.default.contents(atPath: directory.appendingPathComponent("\(id).eml").path).map(Array.init)
+    }
+
     /// The messages accepted so far, oldest first.
     public var all: [StoredMessage] { messages.withLockedValue { $0 } }
 

@@ -383,7 +383,7 @@ extension FileCompiler {
         var connected = start
         for step in steps {
             switch step.action {
-            case .send, .data, .raw, .read, .startTLS, .auth, .pipeline, .disconnect:
+            case .send, .data, .bdat, .raw, .read, .startTLS, .auth, .pipeline, .disconnect:
                 if !connected {
                     diagnostics.error(
                         .badValue,
@@ -406,7 +406,7 @@ extension FileCompiler {
                     )
                 }
                 connected = true
-            case .wait, .fail:
+            case .wait, .fail, .delivered:
                 break
             case .call(let call):
                 connected = checkConnections(call.steps, connected: connected)

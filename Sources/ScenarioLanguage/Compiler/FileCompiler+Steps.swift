@@ -31,6 +31,8 @@ struct StepContext {
     var callStack: [CallFrame] = []
     /// `servers:` names of the scenario's file.
     let servers: [String: ServerTarget]
+    /// The scenario's server, if it names one (a `delivered` step needs the mock unless it watches a Maildir).
+    var scenarioServer: ServerRef?
     /// How messages name the enclosing steps (`3 repeat > `), before the step's own number.
     var pathText = ""
 
@@ -90,6 +92,7 @@ extension FileCompiler {
     static let stepActions: [String: StepActionSpec] = [
         "send": StepActionSpec(extraKeys: ["retry"]) { $0.compileSend($1, scope: &$2, context: &$3) },
         "data": StepActionSpec(extraKeys: ["retry"]) { $0.compileData($1, scope: &$2, context: &$3) },
+        "bdat": StepActionSpec(extraKeys: ["retry"]) { $0.compileBDAT($1, scope: &$2, context: &$3) },
         "raw": StepActionSpec(extraKeys: ["retry"]) { $0.compileRaw($1, scope: &$2, context: &$3) },
         "wait": StepActionSpec(extraKeys: []) { $0.compileWait($1, scope: &$2, context: &$3) },
         "reconnect": StepActionSpec(extraKeys: ["retry"]) { $0.compileReconnect($1, scope: &$2, context: &$3) },
@@ -102,12 +105,14 @@ extension FileCompiler {
         "fail": StepActionSpec(extraKeys: []) { $0.compileFail($1, scope: &$2, context: &$3) },
         "connect": StepActionSpec(extraKeys: []) { $0.compileConnect($1, scope: &$2, context: &$3) },
         "disconnect": StepActionSpec(extraKeys: []) { $0.compileDisconnect($1, scope: &$2, context: &$3) },
+        "delivered": StepActionSpec(extraKeys: []) { $0.compileDelivered($1, scope: &$2, context: &$3) },
     ]
 
     /// The action keys in a stable order, for messages.
     static let actionKeys = [
-        "send", "data", "raw", "wait", "reconnect", "starttls", "auth", "pipeline", "call", "repeat", "retry", "fail",
-        "connect", "disconnect",
+        "send", "data", "bdat", "raw", "wait", "reconnect", "starttls", "auth", "pipeline", "call", "repeat", "retry",
+        "fail",
+        "connect", "disconnect", "delivered",
     ]
 
     /// Compiles a list of steps (a scenario's, a group's, a repeat's or retry's body, a pipeline's items).
@@ -359,6 +364,65 @@ extension FileCompiler {
         let accepted = Expectation.reply(ReplyExpectation(codes: [.exact(250)]))
         return CompiledAction(
             action: .data(template),
+            expectation: expect(input, default: accepted, codes: [.exact(250)], scope: scope)
+        )
+    }
+
+    /// `bdat: TEXT` (one chunk, LAST), `bdat: {text: ..., last: false}` or `bdat: {hex: ...}`.
+    mutating func compileBDAT(
+        _ input: StepInput,
+        scope: inout VariableScope,
+        context: inout StepContext
+    ) -> CompiledAction? {
+        guard !context.insidePipeline else { return refuseInPipeline(input) }
+        var last = true
+        let payload: RawPayload
+        if let mapping = input.value.mapping {
+            mapping.checkKeys(allowed: ["text", "hex", "last"], context: "bdat", into: &diagnostics)
+            if let value = mapping["last"] { last = value.bool("last", into: &diagnostics) ?? true }
+            switch (mapping["text"], mapping["hex"]) {
+            case (let text?, nil):
+                guard let raw = text.string("text", into: &diagnostics),
+                    let template = scope.template(text, text: raw, into: &diagnostics)
+                else { return nil }
+                payload = .text(template)
+            case (nil, let hex?):
+                guard let raw = hex.string("hex", into: &diagnostics) else { return nil }
+                guard let bytes = HexBytes.decode(raw) else {
+                    diagnostics.error(
+                        .badValue,
+                        at: hex.location,
+                        "hex must be an even number of hex digits",
+                        hint: "e.g. hex: \"48690d0a\" (spaces allowed between bytes)"
+                    )
+                    return nil
+                }
+                payload = .bytes(bytes)
+            case (_?, _?):
+                diagnostics.error(
+                    .conflictingKeys,
+                    at: mapping.entry("hex")!.keyLocation,
+                    "a chunk is either `text` or `hex`, not both"
+                )
+                return nil
+            case (nil, nil):
+                diagnostics.error(
+                    .missingKey,
+                    at: mapping.location,
+                    "bdat as a mapping needs `text:` or `hex:`",
+                    hint: "bdat: {text: \"...\", last: false} for one chunk of several"
+                )
+                return nil
+            }
+        } else {
+            guard let raw = input.value.string("bdat", into: &diagnostics),
+                let template = scope.template(input.value, text: raw, into: &diagnostics)
+            else { return nil }
+            payload = .text(template)
+        }
+        let accepted = Expectation.reply(ReplyExpectation(codes: [.exact(250)]))
+        return CompiledAction(
+            action: .bdat(BDATAction(payload: payload, last: last)),
             expectation: expect(input, default: accepted, codes: [.exact(250)], scope: scope)
         )
     }

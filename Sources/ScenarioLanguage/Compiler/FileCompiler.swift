@@ -591,6 +591,7 @@ struct FileCompiler {
                     unit: unit,
                     servers: defaults.servers
                 )
+                context.scenarioServer = defaults.server
                 steps = compileSteps(items, scope: &scope, context: &context)
                 checkConnections(steps, connected: connectsAtStart)
                 let expanded = steps.reduce(0) { $0 + $1.expandedCount }

@@ -152,6 +152,22 @@ public struct Plan: Sendable, Hashable {
 }
 
 extension Scenario {
+    /// Whether a `delivered` step looks into the embedded mock's store (one without `maildir`).
+    public var checksMockDelivery: Bool {
+        func checks(_ steps: [Step]) -> Bool {
+            steps.contains { step in
+                switch step.action {
+                case .delivered(let check): return check.maildir == nil
+                case .call(let call): return checks(call.steps)
+                case .repeatSteps(let loop): return checks(loop.steps)
+                case .retry(let retry): return checks(retry.steps)
+                default: return false
+                }
+            }
+        }
+        return checks(steps)
+    }
+
     /// Every address the scenario names: its server and the servers of its `connect` steps.
     public var serverTargets: [ServerTarget] {
         func connects(_ steps: [Step]) -> [ServerTarget] {

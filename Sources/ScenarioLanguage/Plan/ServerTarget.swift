@@ -6,6 +6,15 @@ public enum ServerTarget: Sendable, Hashable, CustomStringConvertible {
     case remote(host: String, port: Int, implicitTLS: Bool)
     /// The embedded mock server with the default policy, or with the policy file at this absolute path.
     case mock(policyFile: String?)
+    /// The mail exchangers of a domain, found as RFC 5321 section 5.1 says (MX by preference, else the domain's
+    /// own addresses), each tried in turn on `port`.
+    case mx(domain: String, port: Int)
+
+    /// Whether this is the embedded mock.
+    public var isMock: Bool {
+        if case .mock = self { return true }
+        return false
+    }
 
     /// `host:port`, `smtps://host:port`, `mock` or `mock:FILE`.
     public var description: String {
@@ -15,17 +24,35 @@ public enum ServerTarget: Sendable, Hashable, CustomStringConvertible {
             return (tls ? "smtps://" : "") + "\(hostPart):\(port)"
         case .mock(nil): return "mock"
         case .mock(let file?): return "mock:\(file)"
+        case .mx(let domain, let port): return "mx:\(domain)" + (port == 25 ? "" : ":\(port)")
         }
     }
 
     /// The forms accepted, for hints.
     public static let acceptedForms =
-        "host:port, host (port 25), [::1]:2525, smtp://host:port, smtps://host:port (port 465), mock, mock:FILE"
+        "host:port, host (port 25), [::1]:2525, smtp://host:port, smtps://host:port (port 465), mx:DOMAIN[:port], mock, mock:FILE"
 
     /// Parses a server address. `mock:FILE` paths are made absolute against `directory`.
     public static func parse(_ text: String, relativeTo directory: String) -> ServerTarget? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed == "mock" { return .mock(policyFile: nil) }
+        if trimmed.lowercased().hasPrefix("mx:") {
+            let rest = trimmed.dropFirst(3)
+            var domain = Substring(rest)
+            var port = 25
+            if let colon = rest.lastIndex(of: ":") {
+                guard let value = Int(rest[rest.index(after: colon)...]), (1...65535).contains(value) else {
+                    return nil
+                }
+                port = value
+                domain = rest[..<colon]
+            }
+            if domain.hasSuffix(".") { domain = domain.dropLast() }
+            guard !domain.isEmpty, domain.count <= 253,
+                domain.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") })
+            else { return nil }
+            return .mx(domain: String(domain).lowercased(), port: port)
+        }
         if trimmed.hasPrefix("mock:") {
             let file = String(trimmed.dropFirst(5))
             guard !file.isEmpty else { return nil }

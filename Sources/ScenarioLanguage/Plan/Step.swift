@@ -59,6 +59,8 @@ public enum StepAction: Sendable, Hashable {
     case send(Template)
     /// Send message content after a 354: CRLF-normalised, dot-stuffed, terminated by CRLF.CRLF.
     case data(Template)
+    /// Send one BDAT chunk (RFC 3030): `BDAT n [LAST]` and the bytes, in one write.
+    case bdat(BDATAction)
     /// Send bytes exactly as given.
     case raw(RawPayload)
     /// Pause.
@@ -85,6 +87,8 @@ public enum StepAction: Sendable, Hashable {
     case connect(ConnectAction)
     /// Drop the connection without QUIT.
     case disconnect
+    /// Wait for the message just accepted to arrive (in the embedded mock's store, or a Maildir) and check it.
+    case delivered(DeliveryCheck)
 }
 
 /// The bytes of a `raw` step.
@@ -93,6 +97,70 @@ public enum RawPayload: Sendable, Hashable {
     case text(Template)
     /// Arbitrary bytes given as hex.
     case bytes([UInt8])
+}
+
+/// A `delivered` step: where to look for the message, and what must hold of it. Every check is optional.
+public struct DeliveryCheck: Sendable, Hashable {
+    /// The message's queue id; nil: the id the server named when it accepted this scenario's last message.
+    public let id: Template?
+    /// A Maildir folder to watch instead of the embedded mock's store (for servers that deliver locally).
+    public let maildir: String?
+    /// The envelope sender, as given in MAIL FROM (without angle brackets; empty for `<>`).
+    public let from: Template?
+    /// The envelope recipients, in any order.
+    public let to: [Template]?
+    /// Header fields: each named field must be present and match (a case-insensitive substring or a regex).
+    public let headers: [(name: String, match: TextMatch)]
+    /// The body (after the header section) must match.
+    public let body: TextMatch?
+    /// The stored message (headers and body) may be at most this many bytes.
+    public let maxSize: Int?
+
+    /// Creates a check.
+    public init(
+        id: Template?,
+        maildir: String?,
+        from: Template?,
+        to: [Template]?,
+        headers: [(name: String, match: TextMatch)],
+        body: TextMatch?,
+        maxSize: Int?
+    ) {
+        self.id = id
+        self.maildir = maildir
+        self.from = from
+        self.to = to
+        self.headers = headers
+        self.body = body
+        self.maxSize = maxSize
+    }
+
+    public static func == (lhs: DeliveryCheck, rhs: DeliveryCheck) -> Bool {
+        lhs.id == rhs.id && lhs.maildir == rhs.maildir && lhs.from == rhs.from && lhs.to == rhs.to
+            && lhs.headers.map(\.name) == rhs.headers.map(\.name)
+            && lhs.headers.map(\.match) == rhs.headers.map(\.match)
+            && lhs.body == rhs.body && lhs.maxSize == rhs.maxSize
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(maildir)
+        hasher.combine(headers.map(\.name))
+    }
+}
+
+/// A `bdat` step's chunk.
+public struct BDATAction: Sendable, Hashable {
+    /// Text (line endings become CRLF, no dot-stuffing) or exact bytes.
+    public let payload: RawPayload
+    /// Whether this is the message's last chunk (`BDAT n LAST`).
+    public let last: Bool
+
+    /// Creates the action.
+    public init(payload: RawPayload, last: Bool) {
+        self.payload = payload
+        self.last = last
+    }
 }
 
 /// Options of a `starttls` step.

@@ -28,6 +28,8 @@ public struct RunOptions: Sendable {
     public var connectionsPerSecondPerServer: Double?
     /// `K/N` when this run is one shard of a split plan (for reports).
     public var shard: String?
+    /// Where `delivered` steps find the messages the embedded mock accepted.
+    public var messageLookup: (any StoredMessageLookup)?
     /// The event loops connections use.
     public var group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
@@ -158,6 +160,7 @@ public enum PlanRunner {
             resolveServer: { server in try await resolver.endpoint(for: options.target(for: server)) },
             group: options.group,
             gate: gate,
+            messageLookup: options.messageLookup,
             logger: options.logger,
             extraSecrets: options.extraSecrets
         )
@@ -174,7 +177,8 @@ public enum PlanRunner {
             startedAt: startedAt,
             duration: ContinuousClock.now - clock,
             transcript: execution.transcript,
-            steps: execution.records
+            steps: execution.records,
+            properties: execution.mxHost.map { [ResultProperty(name: "smtp.mx-host", value: $0)] } ?? []
         )
     }
 

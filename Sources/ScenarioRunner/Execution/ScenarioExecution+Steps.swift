@@ -15,6 +15,7 @@ extension ScenarioExecution {
         switch step.action {
         case .send(let template): return Abbreviation.text(redactor.mask(resolve(template)), limit: 200)
         case .data: return "message content"
+        case .bdat(let chunk): return chunk.last ? "BDAT LAST" : "BDAT"
         case .raw(.text(let template)):
             return "raw " + redactor.mask(ByteEscaping.escaped(Array(resolve(template).utf8).prefix(60)))
         case .raw(.bytes(let bytes)): return "raw \(bytes.count) bytes"
@@ -30,6 +31,7 @@ extension ScenarioExecution {
         case .fail(let reason): return "fail: " + redactor.mask(resolve(reason))
         case .connect(let action): return "connect" + (action.server.map { " to \($0)" } ?? "")
         case .disconnect: return "disconnect"
+        case .delivered(let check): return check.maildir.map { "delivered (Maildir \($0))" } ?? "delivered"
         }
     }
 
@@ -67,10 +69,31 @@ extension ScenarioExecution {
             for line in text.split(separator: "\r\n", omittingEmptySubsequences: false).dropLast() {
                 sent(String(line))
             }
-            _ = try await recorded(step, at: site, since: started) { () async throws(Stop) -> Reply? in
+            let reply = try await recorded(step, at: site, since: started) { () async throws(Stop) -> Reply? in
                 try await self.exchange(encoded, step: step, at: site)
             }
             inData = false
+            noteAccepted(reply)
+        case .bdat(let chunk):
+            let bytes: [UInt8]
+            switch chunk.payload {
+            case .text(let template): bytes = MessageData.chunkContent(resolve(template))
+            case .bytes(let raw): bytes = raw
+            }
+            let command = "BDAT \(bytes.count)" + (chunk.last ? " LAST" : "")
+            sent(command)
+            let text = String(decoding: bytes, as: UTF8.self)
+            for line in text.split(separator: "\r\n", omittingEmptySubsequences: false).dropLast() {
+                sent(ByteEscaping.escaped(Array(line.utf8)))
+            }
+            if !text.hasSuffix("\r\n"), !text.isEmpty {
+                sent(ByteEscaping.escaped(bytes.suffix(80)) + "  (no CRLF at the end of the chunk)")
+            }
+            let reply = try await recorded(step, at: site, since: started, verb: "BDAT", sent: command) {
+                () async throws(Stop) -> Reply? in
+                try await self.exchange(MessageData.bdat(bytes, last: chunk.last), step: step, at: site)
+            }
+            if chunk.last { noteAccepted(reply) }
         case .raw(let payload):
             let bytes: [UInt8]
             switch payload {
@@ -170,6 +193,8 @@ extension ScenarioExecution {
             }
         case .retry(let retry):
             try await self.retry(retry, step: step, at: site, since: started)
+        case .delivered(let check):
+            try await checkDelivery(check, step: step, at: site)
         case .fail(let reason):
             let text = redactor.mask(resolve(reason))
             note("fail: \(text)")
@@ -249,6 +274,19 @@ extension ScenarioExecution {
             let outcome = await connection.readReply(timeout: .milliseconds(200))
             if case .closed = outcome { return outcome }
             return .closed(.reset(String(describing: error)), partial: [])
+        }
+    }
+
+    /// Remembers the queue id a server names when it accepts a message (`250 ... queued as ID`), for
+    /// `delivered` steps.
+    func noteAccepted(_ reply: Reply?) {
+        guard let reply, reply.code / 100 == 2 else { return }
+        acceptedAt = ContinuousClock.now
+        acceptedWallClock = Date()
+        if let range = reply.text.range(of: #"queued as ([0-9A-Za-z]+)"#, options: .regularExpression) {
+            lastQueueID = String(reply.text[range].dropFirst("queued as ".count))
+        } else {
+            lastQueueID = nil
         }
     }
 

@@ -48,7 +48,7 @@ extension ScenarioExecution {
             setup = try TLSClientSetup.make(
                 options: scenario.tls,
                 pin: connectedEndpoint.trustedCertificateSHA256,
-                host: connectedEndpoint.host
+                host: connectedHost
             )
         } catch {
             throw stop(.setup, nil, error.description, .drop)

@@ -41,6 +41,8 @@ final class ScenarioExecution {
     let group: EventLoopGroup
     /// Per-server connection limits (`--max-connections-per-server`, `--rate`).
     let gate: ConnectionGate
+    /// The embedded mock's store, for `delivered` steps.
+    let messageLookup: (any StoredMessageLookup)?
     /// The server whose gate slot the open connection holds.
     private var gateSlot: String?
     let logger: Logger
@@ -54,12 +56,21 @@ final class ScenarioExecution {
     var connection: SMTPConnection?
     /// The endpoint of the open connection.
     var connectedEndpoint: Endpoint
+    /// The host name of the open connection (for an `mx:` target, the MX host that answered): the TLS server name.
+    var connectedHost: String
     /// Extensions from the last EHLO reply; cleared by STARTTLS and reconnect.
     var capabilities: EHLOCapabilities?
     var inData = false
     var quitSent = false
     /// The group calls on the way to the step running now, outermost first.
     var callSites: [CallSite] = []
+    /// The queue id of the last message the server accepted in this scenario, when it named one.
+    var lastQueueID: String?
+    /// When the last message was accepted (for Maildir checks).
+    var acceptedAt: ContinuousClock.Instant?
+    var acceptedWallClock: Date?
+    /// The MX host of the last `mx:` connection (reported as the `smtp.mx-host` property).
+    private(set) var mxHost: String?
 
     init(
         scenario: Scenario,
@@ -67,13 +78,16 @@ final class ScenarioExecution {
         resolveServer: @escaping @Sendable (ServerRef?) async throws -> Endpoint,
         group: EventLoopGroup,
         gate: ConnectionGate,
+        messageLookup: (any StoredMessageLookup)?,
         logger: Logger,
         extraSecrets: [String]
     ) {
         self.gate = gate
+        self.messageLookup = messageLookup
         self.scenario = scenario
         self.endpoint = endpoint
         self.connectedEndpoint = endpoint
+        self.connectedHost = endpoint.host
         self.resolveServer = resolveServer
         self.group = group
         self.logger = logger
@@ -125,30 +139,25 @@ final class ScenarioExecution {
             guard await gate.acquire(server) else { throw interrupted(at: site) }
             gateSlot = server
         }
-        let connection: SMTPConnection
-        do {
-            connection = try await SMTPConnection.open(
-                host: target.host,
-                port: target.port,
-                timeout: scenario.connectTimeout,
-                group: group
-            )
-        } catch {
-            note(error.description)
-            throw stop(.connection, at: site, expected: nil, actual: error.description, cleanup: .drop)
-        }
+        let (connection, host) = try await open(target, at: site)
         self.connection = connection
         connectedEndpoint = target
+        connectedHost = host
         capabilities = nil
         inData = false
         quitSent = false
-        variables["server.host"] = target.host
+        variables["server.host"] = host
         variables["server.port"] = String(target.port)
         variables["server.ip"] = connection.remoteIP
-        note(
-            "connected to \(connection.remoteIP):\(target.port)"
-                + (target == endpoint ? "" : " (\(target.displayName))")
-        )
+        if target.candidates.isEmpty {
+            note(
+                "connected to \(connection.remoteIP):\(target.port)"
+                    + (target == endpoint ? "" : " (\(target.displayName))")
+            )
+        } else {
+            note("connected to MX host \(host) at \(connection.remoteIP):\(target.port) (\(target.displayName))")
+            mxHost = host
+        }
         logger.debug("connected", metadata: ["server": "\(target.displayName)", "ip": "\(connection.remoteIP)"])
         var tlsExpectation: TLSExpectation?
         if case .reply(let reply) = expectation { tlsExpectation = reply.tls }
@@ -157,6 +166,42 @@ final class ScenarioExecution {
         }
         let outcome = await read(timeout: scenario.replyTimeout)
         _ = try expectReply(outcome, expectation, timeout: scenario.replyTimeout, captures: captures, at: site)
+    }
+
+    /// Opens a connection to `target`; for an `mx:` target, to each candidate address in turn until one connects
+    /// (RFC 5321 5.1: a host that cannot be reached moves on to the next). Returns the connection and the host name.
+    private func open(_ target: Endpoint, at site: Site) async throws(Stop) -> (SMTPConnection, String) {
+        let attempts =
+            target.candidates.isEmpty
+            ? [Endpoint.Candidate(host: target.host, address: target.host, preference: nil)] : target.candidates
+        var failures: [String] = []
+        for candidate in attempts {
+            if Task.isCancelled { throw interrupted(at: site) }
+            do {
+                let connection = try await SMTPConnection.open(
+                    host: candidate.address,
+                    port: target.port,
+                    timeout: scenario.connectTimeout,
+                    group: group
+                )
+                return (connection, candidate.host)
+            } catch {
+                if target.candidates.isEmpty {
+                    note(error.description)
+                    failures.append(error.description)
+                } else {
+                    let preference = candidate.preference.map { "MX \($0) " } ?? "implicit MX "
+                    let failure = "\(preference)\(candidate.host): \(error.description)"
+                    note(failure + (candidate == attempts.last ? "" : "; trying the next"))
+                    failures.append(failure)
+                }
+            }
+        }
+        let actual =
+            target.candidates.isEmpty
+            ? failures.joined()
+            : "no mail exchanger of \(target.displayName) could be reached: " + failures.joined(separator: "; ")
+        throw stop(.connection, at: site, expected: nil, actual: actual, cleanup: .drop)
     }
 
     /// Sends QUIT after a passing scenario unless it already did, is inside DATA, or the server closed.
