@@ -36,6 +36,8 @@ let package = Package(
             name: "CResolv",
             linkerSettings: [.linkedLibrary("resolv")]
         ),
+        // Line editing and history for `record` on a terminal: Debian's libedit (readline interface).
+        .systemLibrary(name: "CEditLine", path: "Sources/CEditLine"),
         // SASL for both ends (client steps and the mock's AUTH): one implementation of each mechanism.
         .target(
             name: "SMTPAuth",
@@ -90,12 +92,13 @@ let package = Package(
             name: "Reports",
             dependencies: ["ScenarioResults"]
         ),
-        // The application pipeline: files -> plan -> run -> reports, the embedded mock, relay-check verdicts.
+        // The application pipeline: files -> plan -> run -> reports, the embedded mock, relay-check verdicts, serve,
+        // and record (a typed session written as a scenario).
         .target(
             name: "SMTPScenarioApp",
             dependencies: [
                 "ScenarioLanguage", "ScenarioRunner", "ScenarioResults", "MockServer", "Reports", "LocatedYAML",
-                "SMTPWire",
+                "SMTPWire", "CEditLine", .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Argument parsing and wiring only.

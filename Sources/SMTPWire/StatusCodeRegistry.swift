@@ -111,9 +111,3 @@ public enum StatusCodeRegistry {
         )
     }
 }
-
-/// Short meanings for failure messages: `550 = mailbox unavailable`. Kept for callers of the earlier name.
-public enum ReplyCodeMeaning {
-    /// The short meaning of `code` (see ``StatusCodeRegistry/meaning(of:)-(Int)``).
-    public static func describe(_ code: Int) -> String { StatusCodeRegistry.meaning(of: code) }
-}

@@ -52,11 +52,13 @@ struct SMTPScenarioCommand: AsyncParsableCommand {
               smtp-scenario validate scenarios/
               smtp-scenario serve --listen 127.0.0.1:2525 --store ./mail
               smtp-scenario relay-check --server mx.example.com:25 --junit relay.xml
+              smtp-scenario record --server 127.0.0.1:25 --out session.yaml
+              smtp-scenario explain "550 5.7.1"
             """,
         version: version,
         subcommands: [
             RunCommand.self, ValidateCommand.self, ServeCommand.self, RelayCheckCommand.self, MergeCommand.self,
-            ExplainCommand.self,
+            ExplainCommand.self, RecordCommand.self,
         ]
     )
 }

@@ -158,6 +158,27 @@ struct CommandLineTests {
         #expect(help.stdout.contains("Example:"))
     }
 
+    @Test func shellCompletionScriptsLoadInTheirShells() async throws {
+        let directory = try Paths.temporaryDirectory("completion")
+        let bash = try await ProcessRunner.smtpScenario(["--generate-completion-script", "bash"])
+        #expect(bash.status == 0)
+        for subcommand in ["run", "validate", "serve", "relay-check", "merge", "explain", "record"] {
+            #expect(bash.stdout.contains(subcommand), "\(subcommand) is completed")
+        }
+        let script = directory.appendingPathComponent("smtp-scenario.bash")
+        try bash.stdout.write(to: script, atomically: true, encoding: .utf8)
+        let loaded = try await ProcessRunner.run(
+            "/bin/bash",
+            ["-c", "source \"$0\" && complete -p smtp-scenario", script.path]
+        )
+        #expect(loaded.status == 0, "\(loaded.stderr)")
+        #expect(loaded.stdout.contains("smtp-scenario"))
+        for shell in ["zsh", "fish"] {
+            let generated = try await ProcessRunner.smtpScenario(["--generate-completion-script", shell])
+            #expect(generated.status == 0 && generated.stdout.contains("record"), "\(shell)")
+        }
+    }
+
     @Test func deliveredStepsSentToAnotherServerAreAUsageError() async throws {
         let refused = try await ProcessRunner.smtpScenario([
             "run", "scenarios/delivery", "--server", "127.0.0.1:1", "--color", "never",

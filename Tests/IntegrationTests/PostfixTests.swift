@@ -91,6 +91,137 @@ struct PostfixTests {
         #expect(result.stdout.contains("1 passed, 0 failed"))
     }
 
+    @Test func recordWithSTARTTLSAndAuthFromAPipeReplaysWithoutThePassword() async throws {
+        let postfix = try PostfixFixture.required()
+        let directory = try Paths.temporaryDirectory("record-submission")
+        let server = "127.0.0.1:\(postfix.submissionPort)"
+        let session = """
+            EHLO client.example
+            :starttls
+            EHLO client.example
+            :auth PLAIN \(postfix.user)
+            MAIL FROM:<\(postfix.user)@example.com>
+            RCPT TO:<bob@example.com>
+            DATA
+            Subject: recorded over TLS
+
+            Hello.
+            .
+            :quit
+
+            """
+        let environment = ["SMTP_PASSWORD": postfix.password]
+        let result = try await RecordTests.record(
+            ["--server", server, "--out", "submission.yaml", "--tls-ca", postfix.caFile],
+            input: session,
+            in: directory,
+            environment: environment
+        )
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(postfix.logTail)")
+        #expect(result.stdout.contains("(authentication succeeded"), "\(result.stdout)")
+        #expect(!result.stdout.contains(postfix.password) && !result.stderr.contains(postfix.password))
+        let file = try String(contentsOf: directory.appendingPathComponent("submission.yaml"), encoding: .utf8)
+        #expect(file.contains("- starttls: {}"), "\(file)")
+        #expect(file.contains("password: '${env.SMTP_PASSWORD}'"), "\(file)")
+        #expect(file.contains("tls: {ca: \(postfix.caFile)}"), "\(file)")
+        #expect(!file.contains(postfix.password))
+        let replay = try await run(
+            ["run", directory.appendingPathComponent("submission.yaml").path],
+            environment: environment
+        )
+        #expect(replay.status == 0, "\(replay.stdout)\n\(file)\n\(postfix.logTail)")
+        #expect(!replay.stdout.contains(postfix.password))
+    }
+
+    @Test func recordOnARealTerminalWithLineEditingAndHistory() async throws {
+        let postfix = try PostfixFixture.required()
+        let directory = try Paths.temporaryDirectory("record-terminal")
+        let terminal = try await TerminalSession.start(
+            "\"\(Paths.binary.path)\" record --server 127.0.0.1:\(postfix.closedPort) --out typed.yaml; "
+                + "echo \"record exited $?\"; exec sleep 600",
+            in: directory
+        )
+        defer { Task { await terminal.stop() } }
+        try await terminal.waitFor("smtp>")
+        #expect(try await terminal.screen().contains("220 mail.example.test ESMTP  (service ready)"))
+        try await terminal.type("EHLO client.example")
+        try await terminal.waitFor("250 CHUNKING  (requested action completed)")
+        try await terminal.type("MAIL FROM:<sender@example.net>")
+        try await terminal.waitFor("250 2.1.0 Ok")
+        // Line editing: a typo rubbed out with Backspace before Enter.
+        try await terminal.type("RCPT TO:<alice@example.cmo", enter: false)
+        try await terminal.press("BSpace", "BSpace", "BSpace")
+        try await terminal.type("com>")
+        try await terminal.waitFor("250 2.1.5 Ok")
+        try await terminal.type("NOOP")
+        try await terminal.waitFor("250 2.0.0 Ok  (", count: 1)
+        // History: Up brings back NOOP.
+        try await terminal.press("Up", "Enter")
+        try await terminal.waitFor("250 2.0.0 Ok  (", count: 2)
+        // Ctrl-D (end of input) quits and writes, like :quit.
+        try await terminal.press("C-d")
+        let screen = try await terminal.waitFor("record exited 0")
+        #expect(screen.contains("wrote typed.yaml (6 steps)"), "\(screen)")
+
+        let file = try String(contentsOf: directory.appendingPathComponent("typed.yaml"), encoding: .utf8)
+        #expect(file.contains("- send: RCPT TO:<alice@example.com>\n  expect: {code: 250, enhanced: 2.1.5}"), "\(file)")
+        #expect(file.components(separatedBy: "- send: NOOP").count == 3, "\(file)")
+        let replay = try await run(["run", directory.appendingPathComponent("typed.yaml").path])
+        #expect(replay.status == 0, "\(replay.stdout)\n\(file)")
+    }
+
+    @Test func authOnATerminalAsksForThePasswordWithoutEcho() async throws {
+        let postfix = try PostfixFixture.required()
+        let directory = try Paths.temporaryDirectory("record-auth")
+        let terminal = try await TerminalSession.start(
+            "\"\(Paths.binary.path)\" record --server 127.0.0.1:\(postfix.submissionPort) --tls-ca \(postfix.caFile) "
+                + "--out auth.yaml; echo \"record exited $?\"; exec sleep 600",
+            in: directory
+        )
+        defer { Task { await terminal.stop() } }
+        try await terminal.waitFor("smtp>")
+        try await terminal.type(":starttls")
+        try await terminal.waitFor("# TLS")
+        try await terminal.type(":auth LOGIN \(postfix.user)")
+        try await terminal.waitFor("Password for \(postfix.user) (not recorded):")
+        try await terminal.type(postfix.password)
+        try await terminal.waitFor("235 2.7.0 Authentication successful  (authentication succeeded")
+        try await terminal.press("C-d")
+        let screen = try await terminal.waitFor("record exited 0")
+        #expect(!screen.contains(postfix.password), "\(screen)")
+        let file = try String(contentsOf: directory.appendingPathComponent("auth.yaml"), encoding: .utf8)
+        #expect(file.contains("mechanism: LOGIN") && file.contains("${env.SMTP_PASSWORD}"), "\(file)")
+        #expect(!file.contains(postfix.password))
+        let replay = try await run(
+            ["run", directory.appendingPathComponent("auth.yaml").path],
+            environment: ["SMTP_PASSWORD": postfix.password]
+        )
+        #expect(replay.status == 0, "\(replay.stdout)\n\(file)")
+    }
+
+    @Test func ctrlCOnATerminalLeavesNothingWritten() async throws {
+        let postfix = try PostfixFixture.required()
+        let directory = try Paths.temporaryDirectory("record-interrupt")
+        // The shell survives the Ctrl-C (it traps it) to report how record ended and how it left the terminal.
+        let terminal = try await TerminalSession.start(
+            "trap true INT; \"\(Paths.binary.path)\" record --server 127.0.0.1:\(postfix.closedPort) --out never.yaml; "
+                + "echo \"record exited $?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\{0,1\\}echo'; echo 'terminal checked'; exec sleep 600",
+            in: directory
+        )
+        defer { Task { await terminal.stop() } }
+        try await terminal.waitFor("smtp>")
+        try await terminal.type("EHLO client.example")
+        try await terminal.waitFor("250 CHUNKING")
+        try await terminal.type("MAIL FROM:<half@typed", enter: false)
+        try await terminal.press("C-c")
+        let screen = try await terminal.waitFor("terminal checked")
+        #expect(screen.contains("record exited 130"), "\(screen)")
+        #expect(screen.contains("interrupted: nothing was written"), "\(screen)")
+        let lines = screen.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(lines.contains("echo") && !lines.contains("-echo"), "the terminal echoes again: \(screen)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
+    }
+
     @Test func theSubmissionPackPassesWithTLSAndDovecotAuth() async throws {
         let postfix = try PostfixFixture.required()
         let result = try await run(

@@ -75,7 +75,6 @@ struct StatusCodeRegistryTests {
             StatusCodeRegistry.meaning(of: 550, enhanced: EnhancedStatusCode("5.1.1"))
                 == "mailbox unavailable; bad destination mailbox address"
         )
-        #expect(ReplyCodeMeaning.describe(550) == StatusCodeRegistry.reply(550)?.meaning)
         #expect(StatusCodeRegistry.meaning(of: 599) == "permanent failure")
     }
 }

@@ -59,13 +59,16 @@ final class SpillBuffer {
     }
 }
 
-/// A report file written under a temporary name in the same folder and renamed into place at the end, so a
-/// reader (or a CI system after Ctrl-C) never sees half a report.
-struct AtomicFile {
+/// A file written in one piece: to a temporary name beside it, then renamed, so no reader (and no interrupted
+/// run) ever sees half of it.
+public struct AtomicFile {
     let path: String
 
+    /// A file at `path`.
+    public init(path: String) { self.path = path }
+
     /// Writes the pieces `write` produces to `path`, atomically. Returns an error message, or nil.
-    func write(_ produce: ((Data) -> Void) -> Void) -> String? {
+    public func write(_ produce: ((Data) -> Void) -> Void) -> String? {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent()
         do {

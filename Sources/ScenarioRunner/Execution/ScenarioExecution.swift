@@ -127,13 +127,14 @@ final class ScenarioExecution {
         return .passed
     }
 
-    /// Connects to `target`, starts implicit TLS when asked, reads and checks the greeting.
+    /// Connects to `target`, starts implicit TLS when asked, reads and checks the greeting; returns it.
+    @discardableResult
     func connectAndGreet(
         _ target: Endpoint,
         expectation: Expectation,
         captures: [Capture],
         at site: Site
-    ) async throws(Stop) {
+    ) async throws(Stop) -> Reply? {
         if !gate.isOpen {
             let server = "\(target.host):\(target.port)"
             guard await gate.acquire(server) else { throw interrupted(at: site) }
@@ -162,10 +163,10 @@ final class ScenarioExecution {
         var tlsExpectation: TLSExpectation?
         if case .reply(let reply) = expectation { tlsExpectation = reply.tls }
         if target.implicitTLS {
-            if try await handshake(tlsExpectation: tlsExpectation, at: site) { return }
+            if try await handshake(tlsExpectation: tlsExpectation, at: site) { return nil }
         }
         let outcome = await read(timeout: scenario.replyTimeout)
-        _ = try expectReply(outcome, expectation, timeout: scenario.replyTimeout, captures: captures, at: site)
+        return try expectReply(outcome, expectation, timeout: scenario.replyTimeout, captures: captures, at: site)
     }
 
     /// Opens a connection to `target`; for an `mx:` target, to each candidate address in turn until one connects
@@ -205,7 +206,7 @@ final class ScenarioExecution {
     }
 
     /// Sends QUIT after a passing scenario unless it already did, is inside DATA, or the server closed.
-    private func finishSession() async {
+    func finishSession() async {
         if let connection, !quitSent, !inData, connection.isActive {
             await sendQuit()
         }
