@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A regular expression from a scenario (`/pattern/` or `/pattern/i`), compiled once.
 ///
@@ -16,6 +17,26 @@ public final class PatternRegex: @unchecked Sendable, Hashable, CustomStringConv
         self.caseInsensitive = caseInsensitive
         self.regex = try NSRegularExpression(pattern: pattern, options: caseInsensitive ? [.caseInsensitive] : [])
     }
+
+    /// The compiled regex for `pattern`, shared: a suite repeats the same few patterns in thousands of steps, and
+    /// compiling one costs more than the rest of its step. At most 4,096 patterns are kept.
+    public static func shared(pattern: String, caseInsensitive: Bool) throws -> PatternRegex {
+        let key = Key(pattern: pattern, caseInsensitive: caseInsensitive)
+        if let cached = cache.withLock({ $0[key] }) { return cached }
+        let compiled = try PatternRegex(pattern: pattern, caseInsensitive: caseInsensitive)
+        cache.withLock { entries in
+            if entries.count >= 4096 { entries.removeAll(keepingCapacity: true) }
+            entries[key] = compiled
+        }
+        return compiled
+    }
+
+    private struct Key: Hashable {
+        let pattern: String
+        let caseInsensitive: Bool
+    }
+
+    private static let cache = Mutex<[Key: PatternRegex]>([:])
 
     /// Number of capture groups in the pattern.
     public var groupCount: Int { regex.numberOfCaptureGroups }

@@ -174,7 +174,11 @@ private struct EventComposer {
             }
             let anchor = scalar.anchor.map { String(cString: $0) }
             yaml_event_delete(&event)
-            let isNull = style == .plain && ["", "~", "null", "Null", "NULL"].contains(text)
+            let isNull: Bool
+            switch text {
+            case "", "~", "null", "Null", "NULL": isNull = style == .plain
+            default: isNull = false
+            }
             let value = YAMLValue(kind: isNull ? .null : .scalar(text), location: here, scalarStyle: style)
             if let anchor { anchors[anchor] = (value, 1) }
             return (value, 1)
@@ -200,7 +204,8 @@ private struct EventComposer {
             let anchor = event.data.mapping_start.anchor.map { String(cString: $0) }
             yaml_event_delete(&event)
             var entries: [YAMLMapping.Entry] = []
-            var seen: [String: SourceLocation] = [:]
+            // Duplicate keys: a scan while the mapping is small (nearly all are), an index once it is not.
+            var index: [String: SourceLocation]?
             var nodes = 1
             while true {
                 var keyEvent = try next(&parser)
@@ -220,7 +225,8 @@ private struct EventComposer {
                         hint: "write the key as a word, e.g. `name:`"
                     )
                 }
-                if let first = seen[name] {
+                let earlier = index.map { $0[name] } ?? entries.first(where: { $0.key == name })?.keyLocation
+                if let first = earlier {
                     throw Diagnostic(
                         .error,
                         .yamlSyntax,
@@ -229,8 +235,15 @@ private struct EventComposer {
                         hint: "each key may appear once in a mapping"
                     )
                 }
-                seen[name] = key.location
                 entries.append(YAMLMapping.Entry(key: name, keyLocation: key.location, value: value))
+                if index != nil {
+                    index?[name] = key.location
+                } else if entries.count == 16 {
+                    index = Dictionary(
+                        entries.map { ($0.key, $0.keyLocation) },
+                        uniquingKeysWith: { first, _ in first }
+                    )
+                }
                 nodes += keyCount + valueCount
             }
             let value = YAMLValue(kind: .mapping(YAMLMapping(entries: entries, location: here)), location: here)

@@ -46,14 +46,29 @@ public struct SMTPCommandLine: Sendable, Hashable {
 
     /// Splits a line of text into verb and argument.
     public init(_ text: String) {
-        if let space = text.firstIndex(where: { $0 == " " || $0 == "\t" }) {
-            keyword = text[..<space].uppercased()
-            argument = String(text[text.index(after: space)...])
+        // Byte-wise: the separator is ASCII, so its UTF-8 index is a valid index of the string too.
+        let utf8 = text.utf8
+        if let space = utf8.firstIndex(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) {
+            keyword = Self.upperCased(text[..<space])
+            argument = String(text[utf8.index(after: space)...])
         } else {
-            keyword = text.uppercased()
+            keyword = Self.upperCased(text[...])
             argument = ""
         }
         verb = SMTPVerb(rawValue: keyword)
+    }
+
+    /// `word` upper-cased: ASCII byte by byte (every verb is ASCII), anything else as Unicode says.
+    static func upperCased(_ word: Substring) -> String {
+        let bytes = word.utf8
+        guard bytes.allSatisfy({ $0 < 0x80 }) else { return word.uppercased() }
+        guard bytes.contains(where: { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) else { return String(word) }
+        return String(unsafeUninitializedCapacity: bytes.count) { buffer in
+            for (offset, byte) in bytes.enumerated() {
+                buffer[offset] = byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") ? byte - 32 : byte
+            }
+            return bytes.count
+        }
     }
 
     /// Encodes a command line for the wire: the text followed by CRLF.

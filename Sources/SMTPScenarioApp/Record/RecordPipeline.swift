@@ -159,7 +159,7 @@ final class Recorder {
 
     /// Reads and runs lines until `:quit`, QUIT, the end of input or the end of the connection.
     func loop() async {
-        while session.isConnected {
+        while await session.isConnected() {
             guard let line = await input.line(prompt: "smtp> ") else {
                 if input.isTerminal { output.out("\n") }
                 await quit()
@@ -293,7 +293,7 @@ final class Recorder {
     }
 
     private func quit() async {
-        guard session.isConnected else { return }
+        guard await session.isConnected() else { return }
         if !input.isTerminal { output.out("C: QUIT\n") }
         let outcome = await session.send("QUIT")
         show(outcome)

@@ -148,7 +148,7 @@ extension FileCompiler {
 
     mutating func compileRegex(_ pattern: String, insensitive: Bool, at location: SourceLocation) -> PatternRegex? {
         do {
-            return try PatternRegex(pattern: pattern, caseInsensitive: insensitive)
+            return try PatternRegex.shared(pattern: pattern, caseInsensitive: insensitive)
         } catch {
             diagnostics.error(
                 .badRegex,

@@ -337,7 +337,7 @@ extension FileCompiler {
         guard let line = input.value.string("send", into: &diagnostics),
             let template = scope.template(input.value, text: line, into: &diagnostics)
         else { return nil }
-        if line.contains("\n") || line.contains("\r") {
+        if line.utf8.contains(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) {
             diagnostics.error(
                 .badValue,
                 at: input.value.location,

@@ -139,6 +139,15 @@ struct VariableScope {
         limit: Int = ExpansionLimits.maxTextBytes,
         into diagnostics: inout Diagnostics
     ) -> Template? {
+        // Most text holds no reference at all: one literal, no scanning by scalar.
+        if !text.utf8.contains(UInt8(ascii: "$")) {
+            let size = text.utf8.count
+            if size > limit {
+                reportTooLong(value, at: 0, limit: limit, into: &diagnostics)
+                return nil
+            }
+            return account(size, at: value, into: &diagnostics) ? Template(parts: [.literal(text)]) : nil
+        }
         var parts: [Template.Part] = []
         var literal = ""
         var size = 0
@@ -146,14 +155,7 @@ struct VariableScope {
         let scalars = Array(text.unicodeScalars)
         var index = 0
         func tooLong(at offset: Int) -> Template? {
-            diagnostics.error(
-                .limitExceeded,
-                at: Self.location(of: offset, in: value),
-                "this value expands to more than \(ExpansionLimits.describe(limit))",
-                hint: limit == ExpansionLimits.maxVariableBytes
-                    ? "a variable's value may be at most \(ExpansionLimits.describe(limit)) once its references are expanded"
-                    : "a step's text may be at most \(ExpansionLimits.describe(limit)) once its variables are expanded"
-            )
+            reportTooLong(value, at: offset, limit: limit, into: &diagnostics)
             return nil
         }
         while index < scalars.count {
@@ -205,22 +207,36 @@ struct VariableScope {
             }
         }
         if size > limit { return tooLong(at: 0) }
-        guard !failed else { return nil }
-        budget.used += size
-        if budget.used > ExpansionLimits.maxFileBytes {
-            if !budget.reported {
-                budget.reported = true
-                diagnostics.error(
-                    .limitExceeded,
-                    at: value.location,
-                    "the file's text expands to more than \(ExpansionLimits.describe(ExpansionLimits.maxFileBytes)) in all",
-                    hint: "variables, matrices and repeats multiply text; split the file or use fewer copies"
-                )
-            }
-            return nil
-        }
+        guard !failed, account(size, at: value, into: &diagnostics) else { return nil }
         parts.append(.literal(literal))
         return Template(parts: parts)
+    }
+
+    private func reportTooLong(_ value: YAMLValue, at offset: Int, limit: Int, into diagnostics: inout Diagnostics) {
+        diagnostics.error(
+            .limitExceeded,
+            at: Self.location(of: offset, in: value),
+            "this value expands to more than \(ExpansionLimits.describe(limit))",
+            hint: limit == ExpansionLimits.maxVariableBytes
+                ? "a variable's value may be at most \(ExpansionLimits.describe(limit)) once its references are expanded"
+                : "a step's text may be at most \(ExpansionLimits.describe(limit)) once its variables are expanded"
+        )
+    }
+
+    /// Counts `size` bytes against the file's budget; false (reported once) when the file passes it.
+    private func account(_ size: Int, at value: YAMLValue, into diagnostics: inout Diagnostics) -> Bool {
+        budget.used += size
+        guard budget.used > ExpansionLimits.maxFileBytes else { return true }
+        if !budget.reported {
+            budget.reported = true
+            diagnostics.error(
+                .limitExceeded,
+                at: value.location,
+                "the file's text expands to more than \(ExpansionLimits.describe(ExpansionLimits.maxFileBytes)) in all",
+                hint: "variables, matrices and repeats multiply text; split the file or use fewer copies"
+            )
+        }
+        return false
     }
 
     /// Substitutes static values only; for places that must be fully known at compile time (TLS file paths).

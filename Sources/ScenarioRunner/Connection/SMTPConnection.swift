@@ -11,6 +11,8 @@ import SMTPWire
 final class SMTPConnection: Sendable {
     private let channel: Channel
     private let reader: NIOLoopBound<ReplyReader>
+    /// Why the last write failed, if one did (writes are not awaited: the read of the reply follows at once).
+    private let writeFailure = NIOLockedValueBox<String?>(nil)
 
     /// The peer's IP address as connected (`${server.ip}`).
     let remoteIP: String
@@ -32,7 +34,8 @@ final class SMTPConnection: Sendable {
         port: Int,
         timeout: Duration,
         group: EventLoopGroup,
-        maxReplyLineLength: Int = ReplyParser.defaultMaxLineLength
+        maxReplyLineLength: Int = ReplyParser.defaultMaxLineLength,
+        isolation: isolated (any Actor)? = #isolation
     ) async throws(ConnectError) -> SMTPConnection {
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(timeout))
@@ -45,7 +48,12 @@ final class SMTPConnection: Sendable {
             }
         let channel: Channel
         do {
-            channel = try await bootstrap.connect(host: host, port: port).get()
+            // An address needs no resolver: connecting to it directly saves a getaddrinfo round on another thread.
+            if let address = try? SocketAddress(ipAddress: host, port: port) {
+                channel = try await bootstrap.connect(to: address).resolved()
+            } else {
+                channel = try await bootstrap.connect(host: host, port: port).resolved()
+            }
         } catch {
             throw ConnectError(description: Self.describe(error, host: host, port: port, timeout: timeout))
         }
@@ -55,7 +63,7 @@ final class SMTPConnection: Sendable {
                 // Noted when the connection opened: a server that closes at once leaves no address on the channel.
                 let ip = handler.remoteIP ?? channel.remoteAddress?.ipAddress ?? host
                 return (NIOLoopBound(handler, eventLoop: channel.eventLoop), ip)
-            }.get()
+            }.resolved()
             return SMTPConnection(channel: channel, reader: reader, remoteIP: remoteIP)
         } catch {
             channel.close(promise: nil)
@@ -76,6 +84,8 @@ final class SMTPConnection: Sendable {
                 return "cannot resolve \(host): \(dns)"
             }
             return "connect to \(target) failed: " + (reasons.isEmpty ? "\(error)" : reasons.joined(separator: "; "))
+        case is IOError:
+            return "connect to \(target) failed: \(host): \(describeSocketError(error))"
         default:
             return "connect to \(target) failed: \(error)"
         }
@@ -87,21 +97,46 @@ final class SMTPConnection: Sendable {
         return String(cString: strerror(io.errnoCode)).lowercased()
     }
 
-    /// Writes and flushes `bytes`.
-    func write(_ bytes: ByteBuffer) async throws {
-        try await channel.writeAndFlush(bytes).get()
+    /// Writes and flushes `bytes` and waits until they are written.
+    func write(_ bytes: ByteBuffer, isolation: isolated (any Actor)? = #isolation) async throws {
+        try await channel.writeAndFlush(bytes).resolved()
     }
 
-    /// Waits for the next reply for at most `timeout`.
-    func readReply(timeout: Duration) async -> ReadOutcome {
+    /// Writes and flushes `bytes` without waiting: the reply is read next, and a write that fails closes the
+    /// connection, which the read reports; ``takeWriteFailure()`` then says why the write failed.
+    func send(_ bytes: ByteBuffer) {
+        let failure = writeFailure
+        channel.writeAndFlush(bytes).whenFailure { error in failure.withLockedValue { $0 = "\(error)" } }
+    }
+
+    /// Why a write failed since the last call, if one did.
+    func takeWriteFailure() -> String? {
+        writeFailure.withLockedValue { value in
+            defer { value = nil }
+            return value
+        }
+    }
+
+    /// Waits for the next reply for at most `timeout`, on the caller's executor (the scenario's event loop).
+    /// Interruption ends the wait through ``cancelPendingRead()``,
+    /// which the scenario's cancellation handler calls (one handler per scenario: a handler per read would move
+    /// every read to the global executor and back).
+    func readReply(timeout: Duration, isolation: isolated (any Actor)? = #isolation) async -> ReadOutcome {
+        if Task.isCancelled { return .cancelled }
         let reader = self.reader
         let loop = channel.eventLoop
-        let future = loop.flatSubmit { reader.value.readReply(timeout: TimeAmount(timeout), on: loop) }
-        return await withTaskCancellationHandler {
-            (try? await future.get()) ?? .cancelled
-        } onCancel: {
-            loop.execute { reader.value.cancelPendingRead() }
-        }
+        // On the connection's own event loop (where scenarios run) the read starts at once, without a hop.
+        let future =
+            loop.inEventLoop
+            ? reader.value.readReply(timeout: TimeAmount(timeout), on: loop)
+            : loop.flatSubmit { reader.value.readReply(timeout: TimeAmount(timeout), on: loop) }
+        return (try? await future.resolved()) ?? .cancelled
+    }
+
+    /// Ends the pending read, if any, as cancelled; from any thread.
+    func cancelPendingRead() {
+        let reader = self.reader
+        channel.eventLoop.execute { reader.value.cancelPendingRead() }
     }
 
     /// Starts TLS on the open connection and waits for the handshake (RFC 3207 for STARTTLS, RFC 8314 implicit TLS).
@@ -113,7 +148,8 @@ final class SMTPConnection: Sendable {
         context: NIOSSLContext,
         serverHostname: String?,
         verification: TLSVerification,
-        timeout: Duration
+        timeout: Duration,
+        isolation: isolated (any Actor)? = #isolation
     )
         async throws -> TLSSessionInfo
     {
@@ -152,7 +188,7 @@ final class SMTPConnection: Sendable {
         defer { deadline.cancel() }
         do {
             try await withTaskCancellationHandler {
-                try await handshake.get()
+                try await handshake.resolved()
             } onCancel: {
                 channel.close(promise: nil)
             }
@@ -173,12 +209,12 @@ final class SMTPConnection: Sendable {
             let version = try sync.nioSSL_tlsVersion()
             let certificate = try sync.nioSSL_peerCertificate()
             return TLSSessionInfo(version: version, leafDER: try certificate?.toDERBytes())
-        }.get()
+        }.resolved()
     }
 
     /// Closes the connection, ignoring errors (it may already be closed).
-    func close() async {
-        try? await channel.close().get()
+    func close(isolation: isolated (any Actor)? = #isolation) async {
+        try? await channel.close().resolved()
     }
 
     /// Whether the server has closed the connection.

@@ -78,28 +78,13 @@ public final class InteractiveSession {
     }
 
     /// Everything said so far.
-    public var transcript: Transcript { execution.transcript }
+    public func transcript() async -> Transcript { await execution.transcript }
 
     /// Whether the connection is open.
-    public var isConnected: Bool { execution.connection?.isActive ?? false }
+    public func isConnected() async -> Bool { await execution.isConnected }
 
     /// Connects and reads the greeting.
-    public func connect() async -> Outcome {
-        await perform { () async throws(ScenarioExecution.Stop) -> ReplyRecord? in
-            let site = ScenarioExecution.Site(
-                path: StepPath(),
-                label: "greeting",
-                location: SourceLocation(file: "record", line: 1, column: 1)
-            )
-            let greeting = try await execution.connectAndGreet(
-                execution.endpoint,
-                expectation: Self.anyReply,
-                captures: [],
-                at: site
-            )
-            return greeting.map(execution.record)
-        }
-    }
+    public func connect() async -> Outcome { await execution.interactiveConnect() }
 
     /// Sends a command line as typed and reads its reply.
     public func send(_ line: String) async -> Outcome {
@@ -121,7 +106,7 @@ public final class InteractiveSession {
 
     /// The whole SASL exchange of `mechanism`; `secret` is masked in the transcript.
     public func authenticate(mechanism: SASLMechanism, username: String, secret: String) async -> Outcome {
-        execution.redactor.add([secret])
+        await execution.addSecret(secret)
         return await run(
             .auth(
                 AuthAction(
@@ -140,7 +125,7 @@ public final class InteractiveSession {
     /// Sends QUIT unless it was sent, reads the 221 (at most 5 s), and closes.
     public func close() async { await execution.finishSession() }
 
-    private static let anyReply = Expectation.reply(ReplyExpectation(codes: [.any]))
+    static let anyReply = Expectation.reply(ReplyExpectation(codes: [.any]))
 
     private func run(_ action: StepAction, expecting expectation: Expectation) async -> Outcome {
         stepNumber += 1
@@ -153,30 +138,56 @@ public final class InteractiveSession {
             timeout: settings.replyTimeout,
             location: SourceLocation(file: "record", line: stepNumber, column: 1)
         )
-        return await perform { () async throws(ScenarioExecution.Stop) -> ReplyRecord? in
+        return await execution.interactiveStep(step)
+    }
+}
+
+/// The steps of an interactive session, run on the execution's own event loop.
+extension ScenarioExecution {
+    var isConnected: Bool { connection?.isActive ?? false }
+
+    func addSecret(_ secret: String) { redactor.add([secret]) }
+
+    func interactiveConnect() async -> InteractiveSession.Outcome {
+        await interactive { (execution: isolated ScenarioExecution) async throws(Stop) -> ReplyRecord? in
+            let site = Site(path: StepPath(), label: "greeting", location: execution.scenario.location)
+            let greeting = try await execution.connectAndGreet(
+                execution.endpoint,
+                expectation: InteractiveSession.anyReply,
+                captures: [],
+                at: site
+            )
+            return greeting.map(execution.record)
+        }
+    }
+
+    func interactiveStep(_ step: Step) async -> InteractiveSession.Outcome {
+        await interactive { (execution: isolated ScenarioExecution) async throws(Stop) -> ReplyRecord? in
             let before = execution.records.count
-            try await execution.execute(step, at: StepPath([.step(stepNumber)]))
+            try await execution.execute(step, at: StepPath([step.position]))
             return execution.records.count > before ? execution.records.last?.reply : nil
         }
     }
 
     /// Runs `body`, then says what it added to the transcript and how the session stands.
-    private func perform(_ body: () async throws(ScenarioExecution.Stop) -> ReplyRecord?) async -> Outcome {
-        let before = execution.transcript.entries.count
+    private func interactive(
+        _ body: (isolated ScenarioExecution) async throws(Stop) -> ReplyRecord?
+    ) async -> InteractiveSession.Outcome {
+        let before = transcript.entries.count
         var reply: ReplyRecord?
         var problem: String?
         do {
-            reply = try await body()
+            reply = try await body(self)
         } catch {
             problem = error.failure.actual
             reply = error.failure.mismatch?.actualReply
         }
-        return Outcome(
-            entries: Array(execution.transcript.entries.dropFirst(before)),
+        return InteractiveSession.Outcome(
+            entries: Array(transcript.entries.dropFirst(before)),
             reply: reply,
             problem: problem,
             connected: isConnected,
-            awaitingContent: execution.inData
+            awaitingContent: inData
         )
     }
 }

@@ -164,21 +164,20 @@ public enum PlanRunner {
             logger: options.logger,
             extraSecrets: options.extraSecrets
         )
-        let outcome = await execution.run()
-        let final = expected(scenario, outcome)
-        if case .expectedFailure(let reason, _) = final { execution.note("XFAIL (\(reason)): failed as expected") }
-        if case .unexpectedPass(let reason) = final {
-            execution.note("XPASS: passed although marked xfail (\(reason)); strict, so this fails")
+        let outcome = await withTaskExecutorPreference(EventLoopTaskExecutor(execution.loop)) {
+            await execution.run()
         }
+        let final = expected(scenario, outcome)
+        let (transcript, records, mxHost) = await execution.finish(as: final)
         return ScenarioResult(
             identity: scenario.identity,
             outcome: final,
             server: endpoint.displayName,
             startedAt: startedAt,
             duration: ContinuousClock.now - clock,
-            transcript: execution.transcript,
-            steps: execution.records,
-            properties: execution.mxHost.map { [ResultProperty(name: "smtp.mx-host", value: $0)] } ?? []
+            transcript: transcript,
+            steps: records,
+            properties: mxHost.map { [ResultProperty(name: "smtp.mx-host", value: $0)] } ?? []
         )
     }
 

@@ -123,7 +123,7 @@ enum ReplyCheck {
             return regex.matches(text)
         case .dynamicRegex(let pattern, let insensitive):
             let escaped = pattern.resolve { lookup($0).map(NSRegularExpression.escapedPattern(for:)) }
-            return (try? PatternRegex(pattern: escaped, caseInsensitive: insensitive))?.matches(text) ?? false
+            return (try? PatternRegex.shared(pattern: escaped, caseInsensitive: insensitive))?.matches(text) ?? false
         }
     }
 

@@ -59,8 +59,8 @@ extension ScenarioExecution {
             SMTPCommandLine.encode(line, into: &buffer)
             let verb = SMTPCommandLine(line).keyword
             let reply = try await recorded(step, at: site, since: started, verb: verb, sent: redactor.mask(line)) {
-                () async throws(Stop) -> Reply? in
-                try await self.exchange(buffer, step: step, at: site)
+                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
+                try await execution.exchange(buffer, step: step, at: site)
             }
             track(command: line, reply: reply)
         case .data(let template):
@@ -69,8 +69,9 @@ extension ScenarioExecution {
             for line in text.split(separator: "\r\n", omittingEmptySubsequences: false).dropLast() {
                 sent(String(line))
             }
-            let reply = try await recorded(step, at: site, since: started) { () async throws(Stop) -> Reply? in
-                try await self.exchange(encoded, step: step, at: site)
+            let reply = try await recorded(step, at: site, since: started) {
+                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
+                try await execution.exchange(encoded, step: step, at: site)
             }
             inData = false
             noteAccepted(reply)
@@ -90,8 +91,8 @@ extension ScenarioExecution {
                 sent(ByteEscaping.escaped(bytes.suffix(80)) + "  (no CRLF at the end of the chunk)")
             }
             let reply = try await recorded(step, at: site, since: started, verb: "BDAT", sent: command) {
-                () async throws(Stop) -> Reply? in
-                try await self.exchange(MessageData.bdat(bytes, last: chunk.last), step: step, at: site)
+                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
+                try await execution.exchange(MessageData.bdat(bytes, last: chunk.last), step: step, at: site)
             }
             if chunk.last { noteAccepted(reply) }
         case .raw(let payload):
@@ -103,8 +104,8 @@ extension ScenarioExecution {
             let shown = ByteEscaping.escaped(bytes)
             sent(shown + "  (raw, \(bytes.count) bytes)")
             _ = try await recorded(step, at: site, since: started, sent: redactor.mask(shown)) {
-                () async throws(Stop) -> Reply? in
-                try await self.exchange(ByteBuffer(bytes: bytes), step: step, at: site)
+                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
+                try await execution.exchange(ByteBuffer(bytes: bytes), step: step, at: site)
             }
         case .wait(let duration):
             note("waiting \(DurationSyntax.format(duration))")
@@ -117,8 +118,9 @@ extension ScenarioExecution {
             await dropConnection()
             note("reconnecting")
             let target = connectedEndpoint
-            _ = try await recorded(step, at: site, since: started) { () async throws(Stop) -> Reply? in
-                try await self.connectAndGreet(
+            _ = try await recorded(step, at: site, since: started) {
+                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
+                try await execution.connectAndGreet(
                     target,
                     expectation: step.expectation,
                     captures: step.captures,
@@ -143,8 +145,9 @@ extension ScenarioExecution {
             } else {
                 target = endpoint
             }
-            _ = try await recorded(step, at: site, since: started) { () async throws(Stop) -> Reply? in
-                try await self.connectAndGreet(
+            _ = try await recorded(step, at: site, since: started) {
+                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
+                try await execution.connectAndGreet(
                     target,
                     expectation: step.expectation,
                     captures: step.captures,
@@ -159,19 +162,21 @@ extension ScenarioExecution {
             note("disconnected without QUIT")
             keep(StepRecord(path: path, location: step.location, label: label, verdict: .passed, duration: .zero))
         case .read:
-            _ = try await recorded(step, at: site, since: started) { () async throws(Stop) -> Reply? in
-                let outcome = await self.read(timeout: step.timeout)
-                return try self.expectReply(outcome, for: step, at: site)
+            _ = try await recorded(step, at: site, since: started) {
+                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
+                let outcome = await execution.read(timeout: step.timeout)
+                return try execution.expectReply(outcome, for: step, at: site)
             }
         case .startTLS(let action):
             _ = try await recorded(step, at: site, since: started, verb: action.sendsCommand ? "STARTTLS" : nil) {
-                () async throws(Stop) -> Reply? in
-                try await self.startTLS(action, step: step, at: site)
+                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
+                try await execution.startTLS(action, step: step, at: site)
                 return nil
             }
         case .auth(let auth):
-            _ = try await recorded(step, at: site, since: started, verb: "AUTH") { () async throws(Stop) -> Reply? in
-                try await self.authenticate(auth, step: step, at: site)
+            _ = try await recorded(step, at: site, since: started, verb: "AUTH") {
+                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
+                try await execution.authenticate(auth, step: step, at: site)
             }
         case .pipeline(let pipeline):
             try await self.pipeline(pipeline, step: step, at: site)
@@ -210,10 +215,12 @@ extension ScenarioExecution {
         since started: ContinuousClock.Instant,
         verb: String? = nil,
         sent: String? = nil,
-        _ body: () async throws(Stop) -> Reply?
+        _ body: (isolated ScenarioExecution) async throws(Stop) -> Reply?
     ) async throws(Stop) -> Reply? {
         do {
-            let reply = try await body()
+            // The body is isolated to this execution: calling it stays on the event loop (a plain async closure
+            // would be run on the global executor, two thread switches per step).
+            let reply = try await body(self)
             keep(
                 StepRecord(
                     path: site.path,
@@ -247,7 +254,7 @@ extension ScenarioExecution {
     /// Writes `bytes` and, when the step expects one, reads and checks the reply and applies its captures.
     func exchange(_ bytes: ByteBuffer, step: Step, at site: Site) async throws(Stop) -> Reply? {
         let outcome: ReadOutcome
-        if let writeFailure = await write(bytes) {
+        if let writeFailure = write(bytes) {
             outcome = writeFailure
             note(redactor.mask("write failed: \(writeFailure)"))
         } else if case .noReply = step.expectation {
@@ -263,18 +270,12 @@ extension ScenarioExecution {
         try expectReply(outcome, step.expectation, timeout: step.timeout, captures: step.captures, at: site)
     }
 
-    /// Writes bytes; a failed write means the connection is gone, reported as that close.
-    func write(_ bytes: ByteBuffer) async -> ReadOutcome? {
+    /// Writes bytes without waiting for them to go out: the reply is read next (RFC 2920 allows no less). A write
+    /// that fails closes the connection, and the read that follows reports the close and the write's error.
+    func write(_ bytes: ByteBuffer) -> ReadOutcome? {
         guard let connection else { return .closed(.orderly, partial: []) }
-        do {
-            try await connection.write(bytes)
-            return nil
-        } catch {
-            // The reader saw why the connection ended (FIN or reset); ask it, without waiting long.
-            let outcome = await connection.readReply(timeout: .milliseconds(200))
-            if case .closed = outcome { return outcome }
-            return .closed(.reset(String(describing: error)), partial: [])
-        }
+        connection.send(bytes)
+        return nil
     }
 
     /// Remembers the queue id a server names when it accepts a message (`250 ... queued as ID`), for
@@ -414,7 +415,7 @@ extension ScenarioExecution {
         }
         note("pipelined \(lines.count) commands in one write")
         let started = ContinuousClock.now
-        if let failure = await write(buffer) {
+        if let failure = write(buffer) {
             let first = Site(path: site.path.appending(steps[0].position), label: lines[0], location: steps[0].location)
             _ = try check(failure, against: steps[0].expectation, timeout: steps[0].timeout, at: first)
         }
@@ -433,9 +434,9 @@ extension ScenarioExecution {
                 since: started,
                 verb: command.keyword,
                 sent: redactor.mask(line)
-            ) { () async throws(Stop) -> Reply? in
-                let outcome = await self.read(timeout: inner.timeout)
-                return try self.expectReply(outcome, for: inner, at: innerSite)
+            ) { (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
+                let outcome = await execution.read(timeout: inner.timeout)
+                return try execution.expectReply(outcome, for: inner, at: innerSite)
             }
             if command.verb == .rcpt {
                 recipients += 1
@@ -445,7 +446,7 @@ extension ScenarioExecution {
                 // RFC 2920 3.1: every recipient was refused but DATA was accepted; end the empty message.
                 note("every recipient was refused but DATA got 354: sending a lone \".\" (RFC 2920 3.1)")
                 sent(".")
-                _ = await write(ByteBuffer(string: ".\r\n"))
+                _ = write(ByteBuffer(string: ".\r\n"))
                 _ = await read(timeout: inner.timeout)
                 continue
             }
@@ -469,7 +470,7 @@ extension ScenarioExecution {
             var buffer = ByteBuffer()
             SMTPCommandLine.encode(toSend.line, into: &buffer)
             let outcome: ReadOutcome
-            if let failure = await write(buffer) {
+            if let failure = write(buffer) {
                 outcome = failure
             } else {
                 outcome = await read(timeout: step.timeout)
