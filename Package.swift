@@ -5,7 +5,7 @@ import PackageDescription
 
 let package = Package(
     name: "smtp-scenario",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "smtp-scenario", targets: ["smtp-scenario"]),
         .library(name: "SMTPWire", targets: ["SMTPWire"]),

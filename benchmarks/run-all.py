@@ -117,7 +117,8 @@ def main():
     args = parser.parse_args()
     binary = args.bin
     if not os.access(binary, os.X_OK):
-        subprocess.run(["swift", "build", "-c", "release", "--product", "smtp-scenario"], cwd=ROOT, check=True)
+        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "smtp-scenario"],
+                       cwd=ROOT, check=True)
     for tool in ["smtp-source", "smtp-sink", "swaks"]:
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found (scripts/install-test-deps installs postfix and swaks)")
@@ -256,6 +257,7 @@ def soak(binary, sink, work):
         except (FileNotFoundError, StopIteration):
             break
         time.sleep(1)
+    process.wait()
     elapsed = time.monotonic() - start
     print(f"\nsoak: {count} scenarios (--jobs 16, JUnit and JSON written) in {elapsed:.0f} s, exit {process.returncode}")
     step = max(1, len(samples) // 10)

@@ -581,7 +581,19 @@ struct SessionMachine {
     }
 
     static func queueID() -> String {
-        let alphabet = Array("0123456789ABCDEFGHJKLMNPQRSTVWXYZ")
-        return String((0..<12).map { _ in alphabet.randomElement()! })
+        // One draw from the system generator (one getrandom call, not twelve): 33^12 < 2^64.
+        var value = UInt64.random(in: 0...UInt64.max)
+        return String(
+            unsafeUninitializedCapacity: 12,
+            initializingUTF8With: { buffer in
+                for index in 0..<12 {
+                    buffer[index] = queueIDAlphabet[Int(value % 33)]
+                    value /= 33
+                }
+                return 12
+            }
+        )
     }
+
+    private static let queueIDAlphabet = Array("0123456789ABCDEFGHJKLMNPQRSTVWXYZ".utf8)
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LocatedYAML
+import Synchronization
 
 /// What the command line and environment contribute to compiling.
 public struct CompileOptions: Sendable {
@@ -54,22 +55,45 @@ public enum ScenarioCompiler {
     }
 
     /// Compiles several files, reading each library they import once.
+    ///
+    /// Files are compiled on every core, each worker with its own library cache (a library imported by files on
+    /// two workers is read twice; its diagnostics are the same either way). Results keep the order of `paths`.
     public static func compile(paths: [String], options: CompileOptions) -> [FileCompilation] {
-        let loader = LibraryLoader(options: options)
-        return paths.map { path in
-            let display = displayPath(for: path, workingDirectory: options.workingDirectory)
-            let absolute = absolutePath(path, workingDirectory: options.workingDirectory)
-            do throws(Diagnostic) {
-                let root = try YAMLDocument.load(path: path, displayPath: display)
-                let unit = SourceUnit(
-                    displayPath: display,
-                    directory: URL(fileURLWithPath: absolute).deletingLastPathComponent().path,
-                    identity: absolute
-                )
-                return compile(root: root, unit: unit, options: options, loader: loader)
-            } catch {
-                return FileCompilation(file: nil, kind: .scenarios, displayPath: display, diagnostics: [error])
+        let workers = min(paths.count, ProcessInfo.processInfo.activeProcessorCount, 16)
+        guard workers > 1 else {
+            let loader = LibraryLoader(options: options)
+            return paths.map { compileFile($0, options: options, loader: loader) }
+        }
+        let results = UnsafeMutableBufferPointer<FileCompilation?>.allocate(capacity: paths.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        let next = Atomic<Int>(0)
+        // Each index is written by exactly one worker, and read after all of them have finished.
+        nonisolated(unsafe) let output = results
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            let loader = LibraryLoader(options: options)
+            while true {
+                let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard index < paths.count else { return }
+                output[index] = compileFile(paths[index], options: options, loader: loader)
             }
+        }
+        return results.map { $0! }
+    }
+
+    private static func compileFile(_ path: String, options: CompileOptions, loader: LibraryLoader) -> FileCompilation {
+        let display = displayPath(for: path, workingDirectory: options.workingDirectory)
+        let absolute = absolutePath(path, workingDirectory: options.workingDirectory)
+        do throws(Diagnostic) {
+            let root = try YAMLDocument.load(path: path, displayPath: display)
+            let unit = SourceUnit(
+                displayPath: display,
+                directory: URL(fileURLWithPath: absolute).deletingLastPathComponent().path,
+                identity: absolute
+            )
+            return compile(root: root, unit: unit, options: options, loader: loader)
+        } catch {
+            return FileCompilation(file: nil, kind: .scenarios, displayPath: display, diagnostics: [error])
         }
     }
 

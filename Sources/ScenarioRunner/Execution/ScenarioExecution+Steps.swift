@@ -284,11 +284,14 @@ extension ScenarioExecution {
         guard let reply, reply.code / 100 == 2 else { return }
         acceptedAt = ContinuousClock.now
         acceptedWallClock = Date()
-        if let range = reply.text.range(of: #"queued as ([0-9A-Za-z]+)"#, options: .regularExpression) {
-            lastQueueID = String(reply.text[range].dropFirst("queued as ".count))
-        } else {
-            lastQueueID = nil
-        }
+        lastQueueID = Self.queueID(in: reply.text)
+    }
+
+    /// The ID in `... queued as ID` (Postfix and the mock say it so): letters and digits after the phrase.
+    static func queueID(in text: String) -> String? {
+        guard let phrase = text.firstRange(of: "queued as ") else { return nil }
+        let id = text[phrase.upperBound...].prefix { $0.isASCII && ($0.isLetter || $0.isNumber) }
+        return id.isEmpty ? nil : String(id)
     }
 
     /// Follows the session state a command and its reply imply: EHLO extensions, DATA mode, QUIT.
