@@ -89,7 +89,11 @@ extension ScenarioExecution {
             let candidates: [DeliveredMessage]
             if let maildir = check.maildir {
                 place = "in Maildir \(maildir)"
-                candidates = Self.maildirMessages(maildir, since: acceptedWallClock)
+                let since = acceptedWallClock
+                // File reads stay off the event loop the scenario runs on.
+                candidates = await withTaskExecutorPreference(globalConcurrentExecutor) {
+                    Self.maildirMessages(maildir, since: since)
+                }
             } else {
                 guard let id = check.id.map(resolve) ?? lastQueueID else {
                     throw stop(
@@ -111,7 +115,10 @@ extension ScenarioExecution {
                         cleanup: .drop
                     )
                 }
-                candidates = await lookup.message(withID: id).map { [DeliveredMessage(parsing: $0)] } ?? []
+                let stored = await withTaskExecutorPreference(globalConcurrentExecutor) {
+                    await lookup.message(withID: id)
+                }
+                candidates = stored.map { [DeliveredMessage(parsing: $0)] } ?? []
             }
             newest = candidates.first ?? newest
             if let matching = candidates.first(where: { mismatch(of: $0, against: check) == nil }) {
