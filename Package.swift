@@ -161,7 +161,8 @@ let package = Package(
 if let sanitizer = ProcessInfo.processInfo.environment["SMTP_SCENARIO_SANITIZE"],
     ["address", "thread"].contains(sanitizer)
 {
-    for target in package.targets where target.type != .plugin {
+    // System library targets (CEditLine) only name a module map: they take no settings.
+    for target in package.targets where target.type != .plugin && target.type != .system {
         target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-sanitize=\(sanitizer)"])]
         if target.type == .test || target.type == .executable {
             target.linkerSettings = (target.linkerSettings ?? []) + [.unsafeFlags(["-sanitize=\(sanitizer)"])]

@@ -66,7 +66,11 @@ public enum ScenarioCompiler {
         }
         let results = UnsafeMutableBufferPointer<FileCompilation?>.allocate(capacity: paths.count)
         results.initialize(repeating: nil)
-        defer { results.deallocate() }
+        defer {
+            // The compilations are copied out below: release the buffer's references before freeing it.
+            _ = results.deinitialize()
+            results.deallocate()
+        }
         let next = Atomic<Int>(0)
         // Each index is written by exactly one worker, and read after all of them have finished.
         nonisolated(unsafe) let output = results
