@@ -46,7 +46,7 @@ final class SpillBuffer {
         if let file {
             try? file.seek(toOffset: 0)
             while let chunk = try? file.read(upToCount: 1 << 20), !chunk.isEmpty { sink(chunk) }
-            try? file.seekToEnd()
+            _ = try? file.seekToEnd()
         }
         if !memory.isEmpty { sink(Data(memory)) }
     }
