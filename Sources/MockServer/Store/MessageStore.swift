@@ -1,11 +1,14 @@
 import Foundation
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// Where accepted messages go: kept in memory (for tests and the library API) and, with a directory, written as
 /// one `.eml` file per message. Files are written under a temporary name and renamed, so a reader never sees a
 /// partial message.
 public final class MessageStore: Sendable {
-    private let messages = NIOLockedValueBox<[StoredMessage]>([])
+    /// A ring: once the limit is reached, every message drops the oldest in O(1) (an array's removeFirst moved
+    /// the whole list, a megabyte per message at the default limit).
+    private let messages = NIOLockedValueBox(CircularBuffer<StoredMessage>())
     /// Where `.eml` files go, if anywhere.
     public let directory: URL?
     /// Messages kept in memory at most; older ones are dropped first (files stay).
@@ -26,7 +29,7 @@ public final class MessageStore: Sendable {
         if memoryLimit > 0 {
             messages.withLockedValue { list in
                 list.append(message)
-                if list.count > memoryLimit { list.removeFirst(list.count - memoryLimit) }
+                while list.count > memoryLimit { list.removeFirst() }
             }
         }
         guard let directory else { return nil }
@@ -46,7 +49,7 @@ public final class MessageStore: Sendable {
     }
 
     /// The messages accepted so far, oldest first.
-    public var all: [StoredMessage] { messages.withLockedValue { $0 } }
+    public var all: [StoredMessage] { messages.withLockedValue { Array($0) } }
 
     /// Forgets the in-memory messages.
     public func removeAll() { messages.withLockedValue { $0.removeAll() } }

@@ -131,6 +131,8 @@ extension FileCompiler {
         // Pipelined commands are all sent before any reply arrives: a capture inside a pipeline is usable only after.
         let before = scope
         var steps: [Step] = []
+        // Sized once: grown by doubling, a six-step list holds room for eight 320-byte steps.
+        steps.reserveCapacity(items.count)
         var failedAt: SourceLocation?
         for (index, item) in items.enumerated() {
             let number = Self.number(index + 1, context)

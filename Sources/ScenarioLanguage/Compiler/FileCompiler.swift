@@ -162,6 +162,8 @@ struct FileCompiler {
         }
         let reportName = suiteName ?? ScenarioFile.reportName(forPath: unit.displayPath)
         var scenarios: [Scenario] = []
+        // One scenario per entry unless a matrix expands it: sized once, not doubled (a Scenario is 480 bytes).
+        scenarios.reserveCapacity(items.count)
         var seen: [String: SourceLocation] = [:]
         for item in items {
             guard let scenarioMapping = item.mapping("each entry of scenarios", into: &diagnostics) else { continue }
