@@ -114,6 +114,10 @@ struct RecordTests {
         #expect(result.stdout.contains("# the server closed the connection"), "\(result.stdout)")
         let file = try String(contentsOf: directory.appendingPathComponent("closed.yaml"), encoding: .utf8)
         #expect(!file.contains("NOOP"), "nothing after the close: \(file)")
+        // The 421 came in the same write as the second 500: it is shown and recorded where it arrived.
+        #expect(result.stdout.contains("S: 421 4.7.0"), "\(result.stdout)")
+        #expect(!result.stdout.contains("C: NOOP"), "no line is read after the server closed: \(result.stdout)")
+        #expect(file.contains("421"), "the closing reply is recorded: \(file)")
         let replay = try await ProcessRunner.smtpScenario(["run", "closed.yaml"], currentDirectory: directory)
         #expect(replay.status == 0, "\(replay.stdout)\(replay.stderr)\n\(file)")
     }

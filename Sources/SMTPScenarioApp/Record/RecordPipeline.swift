@@ -194,6 +194,7 @@ final class Recorder {
         let outcome = await session.send(line)
         show(outcome)
         recording.steps.append(.send(line, reply: outcome.reply))
+        await followUnsolicited(after: outcome.reply)
         if outcome.awaitingContent { await content() }
         if SMTPCommandLine(line).verb == .quit { return true }
         return false
@@ -216,7 +217,26 @@ final class Recorder {
         let outcome = await session.sendContent(text)
         show(outcome)
         recording.steps.append(.data(text, reply: outcome.reply))
+        await followUnsolicited(after: outcome.reply)
     }
+
+    /// Replies the server sent on its own behind the last one (such as a 421 in the same write as a 500) are
+    /// shown and recorded as `read` steps now, not taken for the answer to the next typed line. A 421 means the
+    /// server is closing the channel (RFC 5321 3.8), so the session waits for that before asking for a line.
+    private func followUnsolicited(after reply: ReplyRecord?) async {
+        var last = reply
+        while await session.hasUnreadInput() {
+            let extra = await session.readReply()
+            show(extra)
+            guard let next = extra.reply else { break }
+            recording.steps.append(.read(next))
+            last = next
+        }
+        if last?.code == 421 { _ = await session.awaitClose(within: Self.closeAfter421) }
+    }
+
+    /// How long a server that said 421 gets to close the connection.
+    static let closeAfter421: Duration = .seconds(5)
 
     /// A `:` command; true when the session is over.
     private func command(_ line: String) async -> Bool {

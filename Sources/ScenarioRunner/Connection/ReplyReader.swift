@@ -68,6 +68,9 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
     /// Whether the connection has ended.
     var isClosed: Bool { closeReason != nil }
 
+    /// Whether the server sent bytes that no read has taken yet (an unsolicited reply, or part of one).
+    var hasUnreadBytes: Bool { buffer.readableBytes > 0 || !parser.partialLines.isEmpty }
+
     /// Registers interest in the end of a TLS handshake started by a handler in front of this one.
     func awaitHandshake(on loop: EventLoop) -> EventLoopFuture<Void> {
         let promise = loop.makePromise(of: Void.self)

@@ -219,6 +219,33 @@ final class SMTPConnection: Sendable {
 
     /// Whether the server has closed the connection.
     var isActive: Bool { channel.isActive }
+
+    /// Whether the server sent bytes no read has taken yet.
+    func hasUnreadBytes(isolation: isolated (any Actor)? = #isolation) async -> Bool {
+        let reader = self.reader
+        let loop = channel.eventLoop
+        if loop.inEventLoop { return reader.value.hasUnreadBytes }
+        return (try? await loop.submit { reader.value.hasUnreadBytes }.resolved()) ?? false
+    }
+
+    /// Waits until the server closes the connection, at most `timeout`; true when it did.
+    func awaitClose(timeout: Duration, isolation: isolated (any Actor)? = #isolation) async -> Bool {
+        let channel = self.channel
+        let loop = channel.eventLoop
+        let closed: EventLoopFuture<Bool> = loop.flatSubmit {
+            let promise = loop.makePromise(of: Bool.self)
+            let settled = SettledFlag()
+            let timer = loop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
+                if settled.settle() { promise.succeed(false) }
+            }
+            channel.closeFuture.assumeIsolated().whenComplete { _ in
+                timer.cancel()
+                if settled.settle() { promise.succeed(true) }
+            }
+            return promise.futureResult
+        }
+        return (try? await closed.resolved()) ?? !channel.isActive
+    }
 }
 
 /// Bytes the server sent in plaintext after its reply to STARTTLS, before the handshake began.
@@ -247,5 +274,16 @@ final class FirstBytesRecorder: ChannelInboundHandler, RemovableChannelHandler {
             bytes.withLockedValue { $0 += piece }
         }
         context.fireChannelRead(data)
+    }
+}
+
+/// Which of two racing event-loop callbacks came first. Confined to one event loop.
+private final class SettledFlag {
+    private var settled = false
+
+    /// True for the first caller only.
+    func settle() -> Bool {
+        defer { settled = true }
+        return !settled
     }
 }

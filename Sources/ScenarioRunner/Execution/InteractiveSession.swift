@@ -122,6 +122,12 @@ public final class InteractiveSession {
     /// Reads the next reply without sending anything (an unsolicited reply, such as a 421 before closing).
     public func readReply() async -> Outcome { await run(.read, expecting: Self.anyReply) }
 
+    /// Whether the server has sent something no step has read yet: a reply of its own after the last one.
+    public func hasUnreadInput() async -> Bool { await execution.hasUnreadInput() }
+
+    /// Waits until the server closes the connection, at most `timeout`; true when it is closed.
+    public func awaitClose(within timeout: Duration) async -> Bool { await execution.awaitServerClose(timeout) }
+
     /// Sends QUIT unless it was sent, reads the 221 (at most 5 s), and closes.
     public func close() async { await execution.finishSession() }
 
@@ -147,6 +153,13 @@ extension ScenarioExecution {
     var isConnected: Bool { connection?.isActive ?? false }
 
     func addSecret(_ secret: String) { redactor.add([secret]) }
+
+    func hasUnreadInput() async -> Bool { await connection?.hasUnreadBytes() ?? false }
+
+    func awaitServerClose(_ timeout: Duration) async -> Bool {
+        guard let connection else { return true }
+        return await connection.awaitClose(timeout: timeout)
+    }
 
     func interactiveConnect() async -> InteractiveSession.Outcome {
         await interactive { (execution: isolated ScenarioExecution) async throws(Stop) -> ReplyRecord? in
