@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A regular expression from a scenario (`/pattern/` or `/pattern/i`), compiled once.
 ///
@@ -22,11 +21,11 @@ public final class PatternRegex: @unchecked Sendable, Hashable, CustomStringConv
     /// compiling one costs more than the rest of its step. At most 4,096 patterns are kept.
     public static func shared(pattern: String, caseInsensitive: Bool) throws -> PatternRegex {
         let key = Key(pattern: pattern, caseInsensitive: caseInsensitive)
-        if let cached = cache.withLock({ $0[key] }) { return cached }
+        if let cached = cacheLock.withLock({ cache[key] }) { return cached }
         let compiled = try PatternRegex(pattern: pattern, caseInsensitive: caseInsensitive)
-        cache.withLock { entries in
-            if entries.count >= 4096 { entries.removeAll(keepingCapacity: true) }
-            entries[key] = compiled
+        cacheLock.withLock {
+            if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
+            cache[key] = compiled
         }
         return compiled
     }
@@ -36,7 +35,10 @@ public final class PatternRegex: @unchecked Sendable, Hashable, CustomStringConv
         let caseInsensitive: Bool
     }
 
-    private static let cache = Mutex<[Key: PatternRegex]>([:])
+    // An NSLock (a pthread mutex), not Synchronization.Mutex: ThreadSanitizer sees a pthread mutex's ordering, but
+    // not that of the standard library's futex-based Mutex, and reported every concurrent compile as a race.
+    private static let cacheLock = NSLock()
+    nonisolated(unsafe) private static var cache: [Key: PatternRegex] = [:]
 
     /// Number of capture groups in the pattern.
     public var groupCount: Int { regex.numberOfCaptureGroups }
