@@ -2,16 +2,20 @@
 public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The file as shown to the user (usually relative to the working directory).
     public let file: String
-    /// Line, starting at 1.
-    public let line: Int
-    /// Column in Unicode scalars, starting at 1.
-    public let column: Int
+    // 32-bit: every YAML node and step carries a location, and files are at most 64 MiB (24 bytes, not 32).
+    private let storedLine: UInt32
+    private let storedColumn: UInt32
 
-    /// Creates a location.
+    /// Line, starting at 1.
+    public var line: Int { Int(storedLine) }
+    /// Column in Unicode scalars, starting at 1.
+    public var column: Int { Int(storedColumn) }
+
+    /// Creates a location (values beyond 32 bits are clamped; no file within the compiler's limits has them).
     public init(file: String, line: Int, column: Int) {
         self.file = file
-        self.line = line
-        self.column = column
+        self.storedLine = UInt32(clamping: line)
+        self.storedColumn = UInt32(clamping: column)
     }
 
     /// `file:line:column`.
