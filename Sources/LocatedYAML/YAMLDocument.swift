@@ -303,7 +303,7 @@ private struct EventComposer {
 
 extension Array {
     /// The same elements in storage sized to their count. A parsed document lives as long as its compilation,
-    /// and arrays grown by appending keep up to half their room empty (a 136-byte mapping entry, an 88-byte node).
+    /// and arrays grown by appending keep up to half their room empty (a mapping entry is over 100 bytes).
     fileprivate func trimmed() -> [Element] {
         guard capacity > count else { return self }
         return [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
