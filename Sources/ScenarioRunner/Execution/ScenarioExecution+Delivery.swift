@@ -125,15 +125,7 @@ extension ScenarioExecution {
                 note(
                     "delivered \(place): from <\(matching.sender ?? "?")>, \(matching.recipients.count) recipient(s), \(matching.size) bytes"
                 )
-                keep(
-                    StepRecord(
-                        path: site.path,
-                        location: step.location,
-                        label: site.label,
-                        verdict: .passed,
-                        duration: ContinuousClock.now - started
-                    )
-                )
+                keepRecord(of: step, at: site, .passed, since: started)
                 return
             }
             // A message found by queue id does not change: only a Maildir may still receive the right one.
@@ -141,15 +133,7 @@ extension ScenarioExecution {
             if ContinuousClock.now >= deadline || Task.isCancelled { break }
             try? await Task.sleep(for: Self.deliveryPollInterval)
         }
-        keep(
-            StepRecord(
-                path: site.path,
-                location: step.location,
-                label: site.label,
-                verdict: .failed,
-                duration: ContinuousClock.now - started
-            )
-        )
+        keepRecord(of: step, at: site, .failed, since: started)
         guard let newest else {
             throw stop(
                 .unexpectedReply,

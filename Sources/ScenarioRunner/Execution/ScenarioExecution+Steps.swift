@@ -160,7 +160,7 @@ extension ScenarioExecution {
             capabilities = nil
             inData = false
             note("disconnected without QUIT")
-            keep(StepRecord(path: path, location: step.location, label: label, verdict: .passed, duration: .zero))
+            keepRecord(of: step, at: site, .passed)
         case .read:
             _ = try await recorded(step, at: site, since: started) {
                 (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
@@ -203,7 +203,7 @@ extension ScenarioExecution {
         case .fail(let reason):
             let text = redactor.mask(resolve(reason))
             note("fail: \(text)")
-            keep(StepRecord(path: path, location: step.location, label: label, verdict: .failed, duration: .zero))
+            keepRecord(of: step, at: site, .failed)
             throw stop(.deliberate, at: site, expected: nil, actual: "fail: \(text)", cleanup: .politeQuit)
         }
     }
@@ -221,31 +221,17 @@ extension ScenarioExecution {
             // The body is isolated to this execution: calling it stays on the event loop (a plain async closure
             // would be run on the global executor, two thread switches per step).
             let reply = try await body(self)
-            keep(
-                StepRecord(
-                    path: site.path,
-                    location: step.location,
-                    label: site.label,
-                    verb: verb,
-                    sent: sent,
-                    reply: reply.map(record),
-                    verdict: .passed,
-                    duration: ContinuousClock.now - started
-                )
-            )
+            keepRecord(of: step, at: site, .passed, since: started, verb: verb, sent: sent, reply: reply.map(record))
             return reply
         } catch {
-            keep(
-                StepRecord(
-                    path: site.path,
-                    location: step.location,
-                    label: site.label,
-                    verb: verb,
-                    sent: sent,
-                    reply: error.failure.mismatch?.actualReply,
-                    verdict: .failed,
-                    duration: ContinuousClock.now - started
-                )
+            keepRecord(
+                of: step,
+                at: site,
+                .failed,
+                since: started,
+                verb: verb,
+                sent: sent,
+                reply: error.failure.mismatch?.actualReply
             )
             throw error
         }
@@ -328,31 +314,13 @@ extension ScenarioExecution {
             do throws(Stop) {
                 try await execute(retry.steps, under: site.path.appending(.retry))
                 if attempt > 1 { note("passed after \(attempt) attempts") }
-                keep(
-                    StepRecord(
-                        path: site.path,
-                        location: step.location,
-                        label: site.label,
-                        verdict: .passed,
-                        duration: ContinuousClock.now - started,
-                        attempts: attempt
-                    )
-                )
+                keepRecord(of: step, at: site, .passed, since: started, attempts: attempt)
                 return
             } catch {
                 let failure = error.failure
                 let retryable = Self.isRetried(failure, by: retry.retryOn)
                 guard retryable, attempt < retry.attempts, !Task.isCancelled else {
-                    keep(
-                        StepRecord(
-                            path: site.path,
-                            location: step.location,
-                            label: site.label,
-                            verdict: .failed,
-                            duration: ContinuousClock.now - started,
-                            attempts: attempt
-                        )
-                    )
+                    keepRecord(of: step, at: site, .failed, since: started, attempts: attempt)
                     guard retryable, attempt > 1 else { throw error }
                     throw Stop(failure: failure.after(attempts: attempt), cleanup: error.cleanup)
                 }

@@ -520,8 +520,32 @@ actor ScenarioExecution {
         return Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 
-    /// Keeps a step record.
-    func keep(_ record: StepRecord) { records.append(record) }
+    /// Keeps the record of `step`, run at `site`: its verdict, and the time since `started` (zero when the step
+    /// takes no time of its own).
+    func keepRecord(
+        of step: Step,
+        at site: Site,
+        _ verdict: StepRecord.Verdict,
+        since started: ContinuousClock.Instant? = nil,
+        verb: String? = nil,
+        sent: String? = nil,
+        reply: ReplyRecord? = nil,
+        attempts: Int? = nil
+    ) {
+        records.append(
+            StepRecord(
+                path: site.path,
+                location: step.location,
+                label: site.label,
+                verb: verb,
+                sent: sent,
+                reply: reply,
+                verdict: verdict,
+                duration: started.map { ContinuousClock.now - $0 } ?? .zero,
+                attempts: attempts
+            )
+        )
+    }
 
     /// Records a line sent (masked).
     func sent(_ line: String) { transcript.append(.client, redactor.mask(line), elapsedMilliseconds: elapsed) }
