@@ -39,17 +39,25 @@ static int query(res_state state, const char *name, int type, unsigned char *ans
     }
 }
 
-int smtp_query_mx(const char *name, const char *server_ip, int server_port, smtp_mx_record *out, int capacity) {
+// A `type` query for `name` with a resolver of our own, its answer parsed into `message` (which points into
+// `answer`): the number of answer records, 0 when the name has none of the type, or a negative status.
+static int query_answers(const char *name, int type, const char *server_ip, int server_port, unsigned char *answer,
+                         int size, ns_msg *message) {
     struct __res_state state;
     int status = open_state(&state, server_ip, server_port);
     if (status != 0) return status;
-    unsigned char answer[8192];
-    int length = query(&state, name, ns_t_mx, answer, sizeof(answer));
+    int length = query(&state, name, type, answer, size);
     res_nclose(&state);
     if (length <= 0) return length;
+    if (ns_initparse(answer, length, message) < 0) return SMTP_DNS_FAILURE;
+    return ns_msg_count(*message, ns_s_an);
+}
+
+int smtp_query_mx(const char *name, const char *server_ip, int server_port, smtp_mx_record *out, int capacity) {
+    unsigned char answer[8192];
     ns_msg message;
-    if (ns_initparse(answer, length, &message) < 0) return SMTP_DNS_FAILURE;
-    int count = ns_msg_count(message, ns_s_an);
+    int count = query_answers(name, ns_t_mx, server_ip, server_port, answer, sizeof(answer), &message);
+    if (count <= 0) return count;
     int written = 0;
     for (int index = 0; index < count && written < capacity; index++) {
         ns_rr record;
@@ -69,17 +77,11 @@ int smtp_query_mx(const char *name, const char *server_ip, int server_port, smtp
 
 int smtp_query_addresses(const char *name, int family, const char *server_ip, int server_port, smtp_address *out,
                          int capacity) {
-    struct __res_state state;
-    int status = open_state(&state, server_ip, server_port);
-    if (status != 0) return status;
     unsigned char answer[8192];
     int type = family == 6 ? ns_t_aaaa : ns_t_a;
-    int length = query(&state, name, type, answer, sizeof(answer));
-    res_nclose(&state);
-    if (length <= 0) return length;
     ns_msg message;
-    if (ns_initparse(answer, length, &message) < 0) return SMTP_DNS_FAILURE;
-    int count = ns_msg_count(message, ns_s_an);
+    int count = query_answers(name, type, server_ip, server_port, answer, sizeof(answer), &message);
+    if (count <= 0) return count;
     int written = 0;
     for (int index = 0; index < count && written < capacity; index++) {
         ns_rr record;
