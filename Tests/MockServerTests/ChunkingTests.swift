@@ -12,23 +12,6 @@ import Testing
 struct ChunkingTests {
     private static let envelope = "EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<bob@example.com>\r\n"
 
-    /// A session on an embedded channel, greeting read, with its store.
-    private func session(
-        _ policy: MockPolicy = MockPolicy()
-    ) throws -> (EmbeddedChannel, MockSessionHandler, MessageStore) {
-        let store = try MessageStore()
-        let identity = try TLSIdentity.selfSigned(hostname: "mx.example.test")
-        let core = MockServerCore(policy: policy, store: store, tlsContext: try identity.serverContext()) { _ in }
-        let handler = MockSessionHandler(
-            core: core,
-            connection: .init(clientAddress: "192.0.2.1", serverAddress: "192.0.2.2", tlsAvailable: true)
-        )
-        let channel = EmbeddedChannel(handler: handler)
-        try channel.connect(to: SocketAddress(ipAddress: "192.0.2.2", port: 25)).wait()
-        _ = try channel.readOutbound(as: ByteBuffer.self)
-        return (channel, handler, store)
-    }
-
     /// Everything written since the last call, as text.
     private func written(_ channel: EmbeddedChannel) throws -> String {
         var text = ""
@@ -43,7 +26,7 @@ struct ChunkingTests {
     private func send(_ channel: EmbeddedChannel, _ text: String) throws { try send(channel, Array(text.utf8)) }
 
     @Test func ehloAdvertisesChunkingAndBinaryMIME() throws {
-        let (channel, _, _) = try session()
+        let (channel, _, _) = try mockSession()
         try send(channel, "EHLO a\r\n")
         let reply = try written(channel)
         #expect(reply.contains("250-CHUNKING\r\n"))
@@ -51,7 +34,7 @@ struct ChunkingTests {
     }
 
     @Test func chunksAreStoredByteForByteWhateverTheyContain() throws {
-        let (channel, _, store) = try session()
+        let (channel, _, store) = try mockSession()
         try send(channel, Self.envelope)
         _ = try written(channel)
         // A lone dot line, a bare LF, a NUL and a command: in a chunk they are just bytes.
@@ -69,7 +52,7 @@ struct ChunkingTests {
     }
 
     @Test func aChunkSplitAcrossReadsIsReadByItsSize() throws {
-        let (channel, _, store) = try session()
+        let (channel, _, store) = try mockSession()
         try send(channel, Self.envelope)
         _ = try written(channel)
         try send(channel, "BDAT 10 LAST\r\n01234")
@@ -82,7 +65,7 @@ struct ChunkingTests {
     }
 
     @Test func aRefusedChunkIsStillReadAndSkipped() throws {
-        let (channel, _, store) = try session()
+        let (channel, _, store) = try mockSession()
         try send(channel, "EHLO a\r\nBDAT 12 LAST\r\nQUIT\r\nRSET\r\nNOOP\r\n")
         let replies = try written(channel)
         #expect(replies.hasSuffix("503 5.5.1 Error: need MAIL command\r\n250 2.0.0 Ok\r\n"), "\(replies)")
@@ -91,18 +74,18 @@ struct ChunkingTests {
     }
 
     @Test func dataAfterBDATAndDataWithBinaryMIMEAreRefused() throws {
-        let (channel, _, _) = try session()
+        let (channel, _, _) = try mockSession()
         try send(channel, Self.envelope + "BDAT 3\r\nabcDATA\r\n")
         let replies = try written(channel)
         #expect(replies.hasSuffix("250 2.0.0 3 octets received\r\n503 5.5.1 Error: DATA after BDAT\r\n"), "\(replies)")
 
-        let (binary, _, _) = try session()
+        let (binary, _, _) = try mockSession()
         try send(binary, "EHLO a\r\nMAIL FROM:<a@b.c> BODY=BINARYMIME\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n")
         #expect(try written(binary).hasSuffix("503 5.5.1 Error: BODY=BINARYMIME needs BDAT, not DATA\r\n"))
     }
 
     @Test func rsetBetweenChunksDiscardsTheEarlierChunks() throws {
-        let (channel, _, store) = try session()
+        let (channel, _, store) = try mockSession()
         try send(channel, Self.envelope + "BDAT 5\r\nfirst")
         _ = try written(channel)
         try send(channel, "RSET\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<bob@example.com>\r\nBDAT 6 LAST\r\nsecond")
@@ -111,7 +94,7 @@ struct ChunkingTests {
     }
 
     @Test func anEmptyLastChunkEndsTheMessage() throws {
-        let (channel, _, store) = try session()
+        let (channel, _, store) = try mockSession()
         try send(channel, Self.envelope + "BDAT 4\r\nbody")
         _ = try written(channel)
         try send(channel, "BDAT 0 LAST\r\n")
@@ -122,7 +105,7 @@ struct ChunkingTests {
     @Test func anOversizeMessageIsRefusedAndKeepsNoContent() throws {
         var policy = MockPolicy()
         policy.maxMessageSize = 1000
-        let (channel, handler, store) = try session(policy)
+        let (channel, handler, store) = try mockSession(policy)
         try send(channel, Self.envelope)
         _ = try written(channel)
         try send(channel, "BDAT 600\r\n" + String(repeating: "a", count: 600))
@@ -134,7 +117,7 @@ struct ChunkingTests {
         #expect(try written(channel) == "503 5.5.1 Error: need MAIL command\r\n250 2.0.0 Ok\r\n")
         #expect(store.all.isEmpty)
 
-        let (single, singleHandler, _) = try session(policy)
+        let (single, singleHandler, _) = try mockSession(policy)
         try send(single, Self.envelope)
         _ = try written(single)
         try send(single, "BDAT 4000 LAST\r\n" + String(repeating: "c", count: 4000))
@@ -144,7 +127,7 @@ struct ChunkingTests {
 
     @Test func aSizeThatCannotBeReadEndsTheSession() throws {
         for command in ["BDAT\r\n", "BDAT ten LAST\r\n", "BDAT 5 FIRST\r\n", "BDAT 99999999999\r\n"] {
-            let (channel, _, _) = try session()
+            let (channel, _, _) = try mockSession()
             try send(channel, "EHLO a\r\n")
             _ = try written(channel)
             try send(channel, command)
@@ -157,7 +140,7 @@ struct ChunkingTests {
     @Test func hiddenChunkingIsNotImplemented() throws {
         var policy = MockPolicy()
         policy.hide = ["CHUNKING"]
-        let (channel, _, _) = try session(policy)
+        let (channel, _, _) = try mockSession(policy)
         try send(channel, "EHLO a\r\n")
         #expect(!(try written(channel)).contains("CHUNKING"))
         try send(channel, "BDAT 3 LAST\r\n")

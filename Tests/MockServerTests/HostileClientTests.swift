@@ -23,7 +23,7 @@ struct HostileClientTests {
     }
 
     @Test func pipeliningInOneWriteOnTheWire() throws {
-        let channel = try embeddedSession()
+        let channel = try mockSession(readingGreeting: false).channel
         _ = try channel.readOutbound(as: ByteBuffer.self)
         try channel.writeInbound(ByteBuffer(string: "EHLO a\r\nNOOP\r\nNOOP\r\n"))
         let first = try #require(try channel.readOutbound(as: ByteBuffer.self))
@@ -32,7 +32,7 @@ struct HostileClientTests {
     }
 
     @Test func plaintextAfterStartTLSIsDiscarded() throws {
-        let channel = try embeddedSession()
+        let channel = try mockSession(readingGreeting: false).channel
         _ = try channel.readOutbound(as: ByteBuffer.self)
         try channel.writeInbound(ByteBuffer(string: "EHLO a\r\nSTARTTLS\r\nRSET\r\n"))
         let replies = String(buffer: try #require(try channel.readOutbound(as: ByteBuffer.self)))
@@ -138,7 +138,7 @@ struct HostileClientTests {
     @Test func splitRepliesAreWrittenLineByLine() throws {
         var policy = MockPolicy()
         policy.splitMultilineReplies = true
-        let channel = try embeddedSession(policy)
+        let channel = try mockSession(policy, readingGreeting: false).channel
         _ = try channel.readOutbound(as: ByteBuffer.self)
         try channel.writeInbound(ByteBuffer(string: "EHLO a\r\n"))
         var writes: [String] = []
@@ -155,19 +155,5 @@ struct HostileClientTests {
         #expect(writes.first == "250-mx.example.test\r\n")
         #expect(writes.last == "250 BINARYMIME\r\n")
         #expect(writes.count == 9, "one write per line: \(writes)")
-    }
-
-    /// A session handler on an embedded channel, after its greeting was written.
-    private func embeddedSession(_ policy: MockPolicy = MockPolicy()) throws -> EmbeddedChannel {
-        let store = try MessageStore()
-        let identity = try TLSIdentity.selfSigned(hostname: "mx.example.test")
-        let core = MockServerCore(policy: policy, store: store, tlsContext: try identity.serverContext()) { _ in }
-        let handler = MockSessionHandler(
-            core: core,
-            connection: .init(clientAddress: "192.0.2.1", serverAddress: "192.0.2.2", tlsAvailable: true)
-        )
-        let channel = EmbeddedChannel(handler: handler)
-        try channel.connect(to: SocketAddress(ipAddress: "192.0.2.2", port: 25)).wait()
-        return channel
     }
 }

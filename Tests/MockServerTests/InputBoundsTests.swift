@@ -12,7 +12,7 @@ import Testing
 @Suite("Mock server input bounds", .timeLimit(.minutes(1)))
 struct InputBoundsTests {
     @Test func aLineWithoutEndIsDiscardedAsItArrivesAndClosedWith421AfterTheHardCap() throws {
-        let (channel, _) = try session()
+        let (channel, _, _) = try mockSession()
         let megabyte = ByteBuffer(repeating: UInt8(ascii: "x"), count: 256 * 1024)
         for _ in 0..<3 { try channel.writeInbound(megabyte) }
         #expect(try channel.readOutbound(as: ByteBuffer.self) == nil, "no reply while the line goes on")
@@ -24,7 +24,7 @@ struct InputBoundsTests {
     }
 
     @Test func consumedInputIsReleasedNotKept() throws {
-        let (channel, handler) = try session()
+        let (channel, handler, _) = try mockSession()
         for _ in 0..<64 { try channel.writeInbound(ByteBuffer(repeating: UInt8(ascii: "x"), count: 8 * 1024)) }
         // 512 KiB arrived without a line end; all of it was discarded, so nothing may be held for it.
         #expect(handler.bufferedInputCapacity <= 64 * 1024, "buffered \(handler.bufferedInputCapacity) bytes")
@@ -34,7 +34,7 @@ struct InputBoundsTests {
     }
 
     @Test func theEndOfDataIsFoundAfterALineLongerThanTheDataLimit() throws {
-        let (channel, _) = try session()
+        let (channel, _, _) = try mockSession()
         try channel.writeInbound(
             ByteBuffer(string: "EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n")
         )
@@ -50,7 +50,7 @@ struct InputBoundsTests {
     @Test func anOversizeMessageKeepsNoContent() throws {
         var policy = MockPolicy()
         policy.maxMessageSize = 100_000
-        let (channel, handler) = try session(policy)
+        let (channel, handler, _) = try mockSession(policy)
         try channel.writeInbound(
             ByteBuffer(string: "EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n")
         )
@@ -64,7 +64,7 @@ struct InputBoundsTests {
     }
 
     @Test func aClientThatDoesNotReadItsRepliesIsNotReadFromEither() throws {
-        let (channel, _) = try session()
+        let (channel, _, _) = try mockSession()
         let reads = ReadCounter()
         try channel.pipeline.syncOperations.addHandler(reads, position: .first)
         channel.isWritable = false
@@ -76,22 +76,6 @@ struct InputBoundsTests {
         channel.pipeline.fireChannelWritabilityChanged()
         #expect(try channel.readOutbound(as: ByteBuffer.self) != nil)
         #expect(reads.count == 1, "reading resumes once the client reads again")
-    }
-
-    /// A session handler on an embedded channel, after its greeting was read.
-    private func session(_ policy: MockPolicy = MockPolicy()) throws -> (EmbeddedChannel, MockSessionHandler) {
-        let identity = try TLSIdentity.selfSigned(hostname: "mx.example.test")
-        let core = MockServerCore(policy: policy, store: try MessageStore(), tlsContext: try identity.serverContext()) {
-            _ in
-        }
-        let handler = MockSessionHandler(
-            core: core,
-            connection: .init(clientAddress: "192.0.2.1", serverAddress: "192.0.2.2", tlsAvailable: true)
-        )
-        let channel = EmbeddedChannel(handler: handler)
-        try channel.connect(to: SocketAddress(ipAddress: "192.0.2.2", port: 25)).wait()
-        _ = try channel.readOutbound(as: ByteBuffer.self)
-        return (channel, handler)
     }
 }
 
