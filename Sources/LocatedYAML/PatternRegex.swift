@@ -68,12 +68,15 @@ public final class PatternRegex: @unchecked Sendable, Hashable, CustomStringConv
         hasher.combine(caseInsensitive)
     }
 
-    /// Splits `/pattern/flags` into pattern and flags; nil when `text` is not written between slashes.
+    /// Splits `/pattern/flags` into pattern and flags; nil when `text` is not written between slashes. The flags are
+    /// only ever `i`, so non-empty flags mean case-insensitive.
     public static func split(_ text: String) -> (pattern: String, flags: String)? {
-        guard text.count >= 2, text.hasPrefix("/"), let close = text.lastIndex(of: "/"), close > text.startIndex
-        else { return nil }
-        let flags = String(text[text.index(after: close)...])
-        guard flags.allSatisfy({ $0 == "i" }) else { return nil }
-        return (String(text[text.index(after: text.startIndex)..<close]), flags)
+        // Byte-wise: the slashes and flags are ASCII, so their UTF-8 indices are valid indices of the string too.
+        let utf8 = text.utf8
+        let slash = UInt8(ascii: "/")
+        guard utf8.first == slash, let close = utf8.lastIndex(of: slash), close != utf8.startIndex else { return nil }
+        let flags = text[utf8.index(after: close)...]
+        guard flags.utf8.allSatisfy({ $0 == UInt8(ascii: "i") }) else { return nil }
+        return (String(text[utf8.index(after: utf8.startIndex)..<close]), String(flags))
     }
 }

@@ -27,6 +27,28 @@ public enum SMTPVerb: String, Sendable, Hashable, CaseIterable {
 
     /// Whether the command greets (and so resets what the client knows of the session's extensions).
     public var isGreeting: Bool { self == .ehlo || self == .helo || self == .lhlo }
+
+    /// The verb named `keyword` (already upper-cased), found by its bytes: `init(rawValue:)` compares the string
+    /// with every name in turn, and the mock looks up every command line it receives.
+    init?(keyword: String) {
+        guard let packed = Self.pack(keyword), let index = Self.packedNames.firstIndex(of: packed) else { return nil }
+        self = Self.allCases[index]
+    }
+
+    /// Up to eight bytes of a name in one integer; nil for a longer name or a NUL byte (which no verb has, and which
+    /// would otherwise pack like a shorter name).
+    private static func pack(_ name: String) -> UInt64? {
+        var packed: UInt64 = 0
+        var count = 0
+        for byte in name.utf8 {
+            guard count < 8, byte != 0 else { return nil }
+            packed = packed << 8 | UInt64(byte)
+            count += 1
+        }
+        return packed
+    }
+
+    private static let packedNames: [UInt64] = allCases.map { pack($0.rawValue)! }
 }
 
 /// A command line as a server sees it: the verb (upper-cased) and the rest of the line.
@@ -55,7 +77,7 @@ public struct SMTPCommandLine: Sendable, Hashable {
             keyword = Self.upperCased(text[...])
             argument = ""
         }
-        verb = SMTPVerb(rawValue: keyword)
+        verb = SMTPVerb(keyword: keyword)
     }
 
     /// `word` upper-cased: ASCII byte by byte (every verb is ASCII), anything else as Unicode says.

@@ -80,6 +80,33 @@ struct CompilerTests {
         #expect(regex.matches("5.1.1 <x>: Recipient address rejected: User unknown"))
     }
 
+    @Test(arguments: [
+        ("250", CodePattern.exact(250)), ("200", .exact(200)), ("599", .exact(599)), ("5xx", .anyOfClass(5)),
+        ("2XX", .anyOfClass(2)), ("4Xx", .anyOfClass(4)),
+    ])
+    func codePatternsParse(_ text: String, _ pattern: CodePattern) {
+        #expect(CodePattern(text) == pattern)
+        #expect(CodePattern.list(pattern) == [pattern])
+    }
+
+    @Test(arguments: [
+        "199", "600", "25", "2500", "", "1xx", "6xx", "x50", "2x5", "+25", "-25", " 25", "２５０", "2xx\u{301}",
+    ])
+    func nonCodesAreRefused(_ text: String) {
+        #expect(CodePattern(text) == nil)
+    }
+
+    @Test func regexSlashesSplitByteWise() throws {
+        #expect(PatternRegex.split("/ok/i")! == ("ok", "i"))
+        #expect(PatternRegex.split("/a/b/")! == ("a/b", ""))
+        #expect(PatternRegex.split("/é/ii")! == ("é", "ii"))
+        #expect(PatternRegex.split("//")! == ("", ""))
+        #expect(PatternRegex.split("/") == nil)
+        #expect(PatternRegex.split("ok/") == nil)
+        #expect(PatternRegex.split("/ok/x") == nil)
+        #expect(PatternRegex.split("/ok/\u{301}") == nil)
+    }
+
     @Test func timeoutsResolveStepThenScenarioThenSuiteThenCommandLineThen30s() throws {
         var options = CompileOptions()
         options.defaultTimeout = .seconds(7)

@@ -16,6 +16,10 @@ extension FileCompiler {
         allowsNothing: Bool,
         scope: VariableScope
     ) -> Expectation? {
+        // The common case first: `expect: 250`, without lower-casing it or allocating its list.
+        if let text = value.scalar, let pattern = CodePattern(text) {
+            return .reply(ReplyExpectation(codes: CodePattern.list(pattern)))
+        }
         switch value.scalar?.lowercased() {
         case "closed":
             return .closed
@@ -40,6 +44,7 @@ extension FileCompiler {
 
     /// `250`, `"5xx"`, `positive`, `any`, or a list of those.
     mutating func codes(_ value: YAMLValue) -> [CodePattern]? {
+        if let text = value.scalar, let pattern = CodePattern(text) { return CodePattern.list(pattern) }
         switch value.scalar?.lowercased() {
         case "positive": return ReplyExpectation.positive.codes
         case "any": return [.any]
@@ -51,6 +56,7 @@ extension FileCompiler {
             return nil
         }
         var patterns: [CodePattern] = []
+        patterns.reserveCapacity(items.count)
         for item in items {
             guard let text = item.scalar, let pattern = CodePattern(text) else {
                 diagnostics.error(
@@ -129,7 +135,7 @@ extension FileCompiler {
                 )
                 return nil
             }
-            return compileRegex(pattern, insensitive: flags.contains("i"), at: value.location).map(TextMatch.regex)
+            return compileRegex(pattern, insensitive: !flags.isEmpty, at: value.location).map(TextMatch.regex)
         }
         guard raw.hasPrefix("/"), let (_, flags) = PatternRegex.split(raw) else { return .substring(template) }
         // Run-time variables inside a regex: strip the slashes from the literal ends, check with placeholders now.
@@ -139,7 +145,7 @@ extension FileCompiler {
             parts[parts.count - 1] = .literal(String(last.dropLast(flags.count + 1)))
         }
         let pattern = Template(parts: parts)
-        let insensitive = flags.contains("i")
+        let insensitive = !flags.isEmpty
         guard compileRegex(pattern.resolve { _ in "x" }, insensitive: insensitive, at: value.location) != nil else {
             return nil
         }
@@ -184,7 +190,7 @@ extension FileCompiler {
                 )
                 continue
             }
-            guard let regex = compileRegex(pattern, insensitive: flags.contains("i"), at: entry.value.location) else {
+            guard let regex = compileRegex(pattern, insensitive: !flags.isEmpty, at: entry.value.location) else {
                 continue
             }
             guard regex.groupCount >= 1 else {

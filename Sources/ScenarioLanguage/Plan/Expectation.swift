@@ -43,16 +43,39 @@ public enum CodePattern: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses `250`, `"5xx"` (also `5XX`); nil otherwise.
     public init?(_ text: String) {
-        let lowered = text.lowercased()
-        if lowered.count == 3, lowered.hasSuffix("xx"), let digit = Int(lowered.prefix(1)), (2...5).contains(digit) {
+        // Byte-wise: every accepted form is three ASCII bytes, and a suite parses thousands of these.
+        var bytes = text.utf8.makeIterator()
+        guard let first = bytes.next(), let second = bytes.next(), let third = bytes.next(), bytes.next() == nil,
+            (UInt8(ascii: "2")...UInt8(ascii: "5")).contains(first)
+        else { return nil }
+        let digit = Int(first &- UInt8(ascii: "0"))
+        func isX(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "x") || byte == UInt8(ascii: "X") }
+        func decimal(_ byte: UInt8) -> Int? {
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) ? Int(byte &- UInt8(ascii: "0")) : nil
+        }
+        if isX(second), isX(third) {
             self = .anyOfClass(digit)
-        } else if lowered.count == 3, lowered.allSatisfy(\.isASCII), let code = Int(lowered), (200...599).contains(code)
-        {
-            self = .exact(code)
+        } else if let tens = decimal(second), let units = decimal(third) {
+            self = .exact(digit * 100 + tens * 10 + units)
         } else {
             return nil
         }
     }
+}
+
+extension CodePattern {
+    /// `[pattern]`, one shared list per code: a suite repeats `expect: 250` in thousands of steps, and each list of
+    /// its own would be one more allocation of the compiled plan.
+    public static func list(_ pattern: CodePattern) -> [CodePattern] {
+        switch pattern {
+        case .exact(let code) where (200...599).contains(code): return sharedExact[code - 200]
+        case .anyOfClass(let digit) where (2...5).contains(digit): return sharedClasses[digit - 2]
+        default: return [pattern]
+        }
+    }
+
+    private static let sharedExact: [[CodePattern]] = (200...599).map { [.exact($0)] }
+    private static let sharedClasses: [[CodePattern]] = (2...5).map { [.anyOfClass($0)] }
 }
 
 /// How reply text is matched: a case-insensitive substring, or a regular expression.
