@@ -12,7 +12,7 @@ public struct YAMLValue: Sendable {
     }
 
     /// The node's content.
-    public let kind: Kind
+    public private(set) var kind: Kind
     /// Where the node starts.
     public let location: SourceLocation
     /// How a scalar was written in the source.
@@ -51,6 +51,22 @@ public struct YAMLValue: Sendable {
         return nil
     }
 
+    /// Moves the sequence items out, leaving this node null; nil (and the node unchanged) for any other kind.
+    ///
+    /// With the only copy of a large list, a caller can then free each item as soon as it is read.
+    public mutating func takeSequence() -> [YAMLValue]? {
+        guard case .sequence(let items) = kind else { return nil }
+        kind = .null
+        return items
+    }
+
+    /// Moves the mapping out, leaving this node null; nil (and the node unchanged) for any other kind.
+    public mutating func takeMapping() -> YAMLMapping? {
+        guard case .mapping(let mapping) = kind else { return nil }
+        kind = .null
+        return mapping
+    }
+
     /// Whether the node is null (`~`, `null` or nothing at all).
     public var isNull: Bool {
         if case .null = kind { return true }
@@ -79,7 +95,7 @@ public struct YAMLMapping: Sendable {
         /// Where the key is.
         public let keyLocation: SourceLocation
         /// The value.
-        public let value: YAMLValue
+        public internal(set) var value: YAMLValue
 
         /// Creates an entry.
         public init(key: String, keyLocation: SourceLocation, value: YAMLValue) {
@@ -90,7 +106,7 @@ public struct YAMLMapping: Sendable {
     }
 
     /// The pairs in source order.
-    public let entries: [Entry]
+    public private(set) var entries: [Entry]
     /// Where the mapping starts.
     public let location: SourceLocation
 
@@ -105,6 +121,17 @@ public struct YAMLMapping: Sendable {
 
     /// The entry for `key`, or nil.
     public func entry(_ key: String) -> Entry? { entries.first { $0.key == key } }
+
+    /// Moves the value of `key` out, leaving a null value in its place (the key stays, with its location).
+    ///
+    /// With the only copy of the mapping, a caller then holds the only copy of that value too, and can free it
+    /// piece by piece (see ``YAMLValue/takeSequence()``).
+    public mutating func takeValue(_ key: String) -> YAMLValue? {
+        guard let index = entries.firstIndex(where: { $0.key == key }) else { return nil }
+        let value = entries[index].value
+        entries[index].value = YAMLValue(kind: .null, location: value.location)
+        return value
+    }
 
     /// The keys in source order.
     public var keys: [String] { entries.map(\.key) }

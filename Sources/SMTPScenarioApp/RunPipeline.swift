@@ -343,7 +343,8 @@ public enum RunPipeline {
     static func policyFilesAreValid(_ plan: Plan, override: ServerTarget?, output: ConsoleOutput) -> Bool {
         var files = Set<String>()
         // --server replaces every file's server, so only the policies actually used are checked.
-        let targets = override.map { [$0] } ?? plan.scenarios.flatMap(\.serverTargets)
+        // File by file: `plan.scenarios` would copy every scenario of the plan into one more array.
+        let targets = override.map { [$0] } ?? plan.files.lazy.flatMap(\.scenarios).flatMap(\.serverTargets)
         for target in targets {
             if case .mock(let file?) = target { files.insert(file) }
         }

@@ -1,3 +1,4 @@
+import Foundation
 import LocatedYAML
 import Testing
 
@@ -126,6 +127,57 @@ struct InputBoundsTests {
         #expect(throws: Diagnostic.self) {
             try YAMLDocument.parse("name: " + String(repeating: "x", count: 200), file: "t.yaml", limits: limits)
         }
+    }
+
+    @Test func loadingAFileChecksItsSizeItsKindAndItsEncoding() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("load-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var limits = YAMLDocument.Limits()
+        limits.maxBytes = 100
+        func loadError(_ name: String) -> Diagnostic? {
+            do {
+                _ = try YAMLDocument.load(path: folder + "/" + name, displayPath: name, limits: limits)
+                return nil
+            } catch { return error }
+        }
+
+        let large = "name: " + String(repeating: "x", count: 200)
+        #expect(FileManager.default.createFile(atPath: folder + "/large.yaml", contents: Data(large.utf8)))
+        #expect(loadError("large.yaml")?.message == "the file is 206 bytes, more than the limit of 100")
+        #expect(
+            FileManager.default.createFile(
+                atPath: folder + "/latin1.yaml",
+                contents: Data([0x6E, 0x3A, 0x20, 0xE9, 0x0A])
+            )
+        )
+        #expect(loadError("latin1.yaml")?.message == "the file is not valid UTF-8")
+        try FileManager.default.createDirectory(atPath: folder + "/dir.yaml", withIntermediateDirectories: false)
+        #expect(loadError("dir.yaml")?.message == "cannot read the file")
+        #expect(loadError("missing.yaml")?.message == "cannot read the file")
+
+        let exact = "name: x\nsteps: []\n"
+        #expect(FileManager.default.createFile(atPath: folder + "/ok.yaml", contents: Data(exact.utf8)))
+        let root = try YAMLDocument.load(path: folder + "/ok.yaml", displayPath: "ok.yaml", limits: limits)
+        #expect(root?.mapping?["name"]?.scalar == "x")
+    }
+
+    @Test func aPipeIsReadToItsEndAndItsLimit() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let fifo = folder + "/fifo.yaml"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // A pipe's size reads as 0: the reader must grow its buffer. 200 KiB passes the first 64 KiB step.
+        let text = "name: x\nsteps: []\n" + String(repeating: "# padding line\n", count: 200 * 1024 / 15)
+        let writer = Thread {
+            guard let handle = FileHandle(forWritingAtPath: fifo) else { return }
+            handle.write(Data(text.utf8))
+            try? handle.close()
+        }
+        writer.start()
+        let root = try YAMLDocument.load(path: fifo, displayPath: "fifo.yaml")
+        #expect(root?.mapping?["name"]?.scalar == "x")
     }
 
     @Test func nestingDeeperThanLibyamlAllowsIsALocatedError() throws {

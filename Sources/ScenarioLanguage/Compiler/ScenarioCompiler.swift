@@ -92,10 +92,10 @@ public enum ScenarioCompiler {
             let root = try YAMLDocument.load(path: path, displayPath: display)
             let unit = SourceUnit(
                 displayPath: display,
-                directory: URL(fileURLWithPath: absolute).deletingLastPathComponent().path,
+                directory: URL(fileURLWithPath: absolute, isDirectory: false).deletingLastPathComponent().path,
                 identity: absolute
             )
-            return compile(root: root, unit: unit, options: options, loader: loader)
+            return compile(root: consume root, unit: unit, options: options, loader: loader)
         } catch {
             return FileCompilation(file: nil, kind: .scenarios, displayPath: display, diagnostics: [error])
         }
@@ -116,22 +116,23 @@ public enum ScenarioCompiler {
                 directory: folder,
                 identity: URL(fileURLWithPath: folder).appendingPathComponent(displayPath).standardized.path
             )
-            return compile(root: root, unit: unit, options: options, loader: LibraryLoader(options: options))
+            return compile(root: consume root, unit: unit, options: options, loader: LibraryLoader(options: options))
         } catch {
             return FileCompilation(file: nil, kind: .scenarios, displayPath: displayPath, diagnostics: [error])
         }
     }
 
     private static func compile(
-        root: YAMLValue?,
+        root: consuming YAMLValue?,
         unit: SourceUnit,
         options: CompileOptions,
         loader: LibraryLoader
     ) -> FileCompilation {
         var compiler = FileCompiler(unit: unit, options: options, loader: loader)
         var compiled: CompiledRoot = .scenarios(nil)
+        var source = consume root
         loader.within(identity: unit.identity, display: unit.displayPath) {
-            compiled = compiler.compileRoot(root)
+            compiled = compiler.compileRoot(&source)
             if case .library = compiled { compiler.checkUncalledGroups() }
         }
         let diagnostics = finished(compiler)
@@ -164,7 +165,7 @@ public enum ScenarioCompiler {
         options: CompileOptions,
         loader: LibraryLoader
     ) -> LibraryLoader.Loaded {
-        let root: YAMLValue?
+        var root: YAMLValue?
         do {
             root = try YAMLDocument.load(path: path, displayPath: display)
         } catch {
@@ -180,21 +181,26 @@ public enum ScenarioCompiler {
             identity: path
         )
         var compiler = FileCompiler(unit: unit, options: options, loader: loader)
-        _ = compiler.compileRoot(root)
+        _ = compiler.compileRoot(&root)
         return LibraryLoader.Loaded(unit: unit, diagnostics: finished(compiler))
     }
 
     /// `path` relative to `workingDirectory` when it lies below it, else as given.
     public static func displayPath(for path: String, workingDirectory: String) -> String {
         let absolute = absolutePath(path, workingDirectory: workingDirectory)
-        let base = URL(fileURLWithPath: workingDirectory).standardized.path
+        let base = URL(fileURLWithPath: workingDirectory, isDirectory: true).standardized.path
         let prefix = base.hasSuffix("/") ? base : base + "/"
         if absolute.hasPrefix(prefix) { return String(absolute.dropFirst(prefix.count)) }
         return path
     }
 
     static func absolutePath(_ path: String, workingDirectory: String) -> String {
-        URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: workingDirectory, isDirectory: true))
-            .standardized.path
+        // `isDirectory` given, so that Foundation does not stat the path to find out: the answer does not change
+        // `.path`, and a run of a thousand files asked it several times each.
+        URL(
+            fileURLWithPath: path,
+            isDirectory: false,
+            relativeTo: URL(fileURLWithPath: workingDirectory, isDirectory: true)
+        ).standardized.path
     }
 }

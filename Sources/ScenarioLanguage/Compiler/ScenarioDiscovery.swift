@@ -36,7 +36,7 @@ public enum ScenarioDiscovery {
                 found = [path]
             }
             for file in found {
-                let key = URL(fileURLWithPath: file).standardized.path
+                let key = URL(fileURLWithPath: file, isDirectory: false).standardized.path
                 if seen.insert(key).inserted { result.append(file) }
             }
         }
