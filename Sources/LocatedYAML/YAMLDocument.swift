@@ -35,23 +35,43 @@ public enum YAMLDocument {
         }
     }
 
-    private static func tooLarge(_ size: Int, limits: Limits, at start: SourceLocation) -> Diagnostic {
-        Diagnostic(
-            .error,
-            .limitExceeded,
-            at: start,
-            "the file is \(size) bytes, more than the limit of \(limits.maxBytes)",
-            hint: "split it into several files"
-        )
+    /// Composes `bytes` on a thread of its own, handing the top-level entries and the items of the top-level list
+    /// under `key` to the returned stream as they complete (the whole document, in ``YAMLPiece/end(root:)``, when
+    /// there is no such list). A consumer compiles the items while the rest is still being read, and no more than
+    /// the stream's buffer of them is in memory at once. The consumer must read up to `end` or `failed`, or cancel.
+    public static func stream(
+        _ bytes: [UInt8],
+        file: String,
+        limits: Limits = Limits(),
+        list key: String
+    ) -> YAMLPieceStream {
+        let stream = YAMLPieceStream()
+        let thread = Thread {
+            var composer = EventComposer(file: file, limits: limits)
+            composer.streaming = (key, stream)
+            do throws(Diagnostic) {
+                let root = try (bytes.isEmpty ? [0x0A] : bytes).withUnsafeBufferPointer {
+                    buffer throws(Diagnostic) -> YAMLValue? in
+                    try composer.compose(buffer)
+                }
+                _ = stream.put(.end(root: root))
+            } catch {
+                if error != EventComposer.cancelled { _ = stream.put(.failed(error)) }
+            }
+        }
+        // The composer recurses once per nesting level (libyaml allows 1,000): room for it, as on the main thread.
+        thread.stackSize = 8 << 20
+        thread.start()
+        return stream
     }
 
-    /// Reads and parses the file at `path`; `displayPath` is used in diagnostics.
-    public static func load(
-        path: String,
+    /// Reads the file at `path`: its bytes, checked against the size limit and for UTF-8.
+    public static func bytes(
+        ofFile path: String,
         displayPath: String,
         limits: Limits = Limits()
     ) throws(Diagnostic)
-        -> YAMLValue?
+        -> [UInt8]
     {
         let start = SourceLocation(file: displayPath, line: 1, column: 1)
         let bytes: [UInt8]
@@ -65,7 +85,33 @@ public enum YAMLDocument {
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw Diagnostic(.error, .unreadableFile, at: start, "the file is not valid UTF-8")
         }
-        return try compose(bytes, file: displayPath, limits: limits)
+        return bytes
+    }
+
+    /// Composes UTF-8 `bytes` read by ``bytes(ofFile:displayPath:limits:)``; `file` is the path shown in diagnostics.
+    public static func parse(bytes: [UInt8], file: String, limits: Limits = Limits()) throws(Diagnostic) -> YAMLValue? {
+        try compose(bytes, file: file, limits: limits)
+    }
+
+    /// Reads and parses the file at `path`; `displayPath` is used in diagnostics.
+    public static func load(
+        path: String,
+        displayPath: String,
+        limits: Limits = Limits()
+    ) throws(Diagnostic)
+        -> YAMLValue?
+    {
+        try compose(bytes(ofFile: path, displayPath: displayPath, limits: limits), file: displayPath, limits: limits)
+    }
+
+    fileprivate static func tooLarge(_ size: Int, limits: Limits, at start: SourceLocation) -> Diagnostic {
+        Diagnostic(
+            .error,
+            .limitExceeded,
+            at: start,
+            "the file is \(size) bytes, more than the limit of \(limits.maxBytes)",
+            hint: "split it into several files"
+        )
     }
 
     private enum FileRead {
@@ -75,9 +121,8 @@ public enum YAMLDocument {
     }
 
     /// The file's bytes with one open, one fstat and reads into a buffer of its size (a pipe, whose size reads as 0,
-    /// is read in 64 KiB steps). Foundation's attributes and
-    /// contents calls cost about twenty system calls a file (owner names, extended attributes), which a run of a
-    /// thousand files paid a thousand times. At most `limit` + 1 bytes are read, so a file that grows after the
+    /// is read in 64 KiB steps). Foundation's attributes and contents calls cost about twenty system calls a file
+    /// (owner names, extended attributes), which a run of a thousand files paid a thousand times. At most `limit` + 1 bytes are read, so a file that grows after the
     /// fstat is still refused.
     private static func readFile(_ path: String, limit: Int) -> FileRead {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
@@ -113,6 +158,9 @@ private struct EventComposer {
     private var anchors: [String: (value: YAMLValue, nodes: Int)] = [:]
     /// Nodes copied by aliases so far in this document.
     private var aliasExpansion = 0
+    /// When set, the top-level entries are handed to `stream` as they complete, and the items of the top-level list
+    /// under `key` one by one, instead of being kept in the tree.
+    var streaming: (key: String, stream: YAMLPieceStream)?
 
     init(file: String, limits: YAMLDocument.Limits) {
         self.file = file
@@ -120,6 +168,9 @@ private struct EventComposer {
     }
 
     mutating func compose(_ buffer: UnsafeBufferPointer<UInt8>) throws(Diagnostic) -> YAMLValue? {
+        guard buffer.count <= limits.maxBytes else {
+            throw YAMLDocument.tooLarge(buffer.count, limits: limits, at: location(line: 0, column: 0))
+        }
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else {
             throw Diagnostic(.error, .yamlSyntax, at: location(line: 0, column: 0), "cannot start the YAML parser")
@@ -251,6 +302,20 @@ private struct EventComposer {
                 }
                 let (key, keyCount) = try node(from: &keyEvent, parser: &parser, depth: depth + 1)
                 var valueEvent = try next(&parser)
+                if depth == 0, let streaming, case .scalar(streaming.key) = key.kind,
+                    !entries.contains(where: { $0.key == streaming.key }),
+                    valueEvent.type == YAML_SEQUENCE_START_EVENT, valueEvent.data.sequence_start.anchor == nil
+                {
+                    let entry = try streamList(
+                        from: &valueEvent,
+                        key: key,
+                        rootLocation: here,
+                        parser: &parser,
+                        stream: streaming.stream
+                    )
+                    entries.append(entry)
+                    continue
+                }
                 let (value, valueCount) = try node(from: &valueEvent, parser: &parser, depth: depth + 1)
                 guard case .scalar(let name) = key.kind else {
                     throw Diagnostic(
@@ -272,6 +337,9 @@ private struct EventComposer {
                     )
                 }
                 entries.append(YAMLMapping.Entry(key: name, keyLocation: key.location, value: value))
+                if depth == 0, let streaming, !streaming.stream.put(.entry(entries[entries.count - 1])) {
+                    throw Self.cancelled
+                }
                 if index != nil {
                     index?[name] = key.location
                 } else if entries.count == 16 {
@@ -292,6 +360,46 @@ private struct EventComposer {
             yaml_event_delete(&event)
             throw Diagnostic(.error, .yamlSyntax, at: here, "unexpected YAML event")
         }
+    }
+
+    /// Thrown to unwind the composer once the consumer of a stream has stopped reading; never shown.
+    static let cancelled = Diagnostic(
+        .error,
+        .yamlSyntax,
+        at: SourceLocation(file: "", line: 1, column: 1),
+        "cancelled"
+    )
+
+    /// Hands the items of the list starting with `event` to `stream` one by one (each counted against the limits
+    /// like any node), and returns the list's entry with a null value.
+    private mutating func streamList(
+        from event: inout yaml_event_t,
+        key: YAMLValue,
+        rootLocation: SourceLocation,
+        parser: inout yaml_parser_t,
+        stream: YAMLPieceStream
+    ) throws(Diagnostic) -> YAMLMapping.Entry {
+        let listLocation = location(line: event.start_mark.line, column: event.start_mark.column)
+        yaml_event_delete(&event)
+        let entry = YAMLMapping.Entry(
+            key: key.scalar ?? "",
+            keyLocation: key.location,
+            value: YAMLValue(kind: .null, location: listLocation)
+        )
+        guard stream.put(.listStart(entry, listLocation: listLocation, rootLocation: rootLocation)) else {
+            throw Self.cancelled
+        }
+        while true {
+            var inner = try next(&parser)
+            if inner.type == YAML_SEQUENCE_END_EVENT {
+                yaml_event_delete(&inner)
+                break
+            }
+            let (item, _) = try node(from: &inner, parser: &parser, depth: 2)
+            guard stream.put(.item(item)) else { throw Self.cancelled }
+        }
+        guard stream.put(.listEnd) else { throw Self.cancelled }
+        return entry
     }
 
     private func location(line: Int, column: Int) -> SourceLocation {

@@ -64,6 +64,13 @@ struct FileCompiler {
 
     private var fileStart: SourceLocation { SourceLocation(file: unit.displayPath, line: 1, column: 1) }
 
+    /// What a file starts from: the command line's variables and secrets.
+    private var rootDefaults: SuiteDefaults {
+        var defaults = SuiteDefaults(scope: commandLineScope)
+        defaults.secretNames = Array(options.secrets.keys)
+        return defaults
+    }
+
     /// A scope holding only the command line and the environment.
     var commandLineScope: VariableScope {
         var commandLine = options.variables
@@ -87,8 +94,7 @@ struct FileCompiler {
             var mapping = source?.takeMapping()
         else { return .scenarios(nil) }
         source = nil
-        var defaults = SuiteDefaults(scope: commandLineScope)
-        defaults.secretNames = Array(options.secrets.keys)
+        var defaults = rootDefaults
 
         if mapping["scenarios"] != nil || mapping["suite"] != nil {
             mapping.checkKeys(allowed: Self.suiteKeys, context: "a suite", into: &diagnostics)
@@ -144,14 +150,8 @@ struct FileCompiler {
 
     /// `mapping` loses its scenarios: each entry is freed once compiled, so that the scenarios' YAML and their plan
     /// are not both whole at the peak (at 10,000 scenarios, about a third of the memory).
-    private mutating func compileSuite(_ mapping: inout YAMLMapping, defaults base: SuiteDefaults) -> ScenarioFile? {
-        var defaults = base
-        let suiteName = mapping["suite"].flatMap { $0.nonEmptyString("suite", into: &diagnostics) }
-        readImports(mapping)
-        readShared(mapping, into: &defaults)
-        unit.fileValues = defaults.scope.staticValues
-        readGroups(mapping)
-        if let servers = mapping["servers"] { defaults.servers = namedServers(servers, scope: defaults.scope) }
+    private mutating func compileSuite(_ mapping: inout YAMLMapping, defaults: SuiteDefaults) -> ScenarioFile? {
+        var suite = beginSuite(mapping, defaults: defaults)
         guard var scenariosValue = mapping.takeValue("scenarios") else {
             diagnostics.error(
                 .missingKey,
@@ -167,36 +167,118 @@ struct FileCompiler {
         if items.isEmpty {
             diagnostics.error(.noScenarios, at: scenariosValue.location, "the suite has no scenarios")
         }
-        let reportName = suiteName ?? ScenarioFile.reportName(forPath: unit.displayPath)
-        var scenarios: [Scenario] = []
         // One scenario per entry unless a matrix expands it: sized once, not doubled (a Scenario is 480 bytes).
-        scenarios.reserveCapacity(items.count)
-        var seen: [String: SourceLocation] = [:]
+        suite.scenarios.reserveCapacity(items.count)
         for index in items.indices {
             let item = items[index]
             items[index] = YAMLValue(kind: .null, location: item.location)
-            guard let scenarioMapping = item.mapping("each entry of scenarios", into: &diagnostics) else { continue }
-            scenarioMapping.checkKeys(allowed: Self.scenarioKeys, context: "a scenario", into: &diagnostics)
-            for scenario in compileScenarioEntry(scenarioMapping, defaults: defaults, suite: reportName) {
-                if let first = seen[scenario.name] {
-                    diagnostics.error(
-                        .duplicateName,
-                        at: scenario.location,
-                        "another scenario in this file is already named \"\(scenario.name)\" (at \(first.fileAndLine))",
-                        hint: "scenario names must be unique in a file: reports identify scenarios by name"
-                    )
-                }
-                seen[scenario.name] = scenario.location
-                scenarios.append(scenario)
-            }
+            compileSuiteEntry(item, into: &suite)
         }
+        return finishSuite(suite)
+    }
+
+    /// A suite being compiled: its settings and the scenarios so far.
+    struct SuiteProgress {
+        var defaults: SuiteDefaults
+        let suiteName: String?
+        let reportName: String
+        var scenarios: [Scenario] = []
+        /// Each scenario name and where it was first defined.
+        var seen: [String: SourceLocation] = [:]
+    }
+
+    /// Reads a suite's settings (all its keys but `scenarios`), which its scenarios compile with.
+    private mutating func beginSuite(_ mapping: YAMLMapping, defaults base: SuiteDefaults) -> SuiteProgress {
+        var defaults = base
+        let suiteName = mapping["suite"].flatMap { $0.nonEmptyString("suite", into: &diagnostics) }
+        readImports(mapping)
+        readShared(mapping, into: &defaults)
+        unit.fileValues = defaults.scope.staticValues
+        readGroups(mapping)
+        if let servers = mapping["servers"] { defaults.servers = namedServers(servers, scope: defaults.scope) }
+        return SuiteProgress(
+            defaults: defaults,
+            suiteName: suiteName,
+            reportName: suiteName ?? ScenarioFile.reportName(forPath: unit.displayPath)
+        )
+    }
+
+    /// Compiles one entry of `scenarios:` (several scenarios when it has a matrix).
+    private mutating func compileSuiteEntry(_ item: YAMLValue, into suite: inout SuiteProgress) {
+        guard let scenarioMapping = item.mapping("each entry of scenarios", into: &diagnostics) else { return }
+        scenarioMapping.checkKeys(allowed: Self.scenarioKeys, context: "a scenario", into: &diagnostics)
+        for scenario in compileScenarioEntry(scenarioMapping, defaults: suite.defaults, suite: suite.reportName) {
+            if let first = suite.seen[scenario.name] {
+                diagnostics.error(
+                    .duplicateName,
+                    at: scenario.location,
+                    "another scenario in this file is already named \"\(scenario.name)\" (at \(first.fileAndLine))",
+                    hint: "scenario names must be unique in a file: reports identify scenarios by name"
+                )
+            }
+            suite.seen[scenario.name] = scenario.location
+            suite.scenarios.append(scenario)
+        }
+    }
+
+    private mutating func finishSuite(_ suite: SuiteProgress) -> ScenarioFile {
         checkUncalledGroups()
         return ScenarioFile(
             displayPath: unit.displayPath,
-            suiteName: suiteName,
-            scenarios: scenarios,
-            serverNames: Set(defaults.servers.keys)
+            suiteName: suite.suiteName,
+            scenarios: suite.scenarios,
+            serverNames: Set(suite.defaults.servers.keys)
         )
+    }
+
+    /// What compiling a streamed document came to.
+    enum StreamedRoot {
+        /// A suite, compiled while its YAML was read.
+        case compiled(CompiledRoot)
+        /// Not a suite with a `scenarios:` list: the whole document, to compile as usual.
+        case whole(YAMLValue?)
+        /// A top-level key follows `scenarios:`, and its settings may apply to the scenarios compiled already: the
+        /// file must be compiled again from the start (suites are written with `scenarios:` last, nearly always).
+        case keyAfterScenarios
+        /// Not valid YAML; what was compiled before the error is dropped, as when the whole file is read first.
+        case failed(Diagnostic)
+    }
+
+    /// Compiles a suite while its YAML is composed on another thread (``YAMLDocument/stream(_:file:limits:list:)``):
+    /// its settings first, then each entry of `scenarios:` as it arrives. The diagnostics are those of compiling
+    /// the whole tree: a suite's settings come before its scenarios, and the keys are checked once all are read.
+    mutating func compileStreamed(_ stream: YAMLPieceStream) -> StreamedRoot {
+        var entries: [YAMLMapping.Entry] = []
+        var suite: SuiteProgress?
+        var rootLocation = fileStart
+        var listLocation = fileStart
+        var items = 0
+        var listEnded = false
+        while true {
+            switch stream.next() {
+            case .entry(let entry):
+                if listEnded { return .keyAfterScenarios }
+                entries.append(entry)
+            case .listStart(let entry, let list, let root):
+                entries.append(entry)
+                rootLocation = root
+                listLocation = list
+                suite = beginSuite(YAMLMapping(entries: entries, location: root), defaults: rootDefaults)
+            case .item(let item):
+                items += 1
+                compileSuiteEntry(item, into: &suite!)
+            case .listEnd:
+                listEnded = true
+                if items == 0 { diagnostics.error(.noScenarios, at: listLocation, "the suite has no scenarios") }
+            case .end(let root):
+                guard let suite else { return .whole(root) }
+                YAMLMapping(entries: entries, location: rootLocation)
+                    .checkKeys(allowed: Self.suiteKeys, context: "a suite", into: &diagnostics)
+                return .compiled(.scenarios(finishSuite(suite)))
+            case .failed(let diagnostic):
+                return .failed(diagnostic)
+            }
+        }
     }
 
     /// A library (`groups:` and no scenarios): its imports, vars and groups, each group checked on its own.

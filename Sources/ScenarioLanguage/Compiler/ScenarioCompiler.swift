@@ -14,6 +14,9 @@ public struct CompileOptions: Sendable {
     public var defaultTimeout: Duration?
     /// The directory paths are shown relative to.
     public var workingDirectory: String = FileManager.default.currentDirectoryPath
+    /// Files of at least this many bytes are composed on a second thread while their scenarios compile (see
+    /// ``FileCompiler/compileStreamed(_:)``); smaller ones are not worth the thread. Tests set 0 to stream every file.
+    var streamingThreshold = 256 * 1024
 
     /// The defaults: no variables, the process environment, 30 s timeouts.
     public init() {}
@@ -89,13 +92,14 @@ public enum ScenarioCompiler {
         let display = displayPath(for: path, workingDirectory: options.workingDirectory)
         let absolute = absolutePath(path, workingDirectory: options.workingDirectory)
         do throws(Diagnostic) {
-            let root = try YAMLDocument.load(path: path, displayPath: display)
-            let unit = SourceUnit(
-                displayPath: display,
-                directory: URL(fileURLWithPath: absolute, isDirectory: false).deletingLastPathComponent().path,
-                identity: absolute
-            )
-            return compile(root: consume root, unit: unit, options: options, loader: loader)
+            let bytes = try YAMLDocument.bytes(ofFile: path, displayPath: display)
+            return compile(bytes: bytes, options: options, loader: loader) {
+                SourceUnit(
+                    displayPath: display,
+                    directory: URL(fileURLWithPath: absolute, isDirectory: false).deletingLastPathComponent().path,
+                    identity: absolute
+                )
+            }
         } catch {
             return FileCompilation(file: nil, kind: .scenarios, displayPath: display, diagnostics: [error])
         }
@@ -108,17 +112,60 @@ public enum ScenarioCompiler {
         directory: String? = nil,
         options: CompileOptions
     ) -> FileCompilation {
-        do {
-            let root = try YAMLDocument.parse(source, file: displayPath)
-            let folder = directory ?? options.workingDirectory
-            let unit = SourceUnit(
+        let folder = directory ?? options.workingDirectory
+        return compile(bytes: Array(source.utf8), options: options, loader: LibraryLoader(options: options)) {
+            SourceUnit(
                 displayPath: displayPath,
                 directory: folder,
                 identity: URL(fileURLWithPath: folder).appendingPathComponent(displayPath).standardized.path
             )
-            return compile(root: consume root, unit: unit, options: options, loader: LibraryLoader(options: options))
+        }
+    }
+
+    /// Compiles a file's bytes: streamed when the file is large (``CompileOptions/streamingThreshold``), else (or
+    /// when streaming cannot apply) from the whole tree. `makeUnit` gives a fresh unit for each attempt.
+    private static func compile(
+        bytes: [UInt8],
+        options: CompileOptions,
+        loader: LibraryLoader,
+        makeUnit: () -> SourceUnit
+    ) -> FileCompilation {
+        var unit = makeUnit()
+        do throws(Diagnostic) {
+            guard bytes.count >= options.streamingThreshold else {
+                return compile(
+                    root: try YAMLDocument.parse(bytes: bytes, file: unit.displayPath),
+                    unit: unit,
+                    options: options,
+                    loader: loader
+                )
+            }
+            let stream = YAMLDocument.stream(bytes, file: unit.displayPath, list: "scenarios")
+            defer { stream.cancel() }
+            var compiler = FileCompiler(unit: unit, options: options, loader: loader)
+            var streamed = FileCompiler.StreamedRoot.keyAfterScenarios
+            loader.within(identity: unit.identity, display: unit.displayPath) {
+                streamed = compiler.compileStreamed(stream)
+            }
+            switch streamed {
+            case .compiled(let compiled):
+                return result(of: compiler, compiled: compiled, unit: unit)
+            case .whole(let root):
+                // Nothing was compiled yet: the same unit serves.
+                return compile(root: root, unit: unit, options: options, loader: loader)
+            case .failed(let diagnostic):
+                throw diagnostic
+            case .keyAfterScenarios:
+                unit = makeUnit()
+                return compile(
+                    root: try YAMLDocument.parse(bytes: bytes, file: unit.displayPath),
+                    unit: unit,
+                    options: options,
+                    loader: loader
+                )
+            }
         } catch {
-            return FileCompilation(file: nil, kind: .scenarios, displayPath: displayPath, diagnostics: [error])
+            return FileCompilation(file: nil, kind: .scenarios, displayPath: unit.displayPath, diagnostics: [error])
         }
     }
 
@@ -135,6 +182,10 @@ public enum ScenarioCompiler {
             compiled = compiler.compileRoot(&source)
             if case .library = compiled { compiler.checkUncalledGroups() }
         }
+        return result(of: compiler, compiled: compiled, unit: unit)
+    }
+
+    private static func result(of compiler: FileCompiler, compiled: CompiledRoot, unit: SourceUnit) -> FileCompilation {
         let diagnostics = finished(compiler)
         let hasErrors = diagnostics.contains { $0.severity == .error }
         switch compiled {
