@@ -79,13 +79,28 @@ struct StepActionSpec: Sendable {
     /// Keys besides `name`, `timeout`, `expect`, `capture` and the action keys (`retry` here allows the action
     /// to be retried on its own).
     let extraKeys: [String]
+    /// Every key a step with this action may have: joined once here, not for every step compiled.
+    let allowedKeys: [String]
     /// Compiles the step's action.
     let compile: @Sendable (inout FileCompiler, StepInput, inout VariableScope, inout StepContext) -> CompiledAction?
+
+    init(
+        extraKeys: [String],
+        compile:
+            @escaping @Sendable (inout FileCompiler, StepInput, inout VariableScope, inout StepContext) ->
+            CompiledAction?
+    ) {
+        self.extraKeys = extraKeys
+        self.allowedKeys = FileCompiler.commonStepKeys + FileCompiler.actionKeys + extraKeys
+        self.compile = compile
+    }
 }
 
 /// Reading `steps:`, one compile function per action, chosen from a table keyed by the action's name.
 extension FileCompiler {
     static let commonStepKeys = ["name", "timeout", "expect", "capture"]
+    /// The keys of a step without an action (`expect` alone reads a reply).
+    static let stepKeysWithoutAction = commonStepKeys + actionKeys
     static let positiveCodes: [CodePattern] = [.anyOfClass(2), .anyOfClass(3)]
 
     /// The step actions, by key.
@@ -181,26 +196,30 @@ extension FileCompiler {
         scope: inout VariableScope,
         context: inout StepContext
     ) -> Step? {
-        let actions = mapping.entries.filter { Self.stepActions[$0.key] != nil }
+        // Each key looked up once; a step nearly always has one action.
+        var actions: [(entry: YAMLMapping.Entry, spec: StepActionSpec)] = []
+        for entry in mapping.entries {
+            if let spec = Self.stepActions[entry.key] { actions.append((entry, spec)) }
+        }
         // `retry:` beside another action retries that one step.
-        let retryModifier = actions.count == 2 ? actions.first { $0.key == "retry" } : nil
-        let primary = actions.filter { retryModifier == nil || $0.key != "retry" }
-        let extraKeys = primary.first.map { Self.stepActions[$0.key]!.extraKeys } ?? []
+        let retryModifier = actions.count == 2 ? actions.first { $0.entry.key == "retry" }?.entry : nil
+        let primary = retryModifier == nil ? actions : actions.filter { $0.entry.key != "retry" }
+        let extraKeys = primary.first?.spec.extraKeys ?? []
         mapping.checkKeys(
-            allowed: Self.commonStepKeys + Self.actionKeys + extraKeys,
+            allowed: primary.first?.spec.allowedKeys ?? Self.stepKeysWithoutAction,
             context: label,
             into: &diagnostics
         )
         if primary.count > 1 {
             diagnostics.error(
                 .conflictingKeys,
-                at: primary[1].keyLocation,
-                "\(label) has both `\(primary[0].key)` and `\(primary[1].key)`",
+                at: primary[1].entry.keyLocation,
+                "\(label) has both `\(primary[0].entry.key)` and `\(primary[1].entry.key)`",
                 hint: "each step does one thing: split it into two steps"
             )
             return nil
         }
-        if let retryModifier, let other = primary.first, !extraKeys.contains("retry") {
+        if let retryModifier, let other = primary.first?.entry, !extraKeys.contains("retry") {
             diagnostics.error(
                 .conflictingKeys,
                 at: retryModifier.keyLocation,
@@ -225,9 +244,9 @@ extension FileCompiler {
         let timeout = mapping["timeout"].flatMap { $0.duration("timeout", into: &diagnostics) } ?? context.replyTimeout
 
         let compiled: CompiledAction
-        if let entry = primary.first {
+        if let (entry, spec) = primary.first {
             let input = StepInput(mapping: mapping, entry: entry, label: label, position: position, timeout: timeout)
-            guard let result = Self.stepActions[entry.key]!.compile(&self, input, &scope, &context) else {
+            guard let result = spec.compile(&self, input, &scope, &context) else {
                 return nil
             }
             compiled = result
