@@ -9,8 +9,10 @@ public struct EHLOCapabilities: Sendable, Hashable {
     public init(reply: Reply) {
         var extensions: [String: [String]] = [:]
         var keywords: [String] = []
-        for line in reply.textLines.dropFirst() {
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { $0.uppercased() }
+        // Split on the bytes, decoding word by word: a server's reply is split this way once per EHLO.
+        for line in reply.rawLines.dropFirst() {
+            let words = line.dropFirst(4).split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
+                .map { SMTPCommandLine.upperCased(Substring(String(decoding: $0, as: UTF8.self))) }
             guard let keyword = words.first else { continue }
             if extensions[keyword] == nil { keywords.append(keyword) }
             extensions[keyword, default: []].append(contentsOf: words.dropFirst())
@@ -23,7 +25,7 @@ public struct EHLOCapabilities: Sendable, Hashable {
     ///
     /// Comparison ignores case; every parameter in `spec` must be among the keyword's parameters.
     public func advertises(_ spec: String) -> Bool {
-        let words = spec.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { $0.uppercased() }
+        let words = spec.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(SMTPCommandLine.upperCased)
         guard let keyword = words.first, let parameters = extensions[keyword] else { return false }
         return words.dropFirst().allSatisfy(parameters.contains)
     }

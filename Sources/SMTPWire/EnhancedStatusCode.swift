@@ -19,12 +19,28 @@ public struct EnhancedStatusCode: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses exactly `c.s.d`, for example from a scenario's `enhanced: 5.7.1`.
     public init?(_ string: String) {
-        let parts = string.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3,
-            parts.allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
-            let c = Int(parts[0]), let s = Int(parts[1]), let d = Int(parts[2])
-        else { return nil }
-        self.init(statusClass: c, subject: s, detail: d)
+        // Byte-wise: three dot-separated runs of one to three ASCII digits. Every reply's text is tried.
+        var parts = (0, 0, 0)
+        var part = 0
+        var digits = 0
+        for byte in string.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, part < 2 else { return nil }
+                part += 1
+                digits = 0
+                continue
+            }
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte), digits < 3 else { return nil }
+            digits += 1
+            let digit = Int(byte &- UInt8(ascii: "0"))
+            switch part {
+            case 0: parts.0 = parts.0 * 10 + digit
+            case 1: parts.1 = parts.1 * 10 + digit
+            default: parts.2 = parts.2 * 10 + digit
+            }
+        }
+        guard part == 2, digits > 0 else { return nil }
+        self.init(statusClass: parts.0, subject: parts.1, detail: parts.2)
     }
 
     /// Parses the code at the start of reply text (`5.1.1 <x>: Recipient address rejected`), if any.

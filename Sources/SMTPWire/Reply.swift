@@ -28,7 +28,8 @@ public struct Reply: Sendable, Hashable {
 
     /// The RFC 3463 enhanced status code at the start of the first line's text, when present.
     public var enhancedCode: EnhancedStatusCode? {
-        EnhancedStatusCode(prefixOf: textLines.first ?? "")
+        // The first line only: an EHLO reply has a dozen, and each decoded would be thrown away.
+        EnhancedStatusCode(prefixOf: rawLines.first.map { String(decoding: $0.dropFirst(4), as: UTF8.self) } ?? "")
     }
 
     /// The lines for people to read: control bytes and invalid UTF-8 shown as `\xNN`.
@@ -47,6 +48,18 @@ public struct Reply: Sendable, Hashable {
 public enum ByteEscaping {
     /// Escapes control bytes (except tab), DEL and invalid UTF-8 as `\xNN`; everything else passes through.
     public static func escaped<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+        escaped(ArraySlice(bytes))
+    }
+
+    /// The same for a whole line as the reply parser keeps it, without a generic call per byte.
+    public static func escaped(_ bytes: [UInt8]) -> String { escaped(bytes[...]) }
+
+    /// The same for part of a line (its text after the code), without a copy.
+    public static func escaped(_ bytes: ArraySlice<UInt8>) -> String {
+        // Nearly every line a server sends is printable ASCII: one check and one copy, not a string per byte.
+        if bytes.allSatisfy({ (0x20..<0x7F).contains($0) || $0 == 0x09 }) {
+            return String(decoding: bytes, as: UTF8.self)
+        }
         let array = Array(bytes)
         var out = ""
         var index = 0

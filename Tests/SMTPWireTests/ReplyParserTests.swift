@@ -122,7 +122,8 @@ struct ReplyParserTests {
 struct SmallCodecTests {
     @Test(arguments: [
         ("5.7.1", true), ("2.0.0", true), ("4.999.999", true), ("3.1.1", false), ("5.1000.1", false), ("5.7", false),
-        ("5.7.1.2", false), ("a.b.c", false),
+        ("5.7.1.2", false), ("a.b.c", false), ("05.1.1", true), ("5..1", false), (".5.1", false), ("5.1.", false),
+        ("5.1.1.", false), ("", false), ("5.1.1x", false), ("٥.1.1", false), ("5.1.1\u{301}", false),
     ])
     func enhancedCodeForms(_ text: String, _ valid: Bool) {
         #expect((EnhancedStatusCode(text) != nil) == valid)
@@ -131,6 +132,10 @@ struct SmallCodecTests {
     @Test func enhancedCodeAtTheStartOfReplyText() {
         #expect(EnhancedStatusCode(prefixOf: "5.1.1 <x@y>: Recipient address rejected")?.description == "5.1.1")
         #expect(EnhancedStatusCode(prefixOf: "Ok") == nil)
+        let multiline = Reply(code: 250, rawLines: ["250-2.0.0 mx", "250 5.7.1 later"].map { Array($0.utf8) })
+        #expect(multiline.enhancedCode?.description == "2.0.0", "the first line's code")
+        let later = Reply(code: 250, rawLines: ["250-mx", "250 2.0.0 later"].map { Array($0.utf8) })
+        #expect(later.enhancedCode == nil, "only the first line is read")
     }
 
     @Test func authMechanismsAreParameters() {
@@ -150,6 +155,23 @@ struct SmallCodecTests {
     @Test func escapingKeepsPrintableUTF8() {
         #expect(ByteEscaping.escaped(Array("a\tb ü €".utf8)) == "a\tb ü €")
         #expect(ByteEscaping.escaped([0x00, 0x7F, 0xC3]) == "\\x00\\x7f\\xc3")
+        #expect(
+            ByteEscaping.escaped(Array("250 2.0.0 Ok: queued as 4F1X\t~".utf8)) == "250 2.0.0 Ok: queued as 4F1X\t~"
+        )
+        #expect(ByteEscaping.escaped(Array("ok\r".utf8)) == "ok\\x0d", "a printable line with one control byte")
+        #expect(ByteEscaping.escaped(Array("250-mx".utf8).dropFirst(4)) == "mx", "a slice")
+        #expect(ByteEscaping.escaped([UInt8]()) == "")
+    }
+
+    @Test func ehloKeywordsAreUpperCasedWhateverTheirCase() {
+        let reply = Reply(
+            code: 250,
+            rawLines: ["250-mx", "250-size 1000", "250-8bitmime", "250 x-ünicode Param"].map { Array($0.utf8) }
+        )
+        let capabilities = EHLOCapabilities(reply: reply)
+        #expect(capabilities.keywords == ["SIZE", "8BITMIME", "X-ÜNICODE"])
+        #expect(capabilities.advertises("Size 1000"))
+        #expect(capabilities.advertises("x-Ünicode param"))
     }
 
     @Test func replyEncoderWritesContinuationLines() {

@@ -352,7 +352,7 @@ actor ScenarioExecution {
         ReplyRecord(
             code: reply.code,
             enhanced: reply.enhancedCode?.description,
-            lines: reply.rawLines.map { redactor.mask(ByteEscaping.escaped(Array($0.dropFirst(4)))) }
+            lines: reply.rawLines.map { redactor.mask(ByteEscaping.escaped($0.dropFirst(4))) }
         )
     }
 
