@@ -146,7 +146,12 @@ private struct PathScanner {
 
     /// RFC 5321 atext plus the UTF-8 allowed by SMTPUTF8.
     static func isAtext(_ c: Unicode.Scalar) -> Bool {
-        isLetterOrDigit(c) || "!#$%&'*+-/=?^_`{|}~".unicodeScalars.contains(c)
+        if isLetterOrDigit(c) { return true }
+        // A switch, not a search of a string of them: this runs for every character of every local part.
+        switch c {
+        case "!", "#", "$", "%", "&", "'", "*", "+", "-", "/", "=", "?", "^", "_", "`", "{", "|", "}", "~": return true
+        default: return false
+        }
     }
 
     /// ASCII letters and digits, and any non-ASCII scalar (SMTPUTF8).
@@ -213,12 +218,15 @@ private struct PathScanner {
             name.append(c)
             advance()
         }
-        let text = String(name)
-        let labels = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard !text.isEmpty, labels.allSatisfy({ !$0.isEmpty && !$0.hasPrefix("-") && !$0.hasSuffix("-") }) else {
-            return nil
+        // Every label non-empty, and none starting or ending with a hyphen: checked on the scalars as read.
+        var previous: Unicode.Scalar = "."
+        for c in name {
+            if c == ".", previous == "." || previous == "-" { return nil }
+            if c == "-", previous == "." { return nil }
+            previous = c
         }
-        return .name(text)
+        guard !name.isEmpty, previous != ".", previous != "-" else { return nil }
+        return .name(String(name))
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import SMTPWire
@@ -42,8 +43,28 @@ struct MailPathTests {
         #expect(try MailPath(parsing: "<\(address)>").mailbox?.embeddedDomain == embedded)
     }
 
-    @Test(arguments: ["<a@b", "<@x:>", "<.a@b>", "<a..b@c>", "<a@-b.c>", "<a@b>x", "<a@[]>", "<\"open@b>"])
+    @Test(arguments: [
+        "<a@b", "<@x:>", "<.a@b>", "<a..b@c>", "<a@-b.c>", "<a@b>x", "<a@[]>", "<\"open@b>", "<a@b-.c>", "<a@b..c>",
+        "<a@.b>", "<a@b.>", "<a@b.c->", "<a@->", "<a@.>", "<a(b@c>",
+    ])
     func malformedPathsAreRefused(_ text: String) {
         #expect(throws: MailPath.ParseError.self) { try MailPath(parsing: text) }
+    }
+
+    @Test(arguments: [
+        "a-b.example", "xn--bcher-kva.example", "b", "1.2.3.example", "ünïcode.example", "a.b-c.d", "x--y.z",
+    ])
+    func wellFormedDomainsAreKept(_ domain: String) throws {
+        let mailbox = try #require(try MailPath(parsing: "<u!#$%&'*+-/=?^_`{|}~@\(domain)>").mailbox)
+        #expect(mailbox.domain == .name(domain))
+        #expect(mailbox.localPart == "u!#$%&'*+-/=?^_`{|}~", "every atext character")
+    }
+
+    @Test(arguments: [
+        ("Postmaster", "postmaster"), ("ALICE", "alice"), ("a", "b"), ("ab", "a"), ("", ""), ("straße", "STRASSE"),
+        ("ÄRGER", "ärger"), ("é", "e"), ("PIPELINING", "pipelining"), ("x-1", "X-1"), ("@[", "`{"),
+    ])
+    func caseInsensitiveEqualityAgreesWithFoundation(_ lhs: String, _ rhs: String) {
+        #expect(lhs.equalsIgnoringCase(rhs) == (lhs.caseInsensitiveCompare(rhs) == .orderedSame))
     }
 }

@@ -39,7 +39,7 @@ public struct RecipientPattern: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether `address` (without angle brackets) matches.
     public func matches(_ address: String) -> Bool {
-        guard let regex else { return address.caseInsensitiveCompare(source) == .orderedSame }
+        guard let regex else { return address.equalsIgnoringCase(source) }
         return regex.matches(address)
     }
 

@@ -113,7 +113,7 @@ public struct MockPolicy: Sendable, Hashable {
     /// while PIPELINING is hidden.
     public var refusesImproperPipelining: Bool {
         improperPipelining == .reject
-            && hide.contains { $0.caseInsensitiveCompare("PIPELINING") == .orderedSame }
+            && hide.contains { $0.equalsIgnoringCase("PIPELINING") }
     }
 
     /// The same policy as an open relay.

@@ -224,7 +224,7 @@ struct SessionMachine {
     }
 
     private func isHidden(_ keyword: String) -> Bool {
-        policy.hide.contains { $0.caseInsensitiveCompare(keyword) == .orderedSame }
+        policy.hide.contains { $0.equalsIgnoringCase(keyword) }
     }
 
     private mutating func mail(_ argument: String) -> [SessionAction] {
@@ -312,8 +312,7 @@ struct SessionMachine {
         case .local(let localPart):
             let known =
                 policy.mailboxes.map { list in
-                    localPart.caseInsensitiveCompare("postmaster") == .orderedSame
-                        || list.contains { $0.caseInsensitiveCompare(localPart) == .orderedSame }
+                    localPart.equalsIgnoringCase("postmaster") || list.contains { $0.equalsIgnoringCase(localPart) }
                 } ?? true
             guard known else {
                 stats.recipientsRefused += 1
@@ -461,7 +460,7 @@ struct SessionMachine {
     /// The weak mode: say whether a user exists.
     private mutating func confirmUser(_ target: String) -> [SessionAction] {
         let localPart = String(target.split(separator: "@").first ?? "")
-        let known = policy.mailboxes?.contains { $0.caseInsensitiveCompare(localPart) == .orderedSame } ?? true
+        let known = policy.mailboxes?.contains { $0.equalsIgnoringCase(localPart) } ?? true
         if known { return [.reply(ServerReply(250, "2.0.0", "<\(localPart)@\(policy.hostname)>"))] }
         return error(
             ServerReply(550, "5.1.1", "<\(target)>: Recipient address rejected: User unknown in local recipient table")
