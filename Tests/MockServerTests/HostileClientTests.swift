@@ -112,6 +112,28 @@ struct HostileClientTests {
         }
     }
 
+    @Test func eachMessageFileExistsWhenItsQueuedReplyArrives() async throws {
+        // The file is written on a thread pool, off the event loop; the "queued as" reply must still come after it.
+        let directory = try Paths.temporaryDirectory("store-order")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await Harness.withMock(store: directory) { mock in
+            let client = try RawClient(port: mock.port)
+            client.readReplies(1)
+            client.send("EHLO a\r\n")
+            client.readReplies(2)
+            for index in 1...5 {
+                client.send("MAIL FROM:<a@b.c>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n")
+                client.send("Subject: \(index)\r\n\r\nbody \(index)\r\n.\r\n")
+                let queued = try #require(client.readReplies(2 + 4 * index).last)
+                let id = try #require(queued.split(separator: " ").last.map(String.init), "\(queued)")
+                #expect(queued.hasPrefix("250 2.0.0 Ok: queued as "))
+                let file = directory.appendingPathComponent("\(id).eml").path
+                #expect(FileManager.default.fileExists(atPath: file), "\(id).eml exists when its reply is read")
+            }
+            #expect(mock.store.all.count == 5)
+        }
+    }
+
     @Test func anIdleClientIsDisconnected() async throws {
         var policy = MockPolicy()
         policy.limits.idleTimeout = .milliseconds(300)

@@ -1,3 +1,5 @@
+import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import SMTPWire
 import Testing
@@ -271,6 +273,52 @@ struct SessionMachineTests {
             list.remainingDelay(client: "127.0.0.1", sender: "a@b.c", recipient: "alice@example.com", delay: .zero)
                 == nil
         )
+    }
+
+    @Test func theInjectedClockDatesMessagesAndPassesGreylisting() throws {
+        var policy = MockPolicy()
+        policy.greylisting = .init(delay: .seconds(300))
+        let instant = NIOLockedValueBox(ContinuousClock.now)
+        let clock = SessionClock(
+            wallTime: { Date(timeIntervalSince1970: 1_700_000_000) },
+            instant: { instant.withLockedValue { $0 } }
+        )
+        let list = Greylist()
+        func attempt() -> [SessionAction] {
+            var machine = SessionMachine(
+                policy: policy,
+                connection: .init(clientAddress: "127.0.0.1", serverAddress: "127.0.0.1", tlsAvailable: false),
+                greylist: list,
+                clock: clock
+            )
+            _ = machine.receive(ByteBuffer(string: "EHLO a"))
+            _ = machine.receive(ByteBuffer(string: "MAIL FROM:<a@b.c>"))
+            let rcpt = machine.receive(ByteBuffer(string: "RCPT TO:<alice@example.com>"))
+            guard Session.replies(rcpt).first?.hasPrefix("250") == true else { return rcpt }
+            _ = machine.receive(ByteBuffer(string: "DATA"))
+            var receiver = DataReceiver(policy: policy.bareLineEndings, maxSize: policy.maxMessageSize)
+            var outcome: DataReceiver.Outcome?
+            for line in ["Subject: t", "", "body", "."] {
+                outcome = receiver.receive(.line(ByteBuffer(string: line), .crlf))
+            }
+            return outcome.map { machine.dataFinished($0) } ?? []
+        }
+        #expect(Session.replies(attempt()).first?.hasPrefix("450 4.7.1") == true)
+        instant.withLockedValue { $0 = $0.advanced(by: .seconds(299)) }
+        #expect(
+            Session.replies(attempt()).first
+                == "450 4.7.1 <alice@example.com>: Recipient address rejected: Greylisted, try again in 1s"
+        )
+        instant.withLockedValue { $0 = $0.advanced(by: .seconds(1)) }
+        let delivered = attempt()
+        guard case .deliver(let message)? = delivered.first else {
+            Issue.record(
+                "expected the message to be delivered once the delay passed, got \(Session.replies(delivered))"
+            )
+            return
+        }
+        #expect(message.receivedAt == Date(timeIntervalSince1970: 1_700_000_000))
+        #expect(String(decoding: message.data, as: UTF8.self).contains("Tue, 14 Nov 2023 22:13:20 +0000"))
     }
 
     @Test func authExchanges() {

@@ -304,10 +304,18 @@ final class MockSessionHandler: ChannelDuplexHandler {
             dataReceiver = DataReceiver(policy: core.policy.bareLineEndings, maxSize: core.policy.maxMessageSize)
             dataFramer = LineFramer(maxLineLength: Self.maxDataLine)
         case .action(.deliver(let message)):
-            do {
-                try core.store.store(message)
-            } catch {
-                core.log("\(clientDescription) cannot store message \(message.id): \(error)")
+            let stored = core.store.store(message, on: .singleton, eventLoop: context.eventLoop)
+            guard core.store.directory != nil else { break }
+            // The file is written on a thread pool, not on this loop, which serves every other session of the
+            // listener. What follows (the "queued as" reply) waits for it: a reader of that reply finds the file.
+            writeOutbound(context: context)
+            paused = true
+            stored.assumeIsolated().whenComplete { [self] result in
+                if case .failure(let error) = result {
+                    core.log("\(clientDescription) cannot store message \(message.id): \(error)")
+                }
+                paused = false
+                process(context: context)
             }
         }
     }

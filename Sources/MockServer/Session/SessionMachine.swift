@@ -3,6 +3,14 @@ import NIOCore
 import SMTPAuth
 import SMTPWire
 
+/// What a session reads the time from: the wall clock for trace headers (`Received:`, `Date:`), and a monotonic
+/// instant for greylisting. Injected into ``SessionMachine`` rather than read there, so tests can fix both (a
+/// greylisting delay is then passed by moving the instant, not by waiting).
+struct SessionClock: Sendable {
+    var wallTime: @Sendable () -> Date = { Date() }
+    var instant: @Sendable () -> ContinuousClock.Instant = { .now }
+}
+
 /// The RFC 5321 server state machine of one session, as a value: each input returns the actions to take.
 ///
 /// It knows nothing of sockets, so every policy and fault can be tested by feeding it lines.
@@ -17,6 +25,8 @@ struct SessionMachine {
     let policy: MockPolicy
     let connection: Connection
     let greylist: Greylist
+    /// The only time the machine reads: injected, so that it reads no clock of its own.
+    let clock: SessionClock
     private let classifier: RecipientClassifier
 
     private(set) var helo: String?
@@ -52,10 +62,11 @@ struct SessionMachine {
     /// Whether the next line belongs to an AUTH exchange rather than being a command.
     var inAuthExchange: Bool { authExchange != nil }
 
-    init(policy: MockPolicy, connection: Connection, greylist: Greylist) {
+    init(policy: MockPolicy, connection: Connection, greylist: Greylist, clock: SessionClock = SessionClock()) {
         self.policy = policy
         self.connection = connection
         self.greylist = greylist
+        self.clock = clock
         self.classifier = RecipientClassifier(
             localDomains: policy.localDomains,
             hostname: policy.hostname,
@@ -165,7 +176,7 @@ struct SessionMachine {
                 helo: helo ?? "unknown",
                 authenticatedUser: authenticatedUser,
                 tls: tlsActive,
-                receivedAt: Date(),
+                receivedAt: clock.wallTime(),
                 hostname: policy.hostname,
                 content: content
             )
@@ -327,6 +338,7 @@ struct SessionMachine {
         }
         if let greylisting = policy.greylisting,
             let remaining = greylist.remainingDelay(
+                at: clock.instant(),
                 client: connection.clientAddress,
                 sender: sender.mailbox?.description ?? "",
                 recipient: address,

@@ -16,9 +16,14 @@ public final class Greylist: Sendable {
 
     /// How long the triple must still wait: nil when it may pass now, else the remaining time.
     /// The first sighting records the triple.
-    func remainingDelay(client: String, sender: String, recipient: String, delay: Duration) -> Duration? {
+    func remainingDelay(
+        at now: ContinuousClock.Instant = .now,
+        client: String,
+        sender: String,
+        recipient: String,
+        delay: Duration
+    ) -> Duration? {
         let key = Triple(client: client, sender: sender.lowercased(), recipient: recipient.lowercased())
-        let now = ContinuousClock.now
         return firstSeen.withLockedValue { seen in
             guard let first = seen[key] else {
                 if seen.count >= maxEntries { seen.removeAll() }

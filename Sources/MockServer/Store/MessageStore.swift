@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 
 /// Where accepted messages go: kept in memory (for tests and the library API) and, with a directory, written as
 /// one `.eml` file per message. Files are written under a temporary name and renamed, so a reader never sees a
@@ -26,12 +27,32 @@ public final class MessageStore: Sendable {
     /// Stores `message`; returns the file it was written to, if any.
     @discardableResult
     public func store(_ message: StoredMessage) throws -> URL? {
-        if memoryLimit > 0 {
-            messages.withLockedValue { list in
-                list.append(message)
-                while list.count > memoryLimit { list.removeFirst() }
-            }
+        keepInMemory(message)
+        return try writeFile(message)
+    }
+
+    /// Stores `message` from an event loop: in memory at once, and its file (when there is a directory) written on
+    /// `pool`, so that a slow disk never stalls the loop and the other sessions it serves. The future completes on
+    /// `eventLoop` once the file is in place.
+    public func store(
+        _ message: StoredMessage,
+        on pool: NIOThreadPool,
+        eventLoop: any EventLoop
+    ) -> EventLoopFuture<URL?> {
+        keepInMemory(message)
+        guard directory != nil else { return eventLoop.makeSucceededFuture(nil) }
+        return pool.runIfActive(eventLoop: eventLoop) { try self.writeFile(message) }
+    }
+
+    private func keepInMemory(_ message: StoredMessage) {
+        guard memoryLimit > 0 else { return }
+        messages.withLockedValue { list in
+            list.append(message)
+            while list.count > memoryLimit { list.removeFirst() }
         }
+    }
+
+    private func writeFile(_ message: StoredMessage) throws -> URL? {
         guard let directory else { return nil }
         let file = directory.appendingPathComponent("\(message.id).eml")
         let temporary = directory.appendingPathComponent(".\(message.id).eml.tmp")
