@@ -9,15 +9,23 @@ import NIOSSL
 final class MockServerCore: Sendable {
     let policy: MockPolicy
     let store: MessageStore
+    /// Writes the store's files off the event loops; nil when messages are kept in memory only.
+    let fileWriter: NIOThreadPool?
     let greylist = Greylist()
     let tlsContext: NIOSSLContext?
     private let connections = NIOLockedValueBox(0)
     private let logLine: @Sendable (String) -> Void
 
-    init(policy: MockPolicy, store: MessageStore, tlsContext: NIOSSLContext?, log: @escaping @Sendable (String) -> Void)
-    {
+    init(
+        policy: MockPolicy,
+        store: MessageStore,
+        fileWriter: NIOThreadPool? = nil,
+        tlsContext: NIOSSLContext?,
+        log: @escaping @Sendable (String) -> Void
+    ) {
         self.policy = policy
         self.store = store
+        self.fileWriter = fileWriter
         self.tlsContext = tlsContext
         self.logLine = log
     }
@@ -72,6 +80,7 @@ public final class MockServer: Sendable {
     /// Accepted messages.
     public let store: MessageStore
     private let channels: [Channel]
+    private let fileWriter: NIOThreadPool?
 
     private init(
         host: String,
@@ -79,7 +88,8 @@ public final class MockServer: Sendable {
         implicitTLSPort: Int?,
         identity: TLSIdentity,
         store: MessageStore,
-        channels: [Channel]
+        channels: [Channel],
+        fileWriter: NIOThreadPool?
     ) {
         self.host = host
         self.port = port
@@ -87,6 +97,7 @@ public final class MockServer: Sendable {
         self.identity = identity
         self.store = store
         self.channels = channels
+        self.fileWriter = fileWriter
     }
 
     /// Starts listening; returns once the listeners are bound (ready for connections).
@@ -100,9 +111,13 @@ public final class MockServer: Sendable {
             directory: configuration.storeDirectory,
             memoryLimit: configuration.messagesKeptInMemory
         )
+        // The server's own pool (one thread), not NIO's perpetual singleton: it stops with the server.
+        let fileWriter = configuration.storeDirectory.map { _ in NIOThreadPool(numberOfThreads: 1) }
+        fileWriter?.start()
         let core = MockServerCore(
             policy: configuration.policy,
             store: store,
+            fileWriter: fileWriter,
             tlsContext: tlsContext,
             log: configuration.log
         )
@@ -134,10 +149,12 @@ public final class MockServer: Sendable {
                 implicitTLSPort: tlsPort,
                 identity: identity,
                 store: store,
-                channels: channels
+                channels: channels,
+                fileWriter: fileWriter
             )
         } catch {
             for channel in channels { try? await channel.close() }
+            try? await fileWriter?.shutdownGracefully()
             throw error
         }
     }
@@ -179,8 +196,10 @@ public final class MockServer: Sendable {
             .get()
     }
 
-    /// Stops listening and closes every listener. Open sessions end on their own timeouts.
+    /// Stops listening and closes every listener, then stops the thread that writes message files (a session
+    /// still open after this keeps its messages in memory only). Open sessions end on their own timeouts.
     public func shutdown() async {
         for channel in channels { try? await channel.close() }
+        try? await fileWriter?.shutdownGracefully()
     }
 }

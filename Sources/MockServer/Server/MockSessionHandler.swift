@@ -304,8 +304,12 @@ final class MockSessionHandler: ChannelDuplexHandler {
             dataReceiver = DataReceiver(policy: core.policy.bareLineEndings, maxSize: core.policy.maxMessageSize)
             dataFramer = LineFramer(maxLineLength: Self.maxDataLine)
         case .action(.deliver(let message)):
-            let stored = core.store.store(message, on: .singleton, eventLoop: context.eventLoop)
-            guard core.store.directory != nil else { break }
+            guard let writer = core.fileWriter else {
+                // Kept in memory only: nothing to write, nothing that can fail.
+                _ = try? core.store.store(message)
+                break
+            }
+            let stored = core.store.store(message, on: writer, eventLoop: context.eventLoop)
             // The file is written on a thread pool, not on this loop, which serves every other session of the
             // listener. What follows (the "queued as" reply) waits for it: a reader of that reply finds the file.
             writeOutbound(context: context)
