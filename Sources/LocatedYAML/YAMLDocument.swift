@@ -122,8 +122,8 @@ public enum YAMLDocument {
 
     /// The file's bytes with one open, one fstat and reads into a buffer of its size (a pipe, whose size reads as 0,
     /// is read in 64 KiB steps). Foundation's attributes and contents calls cost about twenty system calls a file
-    /// (owner names, extended attributes), which a run of a thousand files paid a thousand times. At most `limit` + 1 bytes are read, so a file that grows after the
-    /// fstat is still refused.
+    /// (owner names, extended attributes), which a run of a thousand files paid a thousand times. At most `limit` + 1
+    /// bytes are read, so a file that grows after the fstat is still refused.
     private static func readFile(_ path: String, limit: Int) -> FileRead {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return .unreadable }
@@ -302,21 +302,18 @@ private struct EventComposer {
                 }
                 let (key, keyCount) = try node(from: &keyEvent, parser: &parser, depth: depth + 1)
                 var valueEvent = try next(&parser)
-                if depth == 0, let streaming, case .scalar(streaming.key) = key.kind,
-                    !entries.contains(where: { $0.key == streaming.key }),
-                    valueEvent.type == YAML_SEQUENCE_START_EVENT, valueEvent.data.sequence_start.anchor == nil
-                {
-                    let entry = try streamList(
-                        from: &valueEvent,
-                        key: key,
-                        rootLocation: here,
-                        parser: &parser,
-                        stream: streaming.stream
-                    )
-                    entries.append(entry)
-                    continue
-                }
-                let (value, valueCount) = try node(from: &valueEvent, parser: &parser, depth: depth + 1)
+                // The streamed list's items go to the stream; the entry keeps a null value in their place.
+                let streamed =
+                    depth == 0
+                    && streaming.map { streaming in
+                        key.scalar == streaming.key && !entries.contains { $0.key == streaming.key }
+                            && valueEvent.type == YAML_SEQUENCE_START_EVENT
+                            && valueEvent.data.sequence_start.anchor == nil
+                    } == true
+                let (value, valueCount) =
+                    streamed
+                    ? try streamList(from: &valueEvent, parser: &parser, keyLocation: key.location, rootLocation: here)
+                    : try node(from: &valueEvent, parser: &parser, depth: depth + 1)
                 guard case .scalar(let name) = key.kind else {
                     throw Diagnostic(
                         .error,
@@ -337,7 +334,7 @@ private struct EventComposer {
                     )
                 }
                 entries.append(YAMLMapping.Entry(key: name, keyLocation: key.location, value: value))
-                if depth == 0, let streaming, !streaming.stream.put(.entry(entries[entries.count - 1])) {
+                if depth == 0, !streamed, let streaming, !streaming.stream.put(.entry(entries[entries.count - 1])) {
                     throw Self.cancelled
                 }
                 if index != nil {
@@ -370,36 +367,36 @@ private struct EventComposer {
         "cancelled"
     )
 
-    /// Hands the items of the list starting with `event` to `stream` one by one (each counted against the limits
-    /// like any node), and returns the list's entry with a null value.
+    /// Hands the items of the list starting with `event` to the stream one by one (each counted against the
+    /// limits like any node), after a ``YAMLPiece/listStart(_:listLocation:rootLocation:)`` naming its key; returns
+    /// the null value its entry keeps, and the items' node count.
     private mutating func streamList(
         from event: inout yaml_event_t,
-        key: YAMLValue,
-        rootLocation: SourceLocation,
         parser: inout yaml_parser_t,
-        stream: YAMLPieceStream
-    ) throws(Diagnostic) -> YAMLMapping.Entry {
+        keyLocation: SourceLocation,
+        rootLocation: SourceLocation
+    ) throws(Diagnostic) -> (YAMLValue, Int) {
+        guard let (key, stream) = streaming else { return try node(from: &event, parser: &parser, depth: 1) }
         let listLocation = location(line: event.start_mark.line, column: event.start_mark.column)
         yaml_event_delete(&event)
-        let entry = YAMLMapping.Entry(
-            key: key.scalar ?? "",
-            keyLocation: key.location,
-            value: YAMLValue(kind: .null, location: listLocation)
-        )
+        let placeholder = YAMLValue(kind: .null, location: listLocation)
+        let entry = YAMLMapping.Entry(key: key, keyLocation: keyLocation, value: placeholder)
         guard stream.put(.listStart(entry, listLocation: listLocation, rootLocation: rootLocation)) else {
             throw Self.cancelled
         }
+        var nodes = 1
         while true {
             var inner = try next(&parser)
             if inner.type == YAML_SEQUENCE_END_EVENT {
                 yaml_event_delete(&inner)
                 break
             }
-            let (item, _) = try node(from: &inner, parser: &parser, depth: 2)
+            let (item, count) = try node(from: &inner, parser: &parser, depth: 2)
+            nodes += count
             guard stream.put(.item(item)) else { throw Self.cancelled }
         }
         guard stream.put(.listEnd) else { throw Self.cancelled }
-        return entry
+        return (placeholder, nodes)
     }
 
     private func location(line: Int, column: Int) -> SourceLocation {

@@ -106,6 +106,19 @@ struct StreamedCompileTests {
         #expect(compiled.file?.scenarios.count == 50)
     }
 
+    @Test func aSecondScenariosKeyIsADuplicateEvenPastSixteenKeys() throws {
+        // Past 16 keys the composer checks duplicates with an index, which must hold the streamed key too.
+        let source =
+            (1...16).map { "k\($0): 1\n" }.joined()
+            + "scenarios:\n  - {name: a, steps: [{send: NOOP}]}\nscenarios: []\n"
+        guard case .failed(let diagnostic) = streamedOutcome(source) else {
+            Issue.record("expected the stream to fail on the duplicate key")
+            return
+        }
+        #expect(diagnostic.message == "duplicate key 'scenarios' in mapping (first at 17:1)")
+        bothWays(source)
+    }
+
     @Test func errorsInItemsAndDuplicateNamesAreReportedAlike() throws {
         var source = suite(200, header: "suite: broken\nvars: {who: carol}\n")
         source += """
