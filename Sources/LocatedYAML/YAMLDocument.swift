@@ -274,13 +274,7 @@ private struct EventComposer {
             yaml_event_delete(&event)
             var items: [YAMLValue] = []
             var nodes = 1
-            while true {
-                var inner = try next(&parser)
-                if inner.type == YAML_SEQUENCE_END_EVENT {
-                    yaml_event_delete(&inner)
-                    break
-                }
-                let (item, count) = try node(from: &inner, parser: &parser, depth: depth + 1)
+            try forEachItem(parser: &parser, depth: depth + 1) { item, count in
                 items.append(item)
                 nodes += count
             }
@@ -385,18 +379,30 @@ private struct EventComposer {
             throw Self.cancelled
         }
         var nodes = 1
-        while true {
-            var inner = try next(&parser)
-            if inner.type == YAML_SEQUENCE_END_EVENT {
-                yaml_event_delete(&inner)
-                break
-            }
-            let (item, count) = try node(from: &inner, parser: &parser, depth: 2)
+        try forEachItem(parser: &parser, depth: 2) { item, count throws(Diagnostic) in
             nodes += count
             guard stream.put(.item(item)) else { throw Self.cancelled }
         }
         guard stream.put(.listEnd) else { throw Self.cancelled }
         return (placeholder, nodes)
+    }
+
+    /// Composes the items of a sequence whose start event was read, up to its end event, handing each with its
+    /// node count to `body`: the tree keeps them, a stream hands them on.
+    private mutating func forEachItem(
+        parser: inout yaml_parser_t,
+        depth: Int,
+        _ body: (YAMLValue, Int) throws(Diagnostic) -> Void
+    ) throws(Diagnostic) {
+        while true {
+            var inner = try next(&parser)
+            if inner.type == YAML_SEQUENCE_END_EVENT {
+                yaml_event_delete(&inner)
+                return
+            }
+            let (item, count) = try node(from: &inner, parser: &parser, depth: depth)
+            try body(item, count)
+        }
     }
 
     private func location(line: Int, column: Int) -> SourceLocation {
