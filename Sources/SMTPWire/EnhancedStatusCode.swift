@@ -9,7 +9,9 @@ public struct EnhancedStatusCode: Sendable, Hashable, CustomStringConvertible {
 
     /// Creates a code; returns nil when a part is out of RFC 3463's ranges.
     public init?(statusClass: Int, subject: Int, detail: Int) {
-        guard [2, 4, 5].contains(statusClass), (0...999).contains(subject), (0...999).contains(detail) else {
+        guard statusClass == 2 || statusClass == 4 || statusClass == 5, (0...999).contains(subject),
+            (0...999).contains(detail)
+        else {
             return nil
         }
         self.statusClass = statusClass
@@ -19,11 +21,25 @@ public struct EnhancedStatusCode: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses exactly `c.s.d`, for example from a scenario's `enhanced: 5.7.1`.
     public init?(_ string: String) {
-        // Byte-wise: three dot-separated runs of one to three ASCII digits. Every reply's text is tried.
+        self.init(bytes: string.utf8)
+    }
+
+    /// Parses the code at the start of reply text (`5.1.1 <x>: Recipient address rejected`), if any.
+    public init?(prefixOf text: String) {
+        self.init(prefixOf: text.utf8)
+    }
+
+    /// The same on a reply line's bytes after `NNN-`, without decoding them: every reply's record asks.
+    public init?<Bytes: Collection<UInt8>>(prefixOf text: Bytes) {
+        self.init(bytes: text.prefix { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") })
+    }
+
+    /// Three dot-separated runs of one to three ASCII digits, byte by byte.
+    private init?<Bytes: Collection<UInt8>>(bytes: Bytes) {
         var parts = (0, 0, 0)
         var part = 0
         var digits = 0
-        for byte in string.utf8 {
+        for byte in bytes {
             if byte == UInt8(ascii: ".") {
                 guard digits > 0, part < 2 else { return nil }
                 part += 1
@@ -41,12 +57,6 @@ public struct EnhancedStatusCode: Sendable, Hashable, CustomStringConvertible {
         }
         guard part == 2, digits > 0 else { return nil }
         self.init(statusClass: parts.0, subject: parts.1, detail: parts.2)
-    }
-
-    /// Parses the code at the start of reply text (`5.1.1 <x>: Recipient address rejected`), if any.
-    public init?(prefixOf text: String) {
-        let token = text.prefix { $0 != " " && $0 != "\t" }
-        self.init(String(token))
     }
 
     public var description: String { "\(statusClass).\(subject).\(detail)" }

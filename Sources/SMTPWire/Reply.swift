@@ -29,7 +29,7 @@ public struct Reply: Sendable, Hashable {
     /// The RFC 3463 enhanced status code at the start of the first line's text, when present.
     public var enhancedCode: EnhancedStatusCode? {
         // The first line only: an EHLO reply has a dozen, and each decoded would be thrown away.
-        EnhancedStatusCode(prefixOf: rawLines.first.map { String(decoding: $0.dropFirst(4), as: UTF8.self) } ?? "")
+        rawLines.first.flatMap { EnhancedStatusCode(prefixOf: $0.dropFirst(4)) }
     }
 
     /// The lines for people to read: control bytes and invalid UTF-8 shown as `\xNN`.

@@ -136,6 +136,14 @@ struct SmallCodecTests {
         #expect(multiline.enhancedCode?.description == "2.0.0", "the first line's code")
         let later = Reply(code: 250, rawLines: ["250-mx", "250 2.0.0 later"].map { Array($0.utf8) })
         #expect(later.enhancedCode == nil, "only the first line is read")
+        let tabbed = Reply(code: 550, rawLines: [Array("550 5.7.1\tno".utf8)])
+        #expect(tabbed.enhancedCode?.description == "5.7.1", "a tab ends the code too")
+        let binary = Reply(code: 550, rawLines: [Array("550 5.1.1 ".utf8) + [0xFF, 0x00]])
+        #expect(binary.enhancedCode?.description == "5.1.1", "bytes after the code are not decoded")
+        let glued = Reply(code: 550, rawLines: [Array("550 5.1.1".utf8) + [0xFF]])
+        #expect(glued.enhancedCode == nil, "a code must end at a space, a tab or the end of the line")
+        let bare = Reply(code: 250, rawLines: [Array("250".utf8)])
+        #expect(bare.enhancedCode == nil)
     }
 
     @Test func authMechanismsAreParameters() {

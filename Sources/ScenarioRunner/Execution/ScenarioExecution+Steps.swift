@@ -157,7 +157,7 @@ extension ScenarioExecution {
             }
         case .disconnect:
             await dropConnection()
-            capabilities = nil
+            ehloReply = nil
             inData = false
             note("disconnected without QUIT")
             keepRecord(of: step, at: site, .passed)
@@ -284,9 +284,9 @@ extension ScenarioExecution {
     func track(command line: String, reply: Reply?) {
         switch SMTPCommandLine(line).verb {
         case .ehlo?, .lhlo?:
-            if let reply, reply.code / 100 == 2 { capabilities = EHLOCapabilities(reply: reply) }
+            if let reply, reply.code / 100 == 2 { ehloReply = reply }
         case .helo?:
-            if let reply, reply.code / 100 == 2 { capabilities = nil }
+            if let reply, reply.code / 100 == 2 { ehloReply = nil }
         case .data?:
             if reply?.code == 354 { inData = true }
         case .quit?:
@@ -357,6 +357,7 @@ extension ScenarioExecution {
 
     private func pipeline(_ pipeline: PipelineAction, step: Step, at site: Site) async throws(Stop) {
         let steps = pipeline.steps
+        let capabilities = self.capabilities
         if pipeline.unadvertised {
             note("pipelining whether or not PIPELINING was advertised (unadvertised: true)")
         } else if capabilities?.advertises("PIPELINING") != true {

@@ -83,7 +83,7 @@ extension ScenarioExecution {
             if Task.isCancelled { throw stop(.interrupted, nil, "interrupted", .drop) }
             throw stop(.tls, "a successful TLS handshake", String(describing: error), .drop)
         }
-        capabilities = nil
+        ehloReply = nil
         let summary = info.leafDER.flatMap(CertificateSummary.init(der:))
         let version = info.version.map(TLSClientSetup.scenarioVersion)
         note("TLS established: version \(version?.rawValue ?? "unknown")")

@@ -70,8 +70,11 @@ actor ScenarioExecution {
     var connectedEndpoint: Endpoint
     /// The host name of the open connection (for an `mx:` target, the MX host that answered): the TLS server name.
     var connectedHost: String
-    /// Extensions from the last EHLO reply; cleared by STARTTLS and reconnect.
-    var capabilities: EHLOCapabilities?
+    /// The last successful EHLO (or LHLO) reply; cleared by HELO, STARTTLS and reconnect.
+    var ehloReply: Reply?
+    /// Extensions from the last EHLO reply, read when a step asks: most scenarios never do, and every EHLO would
+    /// otherwise split a dozen lines into words for nothing.
+    var capabilities: EHLOCapabilities? { ehloReply.map(EHLOCapabilities.init(reply:)) }
     var inData = false
     var quitSent = false
     /// The group calls on the way to the step running now, outermost first.
@@ -177,7 +180,7 @@ actor ScenarioExecution {
         self.connection = connection
         connectedEndpoint = target
         connectedHost = host
-        capabilities = nil
+        ehloReply = nil
         inData = false
         quitSent = false
         variables["server.host"] = host
