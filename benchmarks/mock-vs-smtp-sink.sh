@@ -13,7 +13,7 @@ shift || true
 sessions=("$@")
 [ ${#sessions[@]} -gt 0 ] || sessions=(1 50)
 bin=${BIN:-.build/release/smtp-scenario}
-[ -x "$bin" ] || swift build -c release --static-swift-stdlib --product smtp-scenario >&2
+[ -x "$bin" ] || "$(dirname "$0")/../scripts/build-release" >&2
 for tool in smtp-source smtp-sink; do
     command -v $tool >/dev/null || [ -x /usr/sbin/$tool ] || { echo "$tool not found (apt-get install postfix)" >&2; exit 1; }
 done

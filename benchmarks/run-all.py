@@ -117,8 +117,7 @@ def main():
     args = parser.parse_args()
     binary = args.bin
     if not os.access(binary, os.X_OK):
-        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "smtp-scenario"],
-                       cwd=ROOT, check=True)
+        subprocess.run([os.path.join(ROOT, "scripts", "build-release")], cwd=ROOT, check=True)
     for tool in ["smtp-source", "smtp-sink", "swaks"]:
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found (scripts/install-test-deps installs postfix and swaks)")

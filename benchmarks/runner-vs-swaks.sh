@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 count=${1:-200}
 parallel=${2:-4}
 bin=${BIN:-.build/release/smtp-scenario}
-[ -x "$bin" ] || swift build -c release --static-swift-stdlib --product smtp-scenario >&2
+[ -x "$bin" ] || "$(dirname "$0")/../scripts/build-release" >&2
 command -v swaks >/dev/null || { echo "swaks not found (apt-get install swaks)" >&2; exit 1; }
 export PATH=$PATH:/usr/sbin
 

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 sessions=${1:-100000}
 scenarios=${2:-100000}
 bin=${BIN:-.build/release/smtp-scenario}
-[ -x "$bin" ] || swift build -c release --static-swift-stdlib --product smtp-scenario >&2
+[ -x "$bin" ] || "$(dirname "$0")/../scripts/build-release" >&2
 export PATH=$PATH:/usr/sbin
 for tool in smtp-source smtp-sink; do
     command -v $tool >/dev/null || { echo "$tool not found (apt-get install postfix)" >&2; exit 1; }
