@@ -164,7 +164,7 @@ public enum PlanRunner {
             logger: options.logger,
             extraSecrets: options.extraSecrets
         )
-        let outcome = await withTaskExecutorPreference(EventLoopTaskExecutor(execution.loop)) {
+        let outcome = await withTaskExecutorPreference(execution.taskExecutor) {
             await execution.run()
         }
         let final = expected(scenario, outcome)

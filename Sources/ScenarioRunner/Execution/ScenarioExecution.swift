@@ -41,7 +41,11 @@ actor ScenarioExecution {
     let scenario: Scenario
     /// The event loop the scenario runs on, and its connections with it.
     let loop: any EventLoop
-    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
+    /// The loop as the task executor the scenario's task prefers (``PlanRunner`` sets the preference) and as this
+    /// actor's executor: one pair for the scenario's whole life, so the runtime sees one execution context.
+    let taskExecutor: EventLoopTaskExecutor
+    private let serialExecutor: ScenarioLoopExecutor
+    nonisolated var unownedExecutor: UnownedSerialExecutor { serialExecutor.asUnownedSerialExecutor() }
     /// Where the scenario connects by default.
     let endpoint: Endpoint
     /// Endpoints for `connect: {server: ...}` steps.
@@ -106,6 +110,8 @@ actor ScenarioExecution {
         self.resolveServer = resolveServer
         // One loop for the scenario's whole life: connections are opened on it, and the actor runs on it.
         self.loop = group.next()
+        self.taskExecutor = EventLoopTaskExecutor(loop)
+        self.serialExecutor = ScenarioLoopExecutor(taskExecutor)
         self.group = self.loop
         self.logger = logger
         self.redactor = Redactor(secrets: scenario.secretValues + extraSecrets)
