@@ -12,7 +12,14 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
 
     private struct PendingRead {
         let promise: EventLoopPromise<ReadOutcome>
-        let timeout: Scheduled<Void>
+        let timeout: NIOScheduledCallback
+    }
+
+    /// Ends the pending read as timed out. A scheduled callback rather than `scheduleTask`: no promise and future
+    /// per reply for a deadline that almost never fires.
+    private struct ReadDeadline: NIOScheduledCallbackHandler {
+        let reader: ReplyReader
+        func handleScheduledCallback(eventLoop: some EventLoop) { reader.readTimedOut() }
     }
 
     private var buffer = ByteBuffer()
@@ -42,14 +49,19 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
     func readReply(timeout: TimeAmount, on loop: EventLoop) -> EventLoopFuture<ReadOutcome> {
         precondition(pendingRead == nil, "one reply read at a time")
         if let outcome = tryCompleteRead() { return loop.makeSucceededFuture(outcome) }
+        // Only a loop that is shutting down refuses to schedule: the run is ending.
+        guard
+            let deadline = try? loop.assumeIsolated().scheduleCallback(in: timeout, handler: ReadDeadline(reader: self))
+        else { return loop.makeSucceededFuture(.cancelled) }
         let promise = loop.makePromise(of: ReadOutcome.self)
-        let scheduled = loop.assumeIsolated().scheduleTask(in: timeout) { [self] in
-            guard let pending = pendingRead else { return }
-            pendingRead = nil
-            pending.promise.succeed(.timedOut(partial: partialBytes))
-        }
-        pendingRead = PendingRead(promise: promise, timeout: scheduled)
+        pendingRead = PendingRead(promise: promise, timeout: deadline)
         return promise.futureResult
+    }
+
+    private func readTimedOut() {
+        guard let pending = pendingRead else { return }
+        pendingRead = nil
+        pending.promise.succeed(.timedOut(partial: partialBytes))
     }
 
     /// Ends a pending read because the run was interrupted.
