@@ -74,6 +74,20 @@ struct CompilerErrorTests {
         #expect(error.hint == "did you mean '${sender}'?")
     }
 
+    @Test func referencesAmongMultiByteTextKeepTheirColumnsAndText() throws {
+        // The column counts characters: "é" and "✓" are two and three bytes, one column each.
+        let error = try #require(onlyError("name: x\nsteps:\n  - send: NOOP é✓ ${sendr}\n"))
+        #expect(error.code == .undefinedVariable)
+        #expect(error.location.description == "t.yaml:3:19")
+        let ok = ScenarioCompiler.compile(
+            source: "name: x\nvars: {who: \"Zoë\"}\nsteps:\n  - send: \"NOOP ☃${who}$$${x}$$ $${ ${ who }€\"\n",
+            displayPath: "t.yaml",
+            options: CompileOptions()
+        )
+        let step = try #require(ok.file?.scenarios.first?.steps.first)
+        #expect(step.action == .send(Template(literal: "NOOP ☃Zoë$${x}$$ ${ Zoë€")))
+    }
+
     @Test func useBeforeCaptureIsAnError() throws {
         let error = try #require(
             onlyError(
