@@ -111,12 +111,15 @@ public enum ReplyEncoder {
         into buffer: inout ByteBuffer
     ) {
         let texts = lines.isEmpty ? [""] : lines
+        // The code and the enhanced code are formatted once per reply, not once per line (an EHLO reply has a dozen).
+        let codeText = String(code)
+        let enhancedText = enhanced?.description
         for (index, text) in texts.enumerated() {
-            buffer.writeString(String(code))
-            buffer.writeString(index == texts.count - 1 ? " " : "-")
-            if let enhanced {
-                buffer.writeString(enhanced.description)
-                if !text.isEmpty { buffer.writeString(" ") }
+            buffer.writeString(codeText)
+            buffer.writeInteger(index == texts.count - 1 ? UInt8(ascii: " ") : UInt8(ascii: "-"))
+            if let enhancedText {
+                buffer.writeString(enhancedText)
+                if !text.isEmpty { buffer.writeInteger(UInt8(ascii: " ")) }
             }
             buffer.writeString(text)
             buffer.writeStaticString("\r\n")

@@ -186,9 +186,15 @@ private struct PathScanner {
             }
             let text = String(local)
             if text.isEmpty { throw MailPath.ParseError(reason: "missing local part") }
-            if text.hasPrefix(".") || text.hasSuffix(".") || text.contains("..") {
-                throw MailPath.ParseError(reason: "bad dots in the local part")
+            // One pass over the bytes: no dot first or last, no two in a row.
+            var afterDot = true
+            for byte in text.utf8 {
+                if byte == UInt8(ascii: "."), afterDot {
+                    throw MailPath.ParseError(reason: "bad dots in the local part")
+                }
+                afterDot = byte == UInt8(ascii: ".")
             }
+            if afterDot { throw MailPath.ParseError(reason: "bad dots in the local part") }
         }
         guard peek == "@" else {
             // A bare local part: `<Postmaster>`, `<D!T>` or `<"T@D">`; the server decides what it means.

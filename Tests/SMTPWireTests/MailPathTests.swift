@@ -44,8 +44,8 @@ struct MailPathTests {
     }
 
     @Test(arguments: [
-        "<a@b", "<@x:>", "<.a@b>", "<a..b@c>", "<a@-b.c>", "<a@b>x", "<a@[]>", "<\"open@b>", "<a@b-.c>", "<a@b..c>",
-        "<a@.b>", "<a@b.>", "<a@b.c->", "<a@->", "<a@.>", "<a(b@c>",
+        "<a@b", "<@x:>", "<.a@b>", "<a..b@c>", "<a.@b>", "<.@b>", "<a@-b.c>", "<a@b>x", "<a@[]>", "<\"open@b>",
+        "<a@b-.c>", "<a@b..c>", "<a@.b>", "<a@b.>", "<a@b.c->", "<a@->", "<a@.>", "<a(b@c>",
     ])
     func malformedPathsAreRefused(_ text: String) {
         #expect(throws: MailPath.ParseError.self) { try MailPath(parsing: text) }
