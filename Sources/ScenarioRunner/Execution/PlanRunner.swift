@@ -73,13 +73,21 @@ public enum PlanRunner {
                 guard nextToStart < scenarios.count, !Task.isCancelled else { return }
                 let index = nextToStart
                 nextToStart += 1
-                group.addTask {
+                // The scenario's task starts on the loop its connection will use and stays there to the end, its
+                // result included: the loop thread does not hand the scenario to a pool thread and back.
+                let executor = EventLoopTaskExecutor(options.group.next())
+                group.addTask(executorPreference: executor) {
                     if let interval = options.startInterval {
                         try? await Task.sleep(until: clock + interval * index, clock: .continuous)
                     }
-                    return (
-                        index, await runScenario(scenarios[index], options: options, resolver: resolver, gate: gate)
+                    let result = await runScenario(
+                        scenarios[index],
+                        options: options,
+                        resolver: resolver,
+                        gate: gate,
+                        executor: executor
                     )
+                    return (index, result)
                 }
             }
             for _ in 0..<max(1, options.jobs) { startNext() }
@@ -118,7 +126,8 @@ public enum PlanRunner {
         _ scenario: Scenario,
         options: RunOptions,
         resolver: any ServerResolver,
-        gate: ConnectionGate
+        gate: ConnectionGate,
+        executor: EventLoopTaskExecutor? = nil
     ) async -> ScenarioResult {
         let startedAt = Date()
         let clock = ContinuousClock.now
@@ -162,7 +171,8 @@ public enum PlanRunner {
             gate: gate,
             messageLookup: options.messageLookup,
             logger: options.logger,
-            extraSecrets: options.extraSecrets
+            extraSecrets: options.extraSecrets,
+            taskExecutor: executor
         )
         let outcome = await withTaskExecutorPreference(execution.taskExecutor) {
             await execution.run()

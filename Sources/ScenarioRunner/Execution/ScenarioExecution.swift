@@ -99,7 +99,8 @@ actor ScenarioExecution {
         gate: ConnectionGate,
         messageLookup: (any StoredMessageLookup)?,
         logger: Logger,
-        extraSecrets: [String]
+        extraSecrets: [String],
+        taskExecutor: EventLoopTaskExecutor? = nil
     ) {
         self.gate = gate
         self.messageLookup = messageLookup
@@ -108,10 +109,11 @@ actor ScenarioExecution {
         self.connectedEndpoint = endpoint
         self.connectedHost = endpoint.host
         self.resolveServer = resolveServer
-        // One loop for the scenario's whole life: connections are opened on it, and the actor runs on it.
-        self.loop = group.next()
-        self.taskExecutor = EventLoopTaskExecutor(loop)
-        self.serialExecutor = ScenarioLoopExecutor(taskExecutor)
+        // One loop for the scenario's whole life: connections are opened on it, and the actor runs on it. The
+        // runner picks it before the scenario's task starts, so that the task starts there too.
+        self.taskExecutor = taskExecutor ?? EventLoopTaskExecutor(group.next())
+        self.loop = self.taskExecutor.loop
+        self.serialExecutor = ScenarioLoopExecutor(self.taskExecutor)
         self.group = self.loop
         self.logger = logger
         self.redactor = Redactor(secrets: scenario.secretValues + extraSecrets)
