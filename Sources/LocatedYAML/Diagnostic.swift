@@ -139,12 +139,15 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
 public struct Diagnostics: Sendable {
     /// Every diagnostic so far.
     public private(set) var all: [Diagnostic] = []
+    /// How many of them are errors, kept as they are recorded: the compiler asks after every step, and counting
+    /// each time made a file of many bad steps quadratic.
+    public private(set) var errorCount = 0
 
     /// Creates an empty collection.
     public init() {}
 
     /// Whether any error (not warning) was recorded.
-    public var hasErrors: Bool { all.contains { $0.severity == .error } }
+    public var hasErrors: Bool { errorCount > 0 }
 
     /// The errors only.
     public var errors: [Diagnostic] { all.filter { $0.severity == .error } }
@@ -160,6 +163,7 @@ public struct Diagnostics: Sendable {
         hint: String? = nil
     ) {
         all.append(Diagnostic(.error, code, at: location, message, hint: hint))
+        errorCount += 1
     }
 
     /// Records a warning.
@@ -173,10 +177,16 @@ public struct Diagnostics: Sendable {
     }
 
     /// Records an already built diagnostic.
-    public mutating func append(_ diagnostic: Diagnostic) { all.append(diagnostic) }
+    public mutating func append(_ diagnostic: Diagnostic) {
+        all.append(diagnostic)
+        if diagnostic.severity == .error { errorCount += 1 }
+    }
 
     /// Records several.
-    public mutating func append(contentsOf other: Diagnostics) { all.append(contentsOf: other.all) }
+    public mutating func append(contentsOf other: Diagnostics) {
+        all.append(contentsOf: other.all)
+        errorCount += other.errorCount
+    }
 
     /// Adds `notes` to every diagnostic recorded from position `start` on (those found inside a group call).
     public mutating func addNotes(_ notes: [String], from start: Int) {
@@ -194,6 +204,7 @@ public struct Diagnostics: Sendable {
             if seen.insert(key).inserted { kept.append(diagnostic) }
         }
         all = kept
+        errorCount = kept.count { $0.severity == .error }
     }
 
     /// How many diagnostics so far (a mark for ``addNotes(_:from:)``).

@@ -1,4 +1,5 @@
 import LocatedYAML
+import ScenarioResults
 import Testing
 
 @testable import ScenarioLanguage
@@ -86,6 +87,33 @@ struct CompilerErrorTests {
         )
         let step = try #require(ok.file?.scenarios.first?.steps.first)
         #expect(step.action == .send(Template(literal: "NOOP ☃Zoë$${x}$$ ${ Zoë€")))
+    }
+
+    @Test func aTextOfManyBadReferencesReportsTheFirstTwenty() {
+        let text = String(repeating: "é${nope} ", count: 500)
+        let errors = diagnostics("name: x\nsteps:\n  - send: \"NOOP \(text)\"\n").filter { $0.severity == .error }
+        #expect(errors.count == 20)
+        #expect(errors.last?.location.description == "t.yaml:3:\(18 + 19 * 9)", "columns count characters")
+    }
+
+    @Test func manyBadStepsAreAllReportedAndCounted() {
+        let steps = (0..<2_000).map { "  - send: NOOP ${nope\($0)}\n" }.joined()
+        let errors = diagnostics("name: x\nsteps:\n" + steps).filter { $0.severity == .error }
+        #expect(errors.count == 2_000)
+        var counted = Diagnostics()
+        let first = ScenarioResults.SourceLocation(file: "t.yaml", line: 1, column: 1)
+        for _ in 0..<3 { counted.error(.badValue, at: first, "same") }
+        counted.warning(.badValue, at: ScenarioResults.SourceLocation(file: "t.yaml", line: 2, column: 1), "other")
+        #expect(counted.errorCount == 3 && counted.hasErrors)
+        counted.removeDuplicates()
+        #expect(counted.errorCount == 1 && counted.count == 2)
+    }
+
+    @Test func suggestionsCompareABoundedNumberOfPlausibleNames() {
+        #expect(Suggestion.closest(to: "sendr", among: ["recipient", "sender", "x"]) == "sender")
+        #expect(Suggestion.closest(to: "abce", among: ["a-much-longer-name", "abcd"]) == "abcd")
+        let crowd = Array(repeating: "zzzz", count: Suggestion.maxCandidates) + ["abcd"]
+        #expect(Suggestion.closest(to: "abce", among: crowd) == nil, "only the first plausible names are compared")
     }
 
     @Test func useBeforeCaptureIsAnError() throws {

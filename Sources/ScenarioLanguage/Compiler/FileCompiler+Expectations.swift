@@ -78,7 +78,7 @@ extension FileCompiler {
         scope: VariableScope
     ) -> ReplyExpectation? {
         mapping.checkKeys(allowed: Self.expectKeys, context: "expect", into: &diagnostics)
-        let before = diagnostics.errors.count
+        let before = diagnostics.errorCount
         var expectation = ReplyExpectation(codes: defaultCodes)
         if let code = mapping["code"], let codes = codes(code) { expectation.codes = codes }
         if let enhanced = mapping["enhanced"] {
@@ -106,7 +106,7 @@ extension FileCompiler {
         if let singleLine = mapping["single-line"] {
             expectation.singleLine = singleLine.bool("single-line", into: &diagnostics) ?? false
         }
-        return diagnostics.errors.count == before ? expectation : nil
+        return diagnostics.errorCount == before ? expectation : nil
     }
 
     /// A list of strings (or one string), each with `${...}` references.

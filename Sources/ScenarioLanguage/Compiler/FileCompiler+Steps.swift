@@ -237,7 +237,7 @@ extension FileCompiler {
             )
             return nil
         }
-        let errorsBefore = diagnostics.errors.count
+        let errorsBefore = diagnostics.errorCount
         let name = mapping["name"].flatMap { value in
             value.string("name", into: &diagnostics).flatMap { scope.template(value, text: $0, into: &diagnostics) }
         }
@@ -286,7 +286,7 @@ extension FileCompiler {
                 captures = self.captures(captureValue, scope: &scope)
             }
         }
-        guard diagnostics.errors.count == errorsBefore else { return nil }
+        guard diagnostics.errorCount == errorsBefore else { return nil }
         let step = Step(
             position: position,
             name: name,

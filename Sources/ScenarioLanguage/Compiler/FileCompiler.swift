@@ -603,7 +603,7 @@ struct FileCompiler {
         suite reportName: String,
         matrix: MatrixCombination?
     ) -> Scenario? {
-        let errorsBefore = diagnostics.errors.count
+        let errorsBefore = diagnostics.errorCount
         guard let nameValue = mapping["name"] else {
             diagnostics.error(
                 .missingKey,
@@ -713,7 +713,7 @@ struct FileCompiler {
         }
         secretValues += Self.authSecrets(in: steps)
         secretValues += self.secretValues.filter { !$0.isEmpty }
-        guard diagnostics.errors.count == errorsBefore else { return nil }
+        guard diagnostics.errorCount == errorsBefore else { return nil }
         return Scenario(
             identity: ScenarioIdentity(
                 name: name,

@@ -157,8 +157,18 @@ struct VariableScope {
         let bytes = Array(text.utf8)
         var index = 0
         var runStart = 0
-        // Columns count characters, not bytes: the offset of byte `index`, for error locations only.
-        func scalarOffset(_ index: Int) -> Int { bytes[..<index].reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) } }
+        // Columns count characters, not bytes: the offset of byte `index`, for error locations only. Counted
+        // forward from the last error, since errors come left to right: a text of many bad references stays linear.
+        var counted = (byte: 0, scalars: 0)
+        var referenceErrors = 0
+        func scalarOffset(_ index: Int) -> Int {
+            if index < counted.byte { counted = (0, 0) }
+            while counted.byte < index {
+                if bytes[counted.byte] & 0xC0 != 0x80 { counted.scalars += 1 }
+                counted.byte += 1
+            }
+            return counted.scalars
+        }
         func tooLong(at byte: Int) -> Template? {
             reportTooLong(value, at: scalarOffset(byte), limit: limit, into: &diagnostics)
             return nil
@@ -222,6 +232,9 @@ struct VariableScope {
                     hint: hint
                 )
                 failed = true
+                // A text of thousands of bad references would list them all, each located by a look at the text.
+                referenceErrors += 1
+                if referenceErrors == Self.maxReferenceErrorsPerText { return nil }
             case .alreadyReported:
                 failed = true
             }
@@ -286,6 +299,9 @@ struct VariableScope {
         case alreadyReported
     }
 
+    /// Undefined references reported in one text before the rest of it is left unread.
+    static let maxReferenceErrorsPerText = 20
+
     private func resolve(_ reference: String) -> Resolution {
         // Almost every reference is a bare name: trimming (Foundation's, for Unicode spaces) only when an end is not
         // a plain ASCII character (a multi-byte space starts with a non-ASCII byte).
@@ -329,7 +345,8 @@ struct VariableScope {
 
     /// The location of the scalar at `offset` within `value`, exact for single-line plain and quoted scalars.
     static func location(of offset: Int, in value: YAMLValue) -> SourceLocation {
-        guard let text = value.scalar, !text.contains("\n") else { return value.location }
+        // Byte checks: a text with many errors is looked at once per error.
+        guard let text = value.scalar, !text.utf8.contains(UInt8(ascii: "\n")) else { return value.location }
         switch value.scalarStyle {
         case .plain:
             return SourceLocation(
@@ -337,7 +354,9 @@ struct VariableScope {
                 line: value.location.line,
                 column: value.location.column + offset
             )
-        case .singleQuoted where !text.contains("'"), .doubleQuoted where !text.contains("\\") && !text.contains("\""):
+        case .singleQuoted where !text.utf8.contains(UInt8(ascii: "'")),
+            .doubleQuoted
+        where !text.utf8.contains(UInt8(ascii: "\\")) && !text.utf8.contains(UInt8(ascii: "\"")):
             return SourceLocation(
                 file: value.location.file,
                 line: value.location.line,
