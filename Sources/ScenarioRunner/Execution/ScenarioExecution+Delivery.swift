@@ -1,5 +1,6 @@
 import Foundation
 import LocatedYAML
+import SMTPWire
 import ScenarioLanguage
 import ScenarioResults
 
@@ -45,16 +46,15 @@ public struct DeliveredMessage: Sendable, Hashable {
         }
         headers = fields
         func bare(_ value: String) -> String { value.trimmingCharacters(in: CharacterSet(charactersIn: "<> ")) }
-        sender = fields.first { $0.0.caseInsensitiveCompare("Return-Path") == .orderedSame }.map { bare($0.1) }
+        sender = fields.first { $0.0.equalsIgnoringCase("Return-Path") }.map { bare($0.1) }
         recipients = fields.filter {
-            $0.0.caseInsensitiveCompare("X-Envelope-To") == .orderedSame
-                || $0.0.caseInsensitiveCompare("Delivered-To") == .orderedSame
+            $0.0.equalsIgnoringCase("X-Envelope-To") || $0.0.equalsIgnoringCase("Delivered-To")
         }.map { bare($0.1) }
     }
 
     /// The value of the first header field named `name`, if any.
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        headers.first { $0.name.equalsIgnoringCase(name) }?.value
     }
 
     /// The envelope and headers, for failure messages.
@@ -168,7 +168,7 @@ extension ScenarioExecution {
 
     /// Nil when `message` meets `check`; otherwise what differs.
     private func mismatch(of message: DeliveredMessage, against check: DeliveryCheck) -> String? {
-        if let from = check.from.map(resolve), message.sender?.caseInsensitiveCompare(from) != .orderedSame {
+        if let from = check.from.map(resolve), message.sender?.equalsIgnoringCase(from) != true {
             return "the envelope sender is <\(message.sender ?? "?")>, not <\(from)>"
         }
         if let to = check.to?.map(resolve) {
