@@ -121,13 +121,14 @@ public enum PlanRunner {
         return await collector.run
     }
 
-    /// Runs one scenario: skip, resolve the server, execute, then apply `xfail`.
+    /// Runs one scenario in a task that prefers `executor` (its connection's loop): skip, resolve the server, execute,
+    /// then apply `xfail`.
     static func runScenario(
         _ scenario: Scenario,
         options: RunOptions,
         resolver: any ServerResolver,
         gate: ConnectionGate,
-        executor: EventLoopTaskExecutor? = nil
+        executor: EventLoopTaskExecutor
     ) async -> ScenarioResult {
         let startedAt = Date()
         let clock = ContinuousClock.now
@@ -174,9 +175,8 @@ public enum PlanRunner {
             extraSecrets: options.extraSecrets,
             taskExecutor: executor
         )
-        let outcome = await withTaskExecutorPreference(execution.taskExecutor) {
-            await execution.run()
-        }
+        // The task already prefers `executor` (the task group added it so): the steps run on its loop.
+        let outcome = await execution.run()
         let final = expected(scenario, outcome)
         let (transcript, records, mxHost) = await execution.finish(as: final)
         return ScenarioResult(

@@ -39,11 +39,11 @@ actor ScenarioExecution {
     static let quitTimeout: Duration = .seconds(5)
 
     let scenario: Scenario
-    /// The event loop the scenario runs on, and its connections with it.
-    let loop: any EventLoop
     /// The loop as the task executor the scenario's task prefers (``PlanRunner`` sets the preference) and as this
     /// actor's executor: one pair for the scenario's whole life, so the runtime sees one execution context.
     let taskExecutor: EventLoopTaskExecutor
+    /// The event loop the scenario runs on, and its connections with it.
+    nonisolated var loop: any EventLoop { taskExecutor.loop }
     private let serialExecutor: ScenarioLoopExecutor
     nonisolated var unownedExecutor: UnownedSerialExecutor { serialExecutor.asUnownedSerialExecutor() }
     /// Where the scenario connects by default.
@@ -112,9 +112,8 @@ actor ScenarioExecution {
         // One loop for the scenario's whole life: connections are opened on it, and the actor runs on it. The
         // runner picks it before the scenario's task starts, so that the task starts there too.
         self.taskExecutor = taskExecutor ?? EventLoopTaskExecutor(group.next())
-        self.loop = self.taskExecutor.loop
         self.serialExecutor = ScenarioLoopExecutor(self.taskExecutor)
-        self.group = self.loop
+        self.group = self.taskExecutor.loop
         self.logger = logger
         self.redactor = Redactor(secrets: scenario.secretValues + extraSecrets)
         variables["server.host"] = endpoint.host
