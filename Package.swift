@@ -36,8 +36,6 @@ let package = Package(
             name: "CResolv",
             linkerSettings: [.linkedLibrary("resolv")]
         ),
-        // Line editing and history for `record` on a terminal: Debian's libedit (readline interface).
-        .systemLibrary(name: "CEditLine", path: "Sources/CEditLine"),
         // SASL for both ends (client steps and the mock's AUTH): one implementation of each mechanism.
         .target(
             name: "SMTPAuth",
@@ -98,7 +96,7 @@ let package = Package(
             name: "SMTPScenarioApp",
             dependencies: [
                 "ScenarioLanguage", "ScenarioRunner", "ScenarioResults", "MockServer", "Reports", "LocatedYAML",
-                "SMTPWire", "CEditLine", .product(name: "Yams", package: "Yams"),
+                "SMTPWire", .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Argument parsing and wiring only.
@@ -161,8 +159,7 @@ let package = Package(
 if let sanitizer = ProcessInfo.processInfo.environment["SMTP_SCENARIO_SANITIZE"],
     ["address", "thread"].contains(sanitizer)
 {
-    // System library targets (CEditLine) only name a module map: they take no settings.
-    for target in package.targets where target.type != .plugin && target.type != .system {
+    for target in package.targets where target.type != .plugin {
         target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-sanitize=\(sanitizer)"])]
         if target.type == .test || target.type == .executable {
             target.linkerSettings = (target.linkerSettings ?? []) + [.unsafeFlags(["-sanitize=\(sanitizer)"])]

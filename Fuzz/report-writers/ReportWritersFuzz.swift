@@ -7,7 +7,8 @@ import FoundationXML
 #endif
 
 /// The report writers against arbitrary transcript bytes, names and messages: JUnit must stay well-formed XML
-/// (checked with an XML parser), JSON must parse, TAP must keep one line per test point.
+/// (checked with libxml2's parser, and read back by `merge`'s own reader), JSON must parse, TAP must keep one line
+/// per test point. The raw input also goes to `merge` as XML: whatever it is, a result or an error, never a crash.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
@@ -54,6 +55,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let xml = Data(JUnitReport().render(run).utf8)
     let parser = XMLParser(data: xml)
     precondition(parser.parse(), "JUnit is not well-formed: \(String(parser.parserError.map { "\($0)" } ?? "?"))")
+    do {
+        _ = try ReportMerge.merge([("fuzz.xml", xml)])
+    } catch {
+        preconditionFailure("merge cannot read the JUnit writer's output: \(error)")
+    }
+    _ = try? ReportMerge.merge([("raw.xml", Data(bytes))])
     let json = Data(JSONReport().render(run).utf8)
     precondition((try? JSONSerialization.jsonObject(with: json)) != nil, "JSON does not parse")
     let tap = TAPReport().render(run)

@@ -2,6 +2,8 @@ import Foundation
 import SMTPScenarioTesting
 import Testing
 
+@testable import SMTPScenarioApp
+
 /// `smtp-scenario record` from a pipe, against the embedded mock: the typed session becomes a scenario that
 /// validates and replays. (On a real terminal, and with TLS and AUTH, against Postfix: PostfixTests.)
 @Suite("record from a pipe", .timeLimit(.minutes(2)))
@@ -120,5 +122,24 @@ struct RecordTests {
         #expect(file.contains("421"), "the closing reply is recorded: \(file)")
         let replay = try await ProcessRunner.smtpScenario(["run", "closed.yaml"], currentDirectory: directory)
         #expect(replay.status == 0, "\(replay.stdout)\(replay.stderr)\n\(file)")
+    }
+
+    /// libedit is opened at run time (the binary does not link it): its run-time name and the four symbols
+    /// `record` uses must resolve, or a terminal silently loses line editing. (The terminal test in PostfixTests
+    /// drives the editing and the history through it.)
+    @Test func libeditOpensByItsRunTimeNameWithEverySymbolRecordUses() {
+        #expect(LineEditor.load() != nil, "dlopen(\(LineEditor.library)) or one of its symbols failed")
+    }
+
+    /// Every command starts without loading libedit or libxml2 (with ICU behind it): `record` opens libedit itself,
+    /// `merge` reads XML with its own reader.
+    @Test func theBinaryNeedsNeitherLibeditNorLibxml2ToStart() async throws {
+        let dynamic = try await ProcessRunner.run("/usr/bin/readelf", ["-d", Paths.binary.path])
+        #expect(dynamic.status == 0, "\(dynamic.stderr)")
+        let needed = dynamic.stdout.split(separator: "\n").filter { $0.contains("(NEEDED)") }
+        #expect(!needed.isEmpty, "\(dynamic.stdout.prefix(500))")
+        for library in ["libedit", "libxml2", "FoundationXML", "libicu"] {
+            #expect(!needed.contains { $0.contains(library) }, "\(library) is loaded at start-up: \(needed)")
+        }
     }
 }

@@ -133,7 +133,7 @@ struct FormatsTests {
                 String($0.dropFirst("import ".count))
             }
             #expect(
-                Set(imports).isSubset(of: ["Foundation", "FoundationXML", "ScenarioResults"]),
+                Set(imports).isSubset(of: ["Foundation", "ScenarioResults"]),
                 "\(file): \(imports)"
             )
         }

@@ -1,10 +1,6 @@
 import Foundation
 import ScenarioResults
 
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
-
 /// `smtp-scenario merge`: the reports of several shards (JUnit or JSON) as one, with summed counts and every
 /// testcase kept once. Inputs that overlap (a testcase in two of them) or are not reports of the format are
 /// refused with a clear error.
@@ -50,7 +46,7 @@ public enum ReportMerge {
 
     // MARK: - JUnit
 
-    /// A parsed XML element: name, attributes in order, children, text.
+    /// A parsed XML element: name, attributes in document order, children, text.
     final class Element {
         let name: String
         var attributes: [(String, String)]
@@ -73,51 +69,12 @@ public enum ReportMerge {
         }
     }
 
-    private final class TreeBuilder: NSObject, XMLParserDelegate {
-        var stack: [Element] = []
-        var root: Element?
-
-        func parser(
-            _ parser: XMLParser,
-            didStartElement elementName: String,
-            namespaceURI: String?,
-            qualifiedName qName: String?,
-            attributes attributeDict: [String: String] = [:]
-        ) {
-            // XMLParser hands attributes as a dictionary: keep the common JUnit order, then the rest sorted.
-            let known = [
-                "name", "classname", "tests", "failures", "errors", "skipped", "time", "timestamp", "hostname", "file",
-                "line", "type", "message", "value",
-            ]
-            var attributes = known.compactMap { key in attributeDict[key].map { (key, $0) } }
-            attributes += attributeDict.filter { !known.contains($0.key) }.sorted { $0.key < $1.key }
-            let element = Element(name: elementName, attributes: attributes)
-            stack.last?.children.append(element)
-            if stack.isEmpty { root = element }
-            stack.append(element)
-        }
-
-        func parser(
-            _ parser: XMLParser,
-            didEndElement elementName: String,
-            namespaceURI: String?,
-            qualifiedName qName: String?
-        ) {
-            stack.removeLast()
-        }
-
-        func parser(_ parser: XMLParser, foundCharacters string: String) { stack.last?.text += string }
-    }
-
     private static func parseXML(_ input: (name: String, data: Data)) throws(Failure) -> Element {
-        let parser = XMLParser(data: input.data)
-        let builder = TreeBuilder()
-        parser.delegate = builder
-        guard parser.parse(), let root = builder.root else {
-            let reason = parser.parserError.map { "\($0)" } ?? "malformed XML"
-            throw Failure(description: "\(input.name): not well-formed XML (\(reason), line \(parser.lineNumber))")
+        do {
+            return try XMLReader.parse(Array(input.data))
+        } catch {
+            throw Failure(description: "\(input.name): not well-formed XML (\(error.reason), line \(error.line))")
         }
-        return root
     }
 
     static func mergeJUnit(_ inputs: [(name: String, data: Data)]) throws(Failure) -> Data {
