@@ -17,3 +17,20 @@ extension String {
         return zip(lhs, rhs).allSatisfy { lower($0) == lower($1) }
     }
 }
+
+extension StringProtocol {
+    /// The text without leading and trailing whitespace as Foundation's `CharacterSet.whitespaces` defines it
+    /// (Unicode's space separators and the tab), without Foundation's bridging: the mock trims every EHLO
+    /// argument, where `trimmingCharacters(in: .whitespaces)` cost about 14,000 instructions.
+    public func trimmingWhitespace() -> Substring {
+        func isWhitespace(_ scalar: Unicode.Scalar) -> Bool {
+            scalar == " " || scalar == "\t"
+                || (scalar.value >= 0x80 && scalar.properties.generalCategory == .spaceSeparator)
+        }
+        let scalars = Substring(self).unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isWhitespace($0) }),
+            let last = scalars.lastIndex(where: { !isWhitespace($0) })
+        else { return Substring(self)[endIndex...] }
+        return Substring(scalars[first...last])
+    }
+}

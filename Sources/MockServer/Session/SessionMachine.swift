@@ -210,7 +210,7 @@ struct SessionMachine {
     // MARK: - Commands
 
     private mutating func ehlo(_ argument: String, extended: Bool) -> [SessionAction] {
-        let name = argument.trimmingCharacters(in: .whitespaces)
+        let name = String(argument.trimmingWhitespace())
         guard !name.isEmpty else {
             return error(ServerReply(501, "5.5.4", "Syntax: \(extended ? "EHLO" : "HELO") hostname"))
         }
@@ -443,7 +443,7 @@ struct SessionMachine {
         guard helo != nil else { return error(ServerReply(503, "5.5.1", "Error: send HELO/EHLO first")) }
         guard sender != nil else { return error(ServerReply(503, "5.5.1", "Error: need RCPT command")) }
         guard !recipients.isEmpty else { return error(ServerReply(554, "5.5.1", "Error: no valid recipients")) }
-        guard argument.trimmingCharacters(in: .whitespaces).isEmpty else {
+        guard argument.trimmingWhitespace().isEmpty else {
             return error(ServerReply(501, "5.5.4", "Syntax: DATA"))
         }
         return [.reply(ServerReply(354, nil, "End data with <CR><LF>.<CR><LF>")), .enterData]
@@ -484,7 +484,7 @@ struct SessionMachine {
             return error(ServerReply(502, "5.5.1", "Error: command not implemented"))
         }
         guard !tlsActive else { return error(ServerReply(554, "5.5.1", "Error: TLS already active")) }
-        guard argument.trimmingCharacters(in: .whitespaces).isEmpty else {
+        guard argument.trimmingWhitespace().isEmpty else {
             return error(ServerReply(501, "5.5.4", "Syntax: STARTTLS"))
         }
         return [.reply(ServerReply(220, "2.0.0", "Ready to start TLS")), .startTLS]
@@ -575,9 +575,14 @@ struct SessionMachine {
         return result
     }
 
+    /// No control characters (tab aside) and valid UTF-8; an all-ASCII line, the usual one, is checked in one pass.
     static func isPrintable(_ line: ByteBuffer) -> Bool {
-        line.readableBytesView.allSatisfy { $0 >= 0x20 && $0 != 0x7F || $0 == 0x09 }
-            && String(validating: line.readableBytesView, as: UTF8.self) != nil
+        var ascii = true
+        for byte in line.readableBytesView {
+            if byte < 0x20 && byte != 0x09 || byte == 0x7F { return false }
+            if byte >= 0x80 { ascii = false }
+        }
+        return ascii || String(validating: line.readableBytesView, as: UTF8.self) != nil
     }
 
     static func enhancedCode(forFault code: Int) -> String {
