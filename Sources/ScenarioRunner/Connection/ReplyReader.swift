@@ -10,16 +10,21 @@ import SMTPWire
 final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
+    /// The waiting read: its continuation is resumed exactly once, by `complete(with:)` or the deadline.
+    /// A continuation rather than a promise: no future (with its generic metadata lookups) and callback per reply.
     private struct PendingRead {
-        let promise: EventLoopPromise<ReadOutcome>
+        let continuation: UnsafeContinuation<ReadOutcome, Never>
         let timeout: NIOScheduledCallback
     }
 
     /// Ends the pending read as timed out. A scheduled callback rather than `scheduleTask`: no promise and future
-    /// per reply for a deadline that almost never fires.
+    /// per reply for a deadline that almost never fires. A deadline cancelled by anything but the read's end (the
+    /// event loop shutting down) ends the read as cancelled, so no read waits forever; `complete(with:)` clears
+    /// the read before it cancels the deadline, so that cancellation (made under NIO's task lock) resumes nothing.
     private struct ReadDeadline: NIOScheduledCallbackHandler {
         let reader: ReplyReader
         func handleScheduledCallback(eventLoop: some EventLoop) { reader.readTimedOut() }
+        func didCancelScheduledCallback(eventLoop: some EventLoop) { reader.complete(with: .cancelled) }
     }
 
     private var buffer = ByteBuffer()
@@ -45,23 +50,28 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelActive()
     }
 
-    /// Waits for the next complete reply, or `timeout`, or the end of the connection.
-    func readReply(timeout: TimeAmount, on loop: EventLoop) -> EventLoopFuture<ReadOutcome> {
+    /// The next reply if it can be had without waiting (it is buffered, or the connection has ended); nil when a
+    /// read would wait or one already does.
+    func readWithoutWaiting() -> ReadOutcome? {
+        pendingRead == nil ? tryCompleteRead() : nil
+    }
+
+    /// Waits for the next complete reply, or `timeout`, or the end of the connection, and resumes `continuation`
+    /// with it, exactly once.
+    func readReply(timeout: TimeAmount, on loop: EventLoop, continuation: UnsafeContinuation<ReadOutcome, Never>) {
         precondition(pendingRead == nil, "one reply read at a time")
-        if let outcome = tryCompleteRead() { return loop.makeSucceededFuture(outcome) }
+        if let outcome = tryCompleteRead() { return continuation.resume(returning: outcome) }
         // Only a loop that is shutting down refuses to schedule: the run is ending.
         guard
             let deadline = try? loop.assumeIsolated().scheduleCallback(in: timeout, handler: ReadDeadline(reader: self))
-        else { return loop.makeSucceededFuture(.cancelled) }
-        let promise = loop.makePromise(of: ReadOutcome.self)
-        pendingRead = PendingRead(promise: promise, timeout: deadline)
-        return promise.futureResult
+        else { return continuation.resume(returning: .cancelled) }
+        pendingRead = PendingRead(continuation: continuation, timeout: deadline)
     }
 
     private func readTimedOut() {
         guard let pending = pendingRead else { return }
         pendingRead = nil
-        pending.promise.succeed(.timedOut(partial: partialBytes))
+        pending.continuation.resume(returning: .timedOut(partial: partialBytes))
     }
 
     /// Ends a pending read because the run was interrupted.
@@ -148,7 +158,7 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
         guard let pending = pendingRead else { return }
         pendingRead = nil
         pending.timeout.cancel()
-        pending.promise.succeed(outcome)
+        pending.continuation.resume(returning: outcome)
     }
 }
 

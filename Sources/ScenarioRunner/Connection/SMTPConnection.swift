@@ -125,12 +125,17 @@ final class SMTPConnection: Sendable {
         if Task.isCancelled { return .cancelled }
         let reader = self.reader
         let loop = channel.eventLoop
-        // On the connection's own event loop (where scenarios run) the read starts at once, without a hop.
-        let future =
-            loop.inEventLoop
-            ? reader.value.readReply(timeout: TimeAmount(timeout), on: loop)
-            : loop.flatSubmit { reader.value.readReply(timeout: TimeAmount(timeout), on: loop) }
-        return (try? await future.resolved()) ?? .cancelled
+        let deadline = TimeAmount(timeout)
+        // On the connection's own event loop (where scenarios run) the read starts at once, without a hop, and a
+        // reply that is already buffered (pipelining) is returned without suspending at all.
+        if loop.inEventLoop, let outcome = reader.value.readWithoutWaiting() { return outcome }
+        return await withUnsafeContinuation { continuation in
+            if loop.inEventLoop {
+                reader.value.readReply(timeout: deadline, on: loop, continuation: continuation)
+            } else {
+                loop.execute { reader.value.readReply(timeout: deadline, on: loop, continuation: continuation) }
+            }
+        }
     }
 
     /// Ends the pending read, if any, as cancelled; from any thread.
