@@ -121,6 +121,19 @@ struct InputBoundsTests {
         #expect(wrong.message.count < 300)
     }
 
+    /// Texts within the limit come back whole (counted in bytes first, in characters only when longer); longer
+    /// ones are cut at the limit in characters, never inside one.
+    @Test(arguments: [
+        ("EHLO x", 10, "EHLO x"), ("abcdefghij", 10, "abcdefghij"),
+        ("abcdefghijk", 10, "abcdefghij... (1 more character)"),
+        ("\u{E9}\u{E9}\u{E9}\u{E9}\u{E9}\u{E9}", 6, "\u{E9}\u{E9}\u{E9}\u{E9}\u{E9}\u{E9}"),
+        ("\u{1F1E9}\u{1F1EA}\u{1F1EB}\u{1F1F7}x", 2, "\u{1F1E9}\u{1F1EA}\u{1F1EB}\u{1F1F7}... (1 more character)"),
+        ("e\u{301}e\u{301}e\u{301}", 2, "e\u{301}e\u{301}... (1 more character)"), ("", 0, ""),
+    ])
+    func abbreviationCutsByCharactersAndKeepsShortTextWhole(_ text: String, _ limit: Int, _ expected: String) {
+        #expect(Abbreviation.text(text, limit: limit) == expected)
+    }
+
     @Test func aFileLargerThanTheLimitIsRefusedBeforeParsing() throws {
         var limits = YAMLDocument.Limits()
         limits.maxBytes = 100

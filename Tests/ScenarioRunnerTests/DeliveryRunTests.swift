@@ -70,6 +70,41 @@ struct DeliveryRunTests {
         #expect(transcript.contains("S: 250 2.0.0 Ok: queued as "))
     }
 
+    /// The transcript shows a message's lines as they went out: DATA dot-stuffed with its final ".", BDAT chunks
+    /// line by line with bytes that are not text escaped, and a chunk's unterminated end said so.
+    @Test func messageLinesAppearInTheTranscriptAsSent() async throws {
+        let result = try await Harness.run(
+            """
+            name: lines
+            steps:
+            \(Self.envelope)
+              - bdat: {hex: "c3a90d0aff0d0a0d0d0a4142", last: false}
+              - bdat: {text: "x\\n", last: true}
+              - send: RSET
+            \(Self.envelope)
+              - send: DATA
+              - data: "Subject: t\\n\\n.dot\\n\\u00e9\\r\\nend"
+            """
+        )
+        let scenario = result.allResults[0]
+        let transcript = scenario.transcript.rendered()
+        #expect(scenario.outcome == .passed, "\(transcript)")
+        let sent = transcript.split(separator: "\n").compactMap { line in
+            line.firstRange(of: "C: ").map { String(line[$0.upperBound...]) }
+        }
+        let chunks = try #require(sent.firstIndex(of: "BDAT 12"))
+        #expect(
+            Array(sent[chunks...].prefix(7)) == [
+                "BDAT 12", "\u{E9}", "\u{FFFD}", "\\x0d",
+                "\u{E9}\\x0d\\x0a\\xff\\x0d\\x0a\\x0d\\x0d\\x0aAB  (no CRLF at the end of the chunk)", "BDAT 3 LAST",
+                "x",
+            ],
+            "\(transcript)"
+        )
+        let data = try #require(sent.firstIndex(of: "DATA"))
+        #expect(Array(sent[data...].prefix(7)) == ["DATA", "Subject: t", "", "..dot", "\u{E9}", "end", "."])
+    }
+
     @Test func aMismatchShowsTheStoredEnvelopeAndHeaders() async throws {
         let result = try await Harness.run(
             """

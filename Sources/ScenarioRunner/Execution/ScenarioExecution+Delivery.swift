@@ -89,7 +89,7 @@ extension ScenarioExecution {
             let candidates: [DeliveredMessage]
             if let maildir = check.maildir {
                 place = "in Maildir \(maildir)"
-                let since = acceptedWallClock
+                let since = messageSentAt
                 // File reads stay off the event loop the scenario runs on.
                 candidates = await withTaskExecutorPreference(globalConcurrentExecutor) {
                     Self.maildirMessages(maildir, since: since)

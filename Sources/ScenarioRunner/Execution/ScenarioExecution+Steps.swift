@@ -57,24 +57,30 @@ extension ScenarioExecution {
             sent(line)
             var buffer = ByteBuffer()
             SMTPCommandLine.encode(line, into: &buffer)
-            let verb = SMTPCommandLine(line).keyword
-            let reply = try await recorded(step, at: site, since: started, verb: verb, sent: redactor.mask(line)) {
-                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
+            let command = SMTPCommandLine(line)
+            let reply = try await recorded(
+                step,
+                at: site,
+                since: started,
+                verb: command.keyword,
+                sent: redactor.mask(line)
+            ) { (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
                 try await execution.exchange(buffer, step: step, at: site)
             }
-            track(command: line, reply: reply)
+            track(command: command, reply: reply)
         case .data(let template):
             let encoded = MessageData.encode(resolve(template))
-            let text = String(decoding: encoded.readableBytesView, as: UTF8.self)
-            for line in text.split(separator: "\r\n", omittingEmptySubsequences: false).dropLast() {
-                sent(String(line))
+            // The transcript shows the lines as sent: dot-stuffed, with the final ".".
+            for line in Self.linesEndingInCRLF(encoded.readableBytesView) {
+                sent(String(decoding: line, as: UTF8.self))
             }
+            let sentAt = Date()
             let reply = try await recorded(step, at: site, since: started) {
                 (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
                 try await execution.exchange(encoded, step: step, at: site)
             }
             inData = false
-            noteAccepted(reply)
+            noteAccepted(reply, sentAt: sentAt)
         case .bdat(let chunk):
             let bytes: [UInt8]
             switch chunk.payload {
@@ -83,18 +89,18 @@ extension ScenarioExecution {
             }
             let command = "BDAT \(bytes.count)" + (chunk.last ? " LAST" : "")
             sent(command)
-            let text = String(decoding: bytes, as: UTF8.self)
-            for line in text.split(separator: "\r\n", omittingEmptySubsequences: false).dropLast() {
-                sent(ByteEscaping.escaped(Array(line.utf8)))
+            for line in Self.linesEndingInCRLF(bytes) {
+                sent(ByteEscaping.escaped(Array(String(decoding: line, as: UTF8.self).utf8)))
             }
-            if !text.hasSuffix("\r\n"), !text.isEmpty {
+            if !bytes.isEmpty, bytes.suffix(2) != [UInt8(ascii: "\r"), UInt8(ascii: "\n")] {
                 sent(ByteEscaping.escaped(bytes.suffix(80)) + "  (no CRLF at the end of the chunk)")
             }
+            let sentAt = Date()
             let reply = try await recorded(step, at: site, since: started, verb: "BDAT", sent: command) {
                 (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
                 try await execution.exchange(MessageData.bdat(bytes, last: chunk.last), step: step, at: site)
             }
-            if chunk.last { noteAccepted(reply) }
+            if chunk.last { noteAccepted(reply, sentAt: sentAt) }
         case .raw(let payload):
             let bytes: [UInt8]
             switch payload {
@@ -264,13 +270,31 @@ extension ScenarioExecution {
         return nil
     }
 
-    /// Remembers the queue id a server names when it accepts a message (`250 ... queued as ID`), for
-    /// `delivered` steps.
-    func noteAccepted(_ reply: Reply?) {
+    /// Remembers the queue id a server names when it accepts a message (`250 ... queued as ID`), and when the
+    /// message's end was sent, for `delivered` steps. The time is the sending's, not the reply's: a server can
+    /// deliver locally before its 250 reaches us (and a busy client can read that reply late).
+    func noteAccepted(_ reply: Reply?, sentAt: Date) {
         guard let reply, reply.code / 100 == 2 else { return }
-        acceptedAt = ContinuousClock.now
-        acceptedWallClock = Date()
+        messageSentAt = sentAt
         lastQueueID = Self.queueID(in: reply.text)
+    }
+
+    /// The lines of `bytes` that end in CRLF, without it; bytes after the last CRLF are not a line.
+    static func linesEndingInCRLF<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> [Bytes.SubSequence]
+    where Bytes.Index == Int {
+        var lines: [Bytes.SubSequence] = []
+        var start = bytes.startIndex
+        var index = bytes.startIndex
+        while index + 1 < bytes.endIndex {
+            if bytes[index] == UInt8(ascii: "\r"), bytes[index + 1] == UInt8(ascii: "\n") {
+                lines.append(bytes[start..<index])
+                index += 2
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        return lines
     }
 
     /// The ID in `... queued as ID` (Postfix and the mock say it so): letters and digits after the phrase.
@@ -281,8 +305,8 @@ extension ScenarioExecution {
     }
 
     /// Follows the session state a command and its reply imply: EHLO extensions, DATA mode, QUIT.
-    func track(command line: String, reply: Reply?) {
-        switch SMTPCommandLine(line).verb {
+    func track(command: SMTPCommandLine, reply: Reply?) {
+        switch command.verb {
         case .ehlo?, .lhlo?:
             if let reply, reply.code / 100 == 2 { ehloReply = reply }
         case .helo?:
@@ -422,7 +446,7 @@ extension ScenarioExecution {
                 _ = await read(timeout: inner.timeout)
                 continue
             }
-            track(command: line, reply: reply)
+            track(command: command, reply: reply)
         }
     }
 

@@ -85,9 +85,8 @@ actor ScenarioExecution {
     var callSites: [CallSite] = []
     /// The queue id of the last message the server accepted in this scenario, when it named one.
     var lastQueueID: String?
-    /// When the last message was accepted (for Maildir checks).
-    var acceptedAt: ContinuousClock.Instant?
-    var acceptedWallClock: Date?
+    /// When the end of the last accepted message was sent (Maildir checks look at files from then on).
+    var messageSentAt: Date?
     /// The MX host of the last `mx:` connection (reported as the `smtp.mx-host` property).
     private(set) var mxHost: String?
 
