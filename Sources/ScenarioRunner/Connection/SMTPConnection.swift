@@ -39,7 +39,6 @@ final class SMTPConnection: Sendable {
     ) async throws(ConnectError) -> SMTPConnection {
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(timeout))
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let reader = ReplyReader(parser: ReplyParser(maxLineLength: maxReplyLineLength))
