@@ -27,6 +27,17 @@ struct MailPathTests {
         #expect(quoted.mailbox?.localPart == "T@D")
         #expect(quoted.mailbox?.domain == .literal("192.0.2.1"))
         #expect(quoted.mailbox?.embeddedDomain == "D")
+        // Escapes drop the backslash whatever follows, a multi-byte character included; literals keep any
+        // character above the space.
+        let escaped = try MailPath(parsing: #"<"a\é\"b\\c d"@[IPv6:2001:db8::1]> SMTPUTF8"#)
+        #expect(escaped.mailbox?.localPart == #"aé"b\c d"#)
+        #expect(escaped.mailbox?.domain == .literal("IPv6:2001:db8::1"))
+        #expect(escaped.parameters.map(\.keyword) == ["SMTPUTF8"])
+        let unicode = try MailPath(parsing: "<jürgen.ölß@bücher.例え.jp>")
+        #expect(unicode.mailbox?.localPart == "jürgen.ölß")
+        #expect(unicode.mailbox?.domain == .name("bücher.例え.jp"))
+        #expect(throws: MailPath.ParseError.self) { try MailPath(parsing: "<\"é\\>") }
+        #expect(throws: MailPath.ParseError.self) { try MailPath(parsing: "<a@[é\\]>") }
     }
 
     @Test func sourceRoutesAreKept() throws {
