@@ -115,9 +115,10 @@ public enum ReplyEncoder {
         // instructions (capacity and exclusivity checks) and formatting a number as a String more; a reply cost
         // 3,900 instructions as six writes per line.
         let codeWidth = decimalWidth(code)
-        let enhancedWidth =
-            enhanced.map { decimalWidth($0.statusClass) + 1 + decimalWidth($0.subject) + 1 + decimalWidth($0.detail) }
-            ?? 0
+        let enhancedWidths = enhanced.map {
+            (decimalWidth($0.statusClass), decimalWidth($0.subject), decimalWidth($0.detail))
+        }
+        let enhancedWidth = enhancedWidths.map { $0.0 + 1 + $0.1 + 1 + $0.2 } ?? 0
         let total = texts.reduce(0) { $0 + codeWidth + 1 + enhancedWidth + 1 + $1.utf8.count + 2 }
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { memory in
             var at = 0
@@ -125,17 +126,12 @@ public enum ReplyEncoder {
                 at = writeDecimal(code, width: codeWidth, into: memory, at: at)
                 memory[at] = index == texts.count - 1 ? UInt8(ascii: " ") : UInt8(ascii: "-")
                 at += 1
-                if let enhanced {
-                    at = writeDecimal(
-                        enhanced.statusClass,
-                        width: decimalWidth(enhanced.statusClass),
-                        into: memory,
-                        at: at
-                    )
+                if let enhanced, let widths = enhancedWidths {
+                    at = writeDecimal(enhanced.statusClass, width: widths.0, into: memory, at: at)
                     memory[at] = UInt8(ascii: ".")
-                    at = writeDecimal(enhanced.subject, width: decimalWidth(enhanced.subject), into: memory, at: at + 1)
+                    at = writeDecimal(enhanced.subject, width: widths.1, into: memory, at: at + 1)
                     memory[at] = UInt8(ascii: ".")
-                    at = writeDecimal(enhanced.detail, width: decimalWidth(enhanced.detail), into: memory, at: at + 1)
+                    at = writeDecimal(enhanced.detail, width: widths.2, into: memory, at: at + 1)
                     if !text.isEmpty {
                         memory[at] = UInt8(ascii: " ")
                         at += 1

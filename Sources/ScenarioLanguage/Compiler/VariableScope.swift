@@ -1,5 +1,6 @@
 import Foundation
 import LocatedYAML
+import SMTPWire
 import ScenarioResults
 
 /// Bounds on what `${...}` expansion may produce (README "Limits").
@@ -303,12 +304,7 @@ struct VariableScope {
     static let maxReferenceErrorsPerText = 20
 
     private func resolve(_ reference: String) -> Resolution {
-        // Almost every reference is a bare name: trimming (Foundation's, for Unicode spaces) only when an end is not
-        // a plain ASCII character (a multi-byte space starts with a non-ASCII byte).
-        func plain(_ byte: UInt8?) -> Bool { byte.map { $0 < 0x80 && $0 != 0x20 && $0 != 0x09 } ?? false }
-        let name =
-            plain(reference.utf8.first) && plain(reference.utf8.last)
-            ? reference : reference.trimmingCharacters(in: .whitespaces)
+        let name = String(reference.trimmingWhitespace())
         if name.hasPrefix("env.") {
             var variable = String(name.dropFirst(4))
             var fallback: String?
