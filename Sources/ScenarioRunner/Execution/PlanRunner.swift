@@ -67,38 +67,44 @@ public enum PlanRunner {
         await reporter.runStarted(RunStart(startedAt: startedAt, scenarioCount: scenarios.count, shard: options.shard))
         var pending: [Int: ScenarioResult] = [:]
         var nextToReport = 0
-        await withTaskGroup(of: (Int, ScenarioResult).self) { group in
-            var nextToStart = 0
-            func startNext() {
-                guard nextToStart < scenarios.count, !Task.isCancelled else { return }
-                let index = nextToStart
-                nextToStart += 1
-                // The scenario's task starts on the loop its connection will use and stays there to the end, its
-                // result included: the loop thread does not hand the scenario to a pool thread and back.
-                let executor = EventLoopTaskExecutor(options.group.next())
-                group.addTask(executorPreference: executor) {
-                    if let interval = options.startInterval {
-                        try? await Task.sleep(until: clock + interval * index, clock: .continuous)
+        // The run itself (start, report, start the next) prefers one event loop too. With one job, every scenario
+        // runs on that same loop: a scenario's end, its report and the next scenario's connect follow each other on
+        // one thread, where a pool thread in between cost two thread wake-ups per scenario.
+        let home = EventLoopTaskExecutor(options.group.next())
+        await withTaskExecutorPreference(home) {
+            await withTaskGroup(of: (Int, ScenarioResult).self) { group in
+                var nextToStart = 0
+                func startNext() {
+                    guard nextToStart < scenarios.count, !Task.isCancelled else { return }
+                    let index = nextToStart
+                    nextToStart += 1
+                    // The scenario's task starts on the loop its connection will use and stays there to the end, its
+                    // result included: the loop thread does not hand the scenario to a pool thread and back.
+                    let executor = options.jobs <= 1 ? home : EventLoopTaskExecutor(options.group.next())
+                    group.addTask(executorPreference: executor) {
+                        if let interval = options.startInterval {
+                            try? await Task.sleep(until: clock + interval * index, clock: .continuous)
+                        }
+                        let result = await runScenario(
+                            scenarios[index],
+                            options: options,
+                            resolver: resolver,
+                            gate: gate,
+                            executor: executor
+                        )
+                        return (index, result)
                     }
-                    let result = await runScenario(
-                        scenarios[index],
-                        options: options,
-                        resolver: resolver,
-                        gate: gate,
-                        executor: executor
-                    )
-                    return (index, result)
                 }
-            }
-            for _ in 0..<max(1, options.jobs) { startNext() }
-            while let (index, result) = await group.next() {
-                pending[index] = result
-                while let ready = pending.removeValue(forKey: nextToReport) {
-                    summary.add(ready.outcome)
-                    await reporter.scenarioFinished(ready)
-                    nextToReport += 1
+                for _ in 0..<max(1, options.jobs) { startNext() }
+                while let (index, result) = await group.next() {
+                    pending[index] = result
+                    while let ready = pending.removeValue(forKey: nextToReport) {
+                        summary.add(ready.outcome)
+                        await reporter.scenarioFinished(ready)
+                        nextToReport += 1
+                    }
+                    startNext()
                 }
-                startNext()
             }
         }
         // Scenarios never started because the run was interrupted.
