@@ -229,4 +229,54 @@ struct DeliveryRunTests {
             #expect(transcript.contains("# delivered in Maildir \(maildir.path): from <sender@example.net>"))
         }
     }
+
+    /// A delivery agent can write the file before the server's 250 reaches the client, and a server may be slow to
+    /// send that 250. The Maildir is searched from when the message was sent, so a file written while the reply
+    /// was pending counts; counted from the 250's arrival (minus the one second of slack for coarse clocks), a
+    /// reply 1.5 s late hid the file and the step failed.
+    @Test func aFileDeliveredBeforeASlowReplyIsFound() async throws {
+        let maildir = try Paths.temporaryDirectory("maildir-slow")
+        for sub in ["new", "cur", "tmp"] {
+            try FileManager.default.createDirectory(
+                at: maildir.appendingPathComponent(sub),
+                withIntermediateDirectories: true
+            )
+        }
+        let delivered = maildir.appendingPathComponent("new/1.slow")
+        let (result, _) = try await runScripted(
+            """
+            name: slow reply
+            steps:
+              - send: EHLO client.example
+              - send: MAIL FROM:<sender@example.net>
+              - send: RCPT TO:<alice@example.com>
+              - send: DATA
+              - data: "Subject: slow\\n\\nx"
+              - delivered:
+                  maildir: \(maildir.path)
+                  headers: {Subject: slow}
+                timeout: 1s
+            """,
+            greeting { connection in
+                for reply in ["250 scripted.test", "250 2.1.0 Ok", "250 2.1.5 Ok", "354 go ahead"] {
+                    _ = await connection.readLine()
+                    await connection.send(reply + "\r\n")
+                }
+                while let line = await connection.readLine(), line != "." {}
+                // Delivered at once; the reply is what is slow (the subject of the test, not a wait for readiness).
+                try? "Return-Path: <sender@example.net>\nSubject: slow\n\nx\n".write(
+                    to: delivered,
+                    atomically: false,
+                    encoding: .utf8
+                )
+                try? await Task.sleep(for: .milliseconds(1500))
+                await connection.send("250 2.0.0 Ok: queued as SLOW1\r\n")
+                await connection.answerQuit()
+            }
+        )
+        let scenario = result.allResults[0]
+        let transcript = scenario.transcript.rendered()
+        #expect(scenario.outcome == .passed, "\(transcript)")
+        #expect(transcript.contains("# delivered in Maildir \(maildir.path): from <sender@example.net>"))
+    }
 }
