@@ -67,11 +67,12 @@ public enum PlanRunner {
         await reporter.runStarted(RunStart(startedAt: startedAt, scenarioCount: scenarios.count, shard: options.shard))
         var pending: [Int: ScenarioResult] = [:]
         var nextToReport = 0
-        // The run itself (start, report, start the next) prefers one event loop too. With one job, every scenario
-        // runs on that same loop: a scenario's end, its report and the next scenario's connect follow each other on
-        // one thread, where a pool thread in between cost two thread wake-ups per scenario.
-        let home = EventLoopTaskExecutor(options.group.next())
-        await withTaskExecutorPreference(home) {
+        // With one job, the run itself (report a result, start the next scenario) prefers the one loop every
+        // scenario runs on: a scenario's end, its report and the next connect follow each other on one thread,
+        // where a pool thread in between cost two thread wake-ups per scenario. With more jobs it stays off the
+        // loops, so output that blocks (a slow pipe, a paused terminal) holds up no open connection.
+        let sharedLoop = options.jobs <= 1 ? EventLoopTaskExecutor(options.group.next()) : nil
+        await withTaskExecutorPreference(sharedLoop) {
             await withTaskGroup(of: (Int, ScenarioResult).self) { group in
                 var nextToStart = 0
                 func startNext() {
@@ -80,7 +81,7 @@ public enum PlanRunner {
                     nextToStart += 1
                     // The scenario's task starts on the loop its connection will use and stays there to the end, its
                     // result included: the loop thread does not hand the scenario to a pool thread and back.
-                    let executor = options.jobs <= 1 ? home : EventLoopTaskExecutor(options.group.next())
+                    let executor = sharedLoop ?? EventLoopTaskExecutor(options.group.next())
                     group.addTask(executorPreference: executor) {
                         if let interval = options.startInterval {
                             try? await Task.sleep(until: clock + interval * index, clock: .continuous)
