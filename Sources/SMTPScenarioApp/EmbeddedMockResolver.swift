@@ -68,7 +68,13 @@ public actor EmbeddedMockResolver: ServerResolver, StoredMessageLookup {
             configuration.log = log
             configuration.storeDirectory = folder
             configuration.messagesKeptInMemory = 0
-            return try await MockServer.start(configuration)
+            do {
+                return try await MockServer.start(configuration)
+            } catch var error as MockServerStartError where error.kind == .storeFolder {
+                error.hint =
+                    "the embedded mock keeps accepted messages under TMPDIR (\(folder.deletingLastPathComponent().path)); set TMPDIR to a writable folder"
+                throw error
+            }
         }
         servers[key] = task
         return try await task.value

@@ -299,6 +299,23 @@ struct CommandLineTests {
         #expect(confirmWithoutDomain.status == 2)
     }
 
+    @Test func anEmbeddedMockWithoutAWritableTMPDIRSaysSoAndHowToFixIt() async throws {
+        let directory = try write(["s.yml": "name: x\nsteps:\n  - send: EHLO a\n"])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // A regular file as TMPDIR: no folder can be made under it, even by root (which ignores permissions).
+        let notAFolder = directory.appendingPathComponent("not-a-folder")
+        try Data().write(to: notAFolder)
+        let result = try await ProcessRunner.smtpScenario(
+            ["run", "s.yml", "--color", "never"],
+            environment: ["TMPDIR": notAFolder.path],
+            currentDirectory: directory
+        )
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("cannot create the message store folder \(notAFolder.path)/smtp-scenario-mock-"))
+        #expect(result.stdout.contains(": not a directory (the embedded mock keeps accepted messages under TMPDIR"))
+        #expect(result.stdout.contains("set TMPDIR to a writable folder)"))
+    }
+
     @Test func relayCheckTellsAuthenticationRequiredApart() async throws {
         let directory = try write(["auth.yaml": "# yaml-language-server: $schema=x\nrequire-auth: true\n"])
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -107,10 +107,15 @@ public final class MockServer: Sendable {
     ) async throws -> MockServer {
         let identity = try configuration.identity ?? TLSIdentity.selfSigned(hostname: configuration.policy.hostname)
         let tlsContext = try identity.serverContext()
-        let store = try MessageStore(
-            directory: configuration.storeDirectory,
-            memoryLimit: configuration.messagesKeptInMemory
-        )
+        let store: MessageStore
+        do {
+            store = try MessageStore(
+                directory: configuration.storeDirectory,
+                memoryLimit: configuration.messagesKeptInMemory
+            )
+        } catch {
+            throw MockServerStartError.storeFolder(configuration.storeDirectory?.path ?? "", error)
+        }
         // The server's own pool (one thread), not NIO's perpetual singleton: it stops with the server.
         let fileWriter = configuration.storeDirectory.map { _ in NIOThreadPool(numberOfThreads: 1) }
         fileWriter?.start()
@@ -160,6 +165,22 @@ public final class MockServer: Sendable {
     }
 
     private static func bind(
+        core: MockServerCore,
+        host: String,
+        port: Int,
+        implicitTLS: Bool,
+        group: any EventLoopGroup
+    )
+        async throws(MockServerStartError) -> Channel
+    {
+        do {
+            return try await listen(core: core, host: host, port: port, implicitTLS: implicitTLS, group: group)
+        } catch {
+            throw .listen(host: host, port: port, error)
+        }
+    }
+
+    private static func listen(
         core: MockServerCore,
         host: String,
         port: Int,
