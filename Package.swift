@@ -103,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "smtp-scenario",
             dependencies: [
-                "SMTPScenarioApp", "ScenarioLanguage", "ScenarioResults",
+                "SMTPScenarioApp", "ScenarioLanguage", "ScenarioResults", "Reports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -19,10 +19,10 @@ public struct ConsoleOutput: Sendable {
         self.err = err
     }
 
-    /// The process's standard output and error.
+    /// The process's standard output and error; a write that fails drops the stream rather than the process.
     public static let standard = ConsoleOutput(
-        out: { FileHandle.standardOutput.write(Data($0.utf8)) },
-        err: { FileHandle.standardError.write(Data($0.utf8)) }
+        out: { StandardStream.output.write($0) },
+        err: { StandardStream.error.write($0) }
     )
 }
 

@@ -110,7 +110,8 @@ enum AnnotationChoice: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// Runs a pipeline with the embedded mock available, stops the mock, and exits with the pipeline's code, or with
-/// 128 + the signal when SIGINT/SIGTERM interrupted it (its reports are written by then).
+/// 128 + the signal when SIGINT/SIGTERM interrupted it, 141 when standard output's reader went away, 74 when standard
+/// output could not be written (its reports are written by then).
 func runWithEmbeddedMock(
     dnsServer: DNSServer? = nil,
     _ body: @escaping @Sendable (EmbeddedMockResolver) async -> (exitCode: Int32, interrupted: Bool)
@@ -118,6 +119,6 @@ func runWithEmbeddedMock(
     let resolver = EmbeddedMockResolver(dnsServer: dnsServer)
     let outcome = await Interruption.run { await body(resolver) }
     await resolver.shutdown()
-    if let signal = outcome.signal { throw ExitCode(128 + signal) }
+    if let cause = outcome.cause { throw ExitCode(cause.exitStatus) }
     throw ExitCode(outcome.value.exitCode)
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Reports
 import SMTPScenarioApp
 
 /// `smtp-scenario record`.
@@ -83,7 +84,7 @@ struct RecordCommand: AsyncParsableCommand {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 terminal?.restore()
-                FileHandle.standardError.write(Data("\ninterrupted: nothing was written\n".utf8))
+                StandardStream.error.write("\ninterrupted: nothing was written\n")
                 Foundation.exit(128 + number)
             }
             source.resume()

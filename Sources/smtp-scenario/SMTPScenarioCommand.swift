@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Reports
 import SMTPScenarioApp
 
 /// `smtp-scenario`: declarative SMTP test scenarios.
@@ -9,6 +10,9 @@ struct SMTPScenarioCommand: AsyncParsableCommand {
 
     /// `run --list --json` prints the listing as JSON on standard output: a bare `--json` there means `--json -`.
     static func main() async {
+        // A reader that goes away (`| head`) makes a write fail with EPIPE, which the output layer handles (the run
+        // ends and still writes its reports), instead of killing the process before anything is written.
+        signal(SIGPIPE, SIG_IGN)
         var arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "run", arguments.contains("--list"), let json = arguments.firstIndex(of: "--json"),
             json + 1 == arguments.count || arguments[json + 1].hasPrefix("-") && arguments[json + 1] != "-"
@@ -36,7 +40,7 @@ struct SMTPScenarioCommand: AsyncParsableCommand {
     /// table), not ArgumentParser's 64.
     static func fail(_ error: Error, in command: ParsableCommand.Type) -> Never {
         if command.exitCode(for: error) == .validationFailure {
-            FileHandle.standardError.write(Data((command.fullMessage(for: error) + "\n").utf8))
+            StandardStream.error.write(command.fullMessage(for: error) + "\n")
             Foundation.exit(2)
         }
         command.exit(withError: error)

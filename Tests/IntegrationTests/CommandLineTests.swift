@@ -316,6 +316,41 @@ struct CommandLineTests {
         #expect(result.stdout.contains("set TMPDIR to a writable folder)"))
     }
 
+    /// `run | head -1`: once the reader has gone, the run ends as on Ctrl-C and still writes its other reports (it
+    /// crashed in Foundation's FileHandle.write before, leaving no report).
+    @Test func standardOutputWithoutAReaderEndsTheRunAndTheReportsAreStillWritten() async throws {
+        let directory = try write([
+            "s.yml":
+                "name: x\nmatrix:\n  n: [\((1...50).map(String.init).joined(separator: ", "))]\nsteps:\n  - send: EHLO a\n"
+        ])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try await ProcessRunner.smtpScenario(
+            ["run", "s.yml", "--jobs", "1", "--junit", "r.xml", "--color", "never"],
+            currentDirectory: directory,
+            closedStandardOutput: true
+        )
+        #expect(result.status == 141, "\(result.stderr)")
+        #expect(!result.stderr.contains("Fatal error"), "\(result.stderr)")
+        // Killed by SIGPIPE would also be 141, but would leave no report.
+        let junit = try String(contentsOf: directory.appendingPathComponent("r.xml"), encoding: .utf8)
+        #expect(junit.contains("tests=\"50\""))
+        #expect(junit.contains("interrupted"))
+    }
+
+    @Test func standardOutputThatCannotBeWrittenEndsTheRunWith74AndSaysWhy() async throws {
+        let directory = try write(["s.yml": "name: x\nsteps:\n  - send: EHLO a\n"])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try await ProcessRunner.run(
+            "/bin/sh",
+            ["-c", "exec \"$0\" run s.yml --junit r.xml --color never > /dev/full", Paths.binary.path],
+            currentDirectory: directory
+        )
+        #expect(result.status == 74, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("cannot write standard output: no space left on device; finishing reports"))
+        let junit = try String(contentsOf: directory.appendingPathComponent("r.xml"), encoding: .utf8)
+        #expect(junit.contains("tests=\"1\""))
+    }
+
     @Test func relayCheckTellsAuthenticationRequiredApart() async throws {
         let directory = try write(["auth.yaml": "# yaml-language-server: $schema=x\nrequire-auth: true\n"])
         defer { try? FileManager.default.removeItem(at: directory) }

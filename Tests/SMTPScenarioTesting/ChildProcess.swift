@@ -8,12 +8,15 @@ final class ChildProcess: @unchecked Sendable {
     let pid: pid_t
 
     /// Starts `executable` with `arguments`; output and errors go to `output` (a file path), input is /dev/null.
+    /// With `closedStandardOutput`, standard output is instead a pipe whose reading end is already closed, so the
+    /// first write to it fails with EPIPE, deterministically (`| head` whose reader has gone).
     init(
         _ executable: String,
         _ arguments: [String],
         environment: [String: String],
         currentDirectory: String?,
-        output: String
+        output: String,
+        closedStandardOutput: Bool = false
     ) throws {
         var argv = [executable] + arguments
         var path = executable
@@ -26,8 +29,20 @@ final class ChildProcess: @unchecked Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var pipeEnds: [Int32] = [-1, -1]
+        if closedStandardOutput {
+            // Close-on-exec, so no other child spawned meanwhile keeps an end; dup2 onto 1 clears it for this one.
+            guard systemPipe2(&pipeEnds, O_CLOEXEC) == 0 else {
+                throw FixtureError(description: "pipe2: \(String(cString: strerror(errno)))")
+            }
+            close(pipeEnds[0])
+            posix_spawn_file_actions_addopen(&actions, 2, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
+        defer { if pipeEnds[1] >= 0 { close(pipeEnds[1]) } }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -70,3 +85,8 @@ final class ChildProcess: @unchecked Sendable {
     /// Sends a signal (ignored if it already exited).
     func signal(_ number: Int32) { kill(pid, number) }
 }
+
+/// glibc's pipe2, which the Glibc module does not import (it needs _GNU_SOURCE): both ends close-on-exec from the
+/// start, so no child that another test spawns at the same moment inherits the reading end.
+@_silgen_name("pipe2")
+private func systemPipe2(_ ends: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32

@@ -11,12 +11,14 @@ public struct ProcessResult: Sendable {
 
 public enum ProcessRunner {
     /// Runs `executable` with `arguments`; kills it after `timeout`.
+    /// With `closedStandardOutput`, its standard output is a pipe nobody reads (``ProcessResult/stdout`` is empty).
     public static func run(
         _ executable: String,
         _ arguments: [String],
         environment: [String: String]? = nil,
         currentDirectory: URL? = nil,
-        timeout: Duration = .seconds(120)
+        timeout: Duration = .seconds(120),
+        closedStandardOutput: Bool = false
     ) async throws -> ProcessResult {
         let directory = try Paths.temporaryDirectory("process-output")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -29,7 +31,8 @@ public enum ProcessRunner {
             shellArguments,
             environment: ProcessInfo.processInfo.environment.merging(environment ?? [:]) { $1 },
             currentDirectory: currentDirectory?.path,
-            output: output
+            output: output,
+            closedStandardOutput: closedStandardOutput
         )
         let killer = Task {
             try await Task.sleep(for: timeout)
@@ -49,14 +52,16 @@ public enum ProcessRunner {
         _ arguments: [String],
         environment: [String: String]? = nil,
         currentDirectory: URL? = Paths.repositoryRoot,
-        timeout: Duration = .seconds(120)
+        timeout: Duration = .seconds(120),
+        closedStandardOutput: Bool = false
     ) async throws -> ProcessResult {
         try await run(
             Paths.binary.path,
             arguments,
             environment: environment,
             currentDirectory: currentDirectory,
-            timeout: timeout
+            timeout: timeout,
+            closedStandardOutput: closedStandardOutput
         )
     }
 

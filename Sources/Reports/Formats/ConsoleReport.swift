@@ -25,10 +25,8 @@ public actor ConsoleReport: Reporter {
         self.write = write
     }
 
-    /// Writes to standard output and flushes, so lines appear as scenarios finish.
-    public static let standardOutput: @Sendable (String) -> Void = { text in
-        FileHandle.standardOutput.write(Data(text.utf8))
-    }
+    /// Writes to standard output at once (no buffer), so lines appear as scenarios finish.
+    public static let standardOutput: @Sendable (String) -> Void = { text in StandardStream.output.write(text) }
 
     /// Prints one scenario's line (and its failure detail).
     public func scenarioFinished(_ result: ScenarioResult) {

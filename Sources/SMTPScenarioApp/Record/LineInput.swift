@@ -1,4 +1,5 @@
 import Foundation
+import Reports
 
 /// Where `record` reads what the user types: a terminal (line editing and history through libedit) or any
 /// other standard input (a pipe, a file), line by line.
@@ -30,7 +31,7 @@ public final class StandardInput: LineInput {
     public func secret(prompt: String) async -> String? {
         guard isTerminal else { return nil }
         return await Self.blocking {
-            FileHandle.standardOutput.write(Data(prompt.utf8))
+            StandardStream.output.write(prompt)
             var saved = termios()
             tcgetattr(STDIN_FILENO, &saved)
             var silent = saved
@@ -38,7 +39,7 @@ public final class StandardInput: LineInput {
             tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
             defer {
                 tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved)
-                FileHandle.standardOutput.write(Data("\n".utf8))
+                StandardStream.output.write("\n")
             }
             return readLine(strippingNewline: true)
         }
