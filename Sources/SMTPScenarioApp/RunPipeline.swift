@@ -5,6 +5,7 @@ import Reports
 import ScenarioLanguage
 import ScenarioResults
 import ScenarioRunner
+import Synchronization
 
 /// Where the pipeline writes: standard output for reports, standard error for diagnostics.
 public struct ConsoleOutput: Sendable {
@@ -99,6 +100,24 @@ public enum ExitCode {
     public static let failure: Int32 = 1
     /// Bad usage or invalid scenario files: nothing was run.
     public static let usage: Int32 = 2
+    /// A report file (or standard output) could not be written: the run's result is not all on record (EX_IOERR).
+    public static let outputFailed: Int32 = 74
+}
+
+/// Whether any report file failed to be written during a run, so the run cannot end with 0 while its JUnit file
+/// is missing.
+final class ReportWriteFailures: Sendable {
+    private let count = Atomic<Int>(0)
+
+    /// `output` whose error lines also count as failed report writes (reporters send only those there).
+    func counting(_ output: ConsoleOutput) -> ConsoleOutput {
+        ConsoleOutput(out: output.out) { [self] line in
+            count.add(1, ordering: .relaxed)
+            output.err(line)
+        }
+    }
+
+    var any: Bool { count.load(ordering: .relaxed) > 0 }
 }
 
 /// The `run` and `validate` pipelines: files -> compiled plan -> run -> console and JUnit reports.
@@ -218,8 +237,9 @@ public enum RunPipeline {
         return true
     }
 
-    /// `smtp-scenario run`. Returns the exit code (0, 1, 2) and whether the run was interrupted; the caller maps
-    /// an interruption to 130/143 after this returns with the reports written.
+    /// `smtp-scenario run`. Returns the exit code (0, 1, 2, or 74 when a report file could not be written) and
+    /// whether the run was interrupted; the caller maps an interruption to 130/143 after this returns with the
+    /// reports written.
     public static func run(
         _ configuration: RunConfiguration,
         resolver: any ServerResolver,
@@ -228,7 +248,8 @@ public enum RunPipeline {
         guard let loaded = load(paths: configuration.paths, options: configuration.compile, output: output) else {
             return (ExitCode.usage, false)
         }
-        let reportOutputs = fileReporters(configuration, output: output)
+        let reportFailures = ReportWriteFailures()
+        let reportOutputs = fileReporters(configuration, output: reportFailures.counting(output))
         if loaded.hasErrors {
             let failures = compileFailures(loaded.compilations)
             for reporter in reportOutputs { await reporter.compilationFailed(failures, at: Date()) }
@@ -295,7 +316,7 @@ public enum RunPipeline {
             resolver: resolver,
             reporter: ReporterGroup(reporters)
         )
-        return (summary.exitCode, summary.interrupted)
+        return (reportFailures.any ? ExitCode.outputFailed : summary.exitCode, summary.interrupted)
     }
 
     /// The reporters beside the console: report files and CI annotations.

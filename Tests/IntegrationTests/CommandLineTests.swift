@@ -351,6 +351,32 @@ struct CommandLineTests {
         #expect(junit.contains("tests=\"1\""))
     }
 
+    /// A report that cannot be written whole (a full disk; here a file size limit of 1 MiB, which also stops its
+    /// spill to a temporary file) is an error that names the file and the reason, and the run's exit status says
+    /// so: it crashed in Foundation's FileHandle.write before, leaving a temporary file behind.
+    @Test func aReportThatCannotBeWrittenIsNamedAndTheRunExits74() async throws {
+        let count = 3000  // about 2 MB of JUnit, spilled past 1 MiB
+        let directory = try write([
+            "s.yml":
+                "name: x\nmatrix:\n  n: [\((1...count).map(String.init).joined(separator: ","))]\nsteps:\n  - send: EHLO a\n"
+        ])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try await ProcessRunner.run(
+            "/bin/sh",
+            [
+                "-c", "trap '' XFSZ; ulimit -f 1024; exec \"$0\" run s.yml --junit r.xml --color never > /dev/null",
+                Paths.binary.path,
+            ],
+            environment: ["TMPDIR": directory.path],
+            currentDirectory: directory
+        )
+        #expect(result.status == 74, "\(result.stderr)")
+        #expect(result.stderr.contains("error: JUnit report: cannot write r.xml: file too large"), "\(result.stderr)")
+        #expect(!result.stderr.contains("Fatal error"))
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        #expect(left == ["s.yml"], "no report, no temporary file left: \(left)")
+    }
+
     @Test func relayCheckTellsAuthenticationRequiredApart() async throws {
         let directory = try write(["auth.yaml": "# yaml-language-server: $schema=x\nrequire-auth: true\n"])
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import ScenarioResults
 
 /// Why a mock server could not start, in the words an operator acts on: what failed, the system's reason, and
 /// what to do about it when that is known.
@@ -62,16 +63,11 @@ public struct MockServerStartError: Error, CustomStringConvertible {
 
     /// The errno behind `error`: NIO's IOError, or the POSIX error under a Foundation file error.
     private static func errorNumber(_ error: Error) -> Int32? {
-        if let io = error as? IOError { return io.errnoCode }
-        if let posix = error as? POSIXError { return posix.code.rawValue }
-        guard let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? any Error else { return nil }
-        let posix = underlying as NSError
-        return posix.domain == NSPOSIXErrorDomain ? Int32(posix.code) : nil
+        (error as? IOError)?.errnoCode ?? SystemError.code(of: error)
     }
 
     /// `permission denied` rather than `bind(descriptor:ptr:bytes:): Permission denied) (errno: 13)`.
     private static func reason(_ error: Error, code: Int32?) -> String {
-        guard let code else { return "\(error)" }
-        return String(cString: strerror(code)).lowercased()
+        code.map(SystemError.describe) ?? "\(error)"
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ScenarioResults
 
 /// Text appended piece by piece, kept in memory up to a threshold and spilled to a temporary file beyond it, so
 /// a report of a run of any size holds at most the threshold in memory.
@@ -10,6 +11,8 @@ final class SpillBuffer {
     private var memory: [UInt8] = []
     private var file: FileHandle?
     private var fileURL: URL?
+    /// A spill failed (a full disk, a file size limit): everything from then on stays in memory.
+    private var spillFailed = false
     /// Bytes appended so far.
     private(set) var count = 0
 
@@ -28,6 +31,7 @@ final class SpillBuffer {
     }
 
     private func spill() {
+        guard !spillFailed else { return }
         if file == nil {
             let url = FileManager.default.temporaryDirectory
                 .appendingPathComponent("smtp-scenario-report-\(UUID().uuidString).part")
@@ -37,8 +41,17 @@ final class SpillBuffer {
             file = handle
             fileURL = url
         }
-        file?.write(Data(memory))
-        memory.removeAll(keepingCapacity: true)
+        guard let file else { return }
+        // FileHandle.write(_:) traps on a failed write; this one throws. A partial write is cut off again, so the
+        // file holds exactly what was spilled before and the rest stays in memory, in order.
+        let spilled = (try? file.offset()) ?? 0
+        do {
+            try file.write(contentsOf: memory)
+            memory.removeAll(keepingCapacity: true)
+        } catch {
+            spillFailed = true
+            try? file.truncate(atOffset: spilled)
+        }
     }
 
     /// Writes everything appended, in order, to `sink`, in chunks.
@@ -80,15 +93,28 @@ public struct AtomicFile {
         guard FileManager.default.createFile(atPath: temporary.path, contents: nil),
             let handle = try? FileHandle(forWritingTo: temporary)
         else { return "cannot write \(temporary.path)" }
-        produce { handle.write($0) }
+        // FileHandle.write(_:) traps on a failed write (a full disk, a file size limit); this one throws, and the
+        // first failure ends the file.
+        var failure: Error?
+        produce { data in
+            guard failure == nil else { return }
+            do { try handle.write(contentsOf: data) } catch { failure = error }
+        }
+        if let failure {
+            try? handle.close()
+            try? FileManager.default.removeItem(at: temporary)
+            return "cannot write \(path): \(SystemError.reason(failure))"
+        }
         do {
             try handle.close()
-            if rename(temporary.path, url.path) != 0 {
-                throw CocoaError(.fileWriteUnknown)
-            }
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            return "cannot write \(path): \(String(cString: strerror(errno)))"
+            return "cannot write \(path): \(SystemError.reason(error))"
+        }
+        if rename(temporary.path, url.path) != 0 {
+            let reason = SystemError.describe(errno)
+            try? FileManager.default.removeItem(at: temporary)
+            return "cannot write \(path): \(reason)"
         }
         return nil
     }
