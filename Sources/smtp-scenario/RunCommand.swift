@@ -13,7 +13,8 @@ struct RunCommand: AsyncParsableCommand {
 
             Exit codes: 0 all passed (skips allowed), 1 a scenario failed or could not run, 2 usage error or \
             invalid scenario files (nothing was run), 130/143 interrupted by SIGINT/SIGTERM (reports still written), \
-            141/74 standard output closed by its reader or not writable (the run ends; reports still written).
+            141 standard output closed by its reader (the run ends; reports still written), 74 a report file or \
+            standard output could not be written.
 
             Example:
               smtp-scenario run scenarios/ --server 127.0.0.1:2525 --junit report.xml
