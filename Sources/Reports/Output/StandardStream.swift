@@ -17,7 +17,7 @@ public enum StandardStream: Sendable {
     /// Standard error: diagnostics and notes.
     case error
 
-    /// One bit per stream that failed: `1 << rawValue`.
+    /// One bit per stream that failed (`bit`: 1 for output, 2 for error).
     private static let failedStreams = Atomic<UInt8>(0)
     private static let outputFailureHandler = Mutex<(@Sendable (Int32) -> Void)?>(nil)
 
