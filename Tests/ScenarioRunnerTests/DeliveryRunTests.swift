@@ -279,4 +279,28 @@ struct DeliveryRunTests {
         #expect(scenario.outcome == .passed, "\(transcript)")
         #expect(transcript.contains("# delivered in Maildir \(maildir.path): from <sender@example.net>"))
     }
+
+    /// A message the mock cannot store is refused with 452 4.3.1, as a real MTA refuses what it cannot queue; it
+    /// answered "250 queued as" before, for a message that was nowhere.
+    @Test func aMessageTheMockCannotStoreIsRefusedWith452() async throws {
+        let store = try Paths.temporaryDirectory("vanishing-store")
+        let result = try await Harness.withMock(store: store) { mock in
+            // The store's folder is gone (as on a disk that fails): writing the file fails, even as root.
+            try FileManager.default.removeItem(at: store)
+            return try await Harness.run(
+                """
+                name: unstored
+                steps:
+                \(Self.envelope)
+                  - send: DATA
+                  - data: "Subject: lost\\n\\nx"
+                    expect: {code: 452, text: /not stored/}
+                """,
+                endpoint: Harness.endpoint(of: mock)
+            )
+        }
+        let scenario = result.allResults[0]
+        #expect(scenario.outcome == .passed, "\(scenario.transcript.rendered())")
+        #expect(scenario.transcript.rendered().contains("S: 452 4.3.1 Insufficient system storage"))
+    }
 }

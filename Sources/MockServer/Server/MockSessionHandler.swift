@@ -317,11 +317,25 @@ final class MockSessionHandler: ChannelDuplexHandler {
             stored.assumeIsolated().whenComplete { [self] result in
                 if case .failure(let error) = result {
                     core.log("\(clientDescription) cannot store message \(message.id): \(error)")
+                    refuseUnstoredMessage()
                 }
                 paused = false
                 process(context: context)
             }
         }
+    }
+
+    /// A message whose file could not be written was not accepted: its "queued as" reply, next in the queue, becomes
+    /// 452 4.3.1 (RFC 5321 4.2.3, RFC 3463 "mail system full"), as a real MTA answers when it cannot queue.
+    private func refuseUnstoredMessage() {
+        guard
+            let index = queue.firstIndex(where: {
+                if case .action(.reply(let reply)) = $0 { reply.code == 250 } else { false }
+            })
+        else { return }
+        queue[index] = .action(
+            .reply(ServerReply(452, "4.3.1", "Insufficient system storage: the message was not stored"))
+        )
     }
 
     private func startTLS(context: ChannelHandlerContext) {

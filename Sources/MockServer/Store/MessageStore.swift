@@ -31,17 +31,24 @@ public final class MessageStore: Sendable {
         return try writeFile(message)
     }
 
-    /// Stores `message` from an event loop: in memory at once, and its file (when there is a directory) written on
-    /// `pool`, so that a slow disk never stalls the loop and the other sessions it serves. The future completes on
-    /// `eventLoop` once the file is in place.
+    /// Stores `message` from an event loop: its file (when there is a directory) written on `pool`, so that a slow
+    /// disk never stalls the loop and the other sessions it serves, and kept in memory once that file is in place.
+    /// The future completes on `eventLoop` then; it fails when the file could not be written, and the message is
+    /// not kept at all (the session refuses it).
     public func store(
         _ message: StoredMessage,
         on pool: NIOThreadPool,
         eventLoop: any EventLoop
     ) -> EventLoopFuture<URL?> {
-        keepInMemory(message)
-        guard directory != nil else { return eventLoop.makeSucceededFuture(nil) }
-        return pool.runIfActive(eventLoop: eventLoop) { try self.writeFile(message) }
+        guard directory != nil else {
+            keepInMemory(message)
+            return eventLoop.makeSucceededFuture(nil)
+        }
+        return pool.runIfActive(eventLoop: eventLoop) {
+            let file = try self.writeFile(message)
+            self.keepInMemory(message)
+            return file
+        }
     }
 
     private func keepInMemory(_ message: StoredMessage) {
