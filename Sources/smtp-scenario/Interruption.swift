@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import NIOConcurrencyHelpers
 import Reports
+import ScenarioResults
 
 /// Ctrl-C and SIGTERM: the first cancels the running work (which still writes its reports); a second exits at once.
 /// Standard output that fails (its reader went away, `| head`; a full disk) ends the work the same way: nothing
@@ -54,8 +55,9 @@ enum Interruption {
         }
         StandardStream.whenOutputFails { error in
             guard cancel(.outputFailed(errno: error)), error != EPIPE else { return }
-            let reason = String(cString: strerror(error)).lowercased()
-            StandardStream.error.write("cannot write standard output: \(reason); finishing reports\n")
+            StandardStream.error.write(
+                "cannot write standard output: \(SystemError.describe(error)); finishing reports\n"
+            )
         }
         let task = Task { await body() }
         work.withLockedValue { $0 = task }

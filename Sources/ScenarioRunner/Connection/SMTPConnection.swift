@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import SMTPWire
+import ScenarioResults
 
 /// A client connection to an SMTP server: write bytes, read one reply at a time with a deadline, upgrade to TLS.
 ///
@@ -93,7 +94,7 @@ final class SMTPConnection: Sendable {
     /// `connection refused` rather than NIO's `connection reset (error set): Connection refused) (errno: 111)`.
     private static func describeSocketError(_ error: Error) -> String {
         guard let io = error as? IOError else { return "\(error)" }
-        return String(cString: strerror(io.errnoCode)).lowercased()
+        return SystemError.describe(io.errnoCode)
     }
 
     /// Writes and flushes `bytes` and waits until they are written.
