@@ -16,6 +16,18 @@ struct DeliveryRunTests {
           - send: RCPT TO:<bob@example.com>
         """
 
+    /// A fresh, empty Maildir (new/, cur/, tmp/) in a temporary folder.
+    private static func maildir(_ name: String) throws -> URL {
+        let maildir = try Paths.temporaryDirectory(name)
+        for sub in ["new", "cur", "tmp"] {
+            try FileManager.default.createDirectory(
+                at: maildir.appendingPathComponent(sub),
+                withIntermediateDirectories: true
+            )
+        }
+        return maildir
+    }
+
     @Test func aMessageSentWithDATAIsFoundAndChecked() async throws {
         let result = try await Harness.run(
             """
@@ -188,14 +200,8 @@ struct DeliveryRunTests {
     }
 
     @Test func aMaildirIsWatchedForServersThatDeliverLocally() async throws {
-        let maildir = try Paths.temporaryDirectory("maildir")
+        let maildir = try Self.maildir("maildir")
         let store = try Paths.temporaryDirectory("maildir-store")
-        for sub in ["new", "cur", "tmp"] {
-            try FileManager.default.createDirectory(
-                at: maildir.appendingPathComponent(sub),
-                withIntermediateDirectories: true
-            )
-        }
         let yaml = """
             name: maildir
             steps:
@@ -235,13 +241,7 @@ struct DeliveryRunTests {
     /// was pending counts; counted from the 250's arrival (minus the one second of slack for coarse clocks), a
     /// reply 1.5 s late hid the file and the step failed.
     @Test func aFileDeliveredBeforeASlowReplyIsFound() async throws {
-        let maildir = try Paths.temporaryDirectory("maildir-slow")
-        for sub in ["new", "cur", "tmp"] {
-            try FileManager.default.createDirectory(
-                at: maildir.appendingPathComponent(sub),
-                withIntermediateDirectories: true
-            )
-        }
+        let maildir = try Self.maildir("maildir-slow")
         let delivered = maildir.appendingPathComponent("new/1.slow")
         let (result, _) = try await runScripted(
             """
