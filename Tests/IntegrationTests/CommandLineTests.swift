@@ -335,6 +335,8 @@ struct CommandLineTests {
         let junit = try String(contentsOf: directory.appendingPathComponent("r.xml"), encoding: .utf8)
         #expect(junit.contains("tests=\"50\""))
         #expect(junit.contains("interrupted"))
+        let validation = try await JUnitValidation.validate(directory.appendingPathComponent("r.xml"))
+        #expect(validation.ok, "\(validation.output)")
     }
 
     @Test func standardOutputThatCannotBeWrittenEndsTheRunWith74AndSaysWhy() async throws {
@@ -349,6 +351,8 @@ struct CommandLineTests {
         #expect(result.stderr.contains("cannot write standard output: no space left on device; finishing reports"))
         let junit = try String(contentsOf: directory.appendingPathComponent("r.xml"), encoding: .utf8)
         #expect(junit.contains("tests=\"1\""))
+        let validation = try await JUnitValidation.validate(directory.appendingPathComponent("r.xml"))
+        #expect(validation.ok, "\(validation.output)")
     }
 
     /// A report that cannot be written whole (a full disk; here a file size limit of 1 MiB, which also stops its
