@@ -192,9 +192,17 @@ public final class MockServer: Sendable {
         let limits = core.policy.limits
         // One event loop accepts and serves every session of a listener: a session handed to another loop costs
         // a cross-thread wake-up per connection (smtp-source at one session: +27% sessions/s with one loop).
-        return try await ServerBootstrap(group: group.next())
+        let channel = try await ServerBootstrap(group: group.next())
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(
+                        AcceptPause(),
+                        ListenerErrorLog(action: "cannot accept connections", log: { core.log($0) })
+                    )
+                }
+            }
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -215,6 +223,14 @@ public final class MockServer: Sendable {
             }
             .bind(host: host, port: port)
             .get()
+        // After NIO's accept handler, which reports a connection whose set-up failed (an option the system
+        // refused, a failed initializer) only as an error on the listener, after closing the connection.
+        try await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.addHandler(
+                ListenerErrorLog(action: "closed a new connection during set-up", log: { core.log($0) })
+            )
+        }.get()
+        return channel
     }
 
     /// Stops listening and closes every listener, then stops the thread that writes message files (a session
