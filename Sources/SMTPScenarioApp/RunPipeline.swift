@@ -286,7 +286,9 @@ public enum RunPipeline {
             )
         }
         var options = RunOptions()
-        options.jobs = max(1, configuration.jobs)
+        let (jobs, warning) = DescriptorLimit.clamp(jobs: max(1, configuration.jobs))
+        if let warning { output.err(warning) }
+        options.jobs = jobs
         options.extraSecrets = Array(configuration.compile.secrets.values)
         options.shard = configuration.shard?.description
         options.maxConnectionsPerServer = configuration.maxConnectionsPerServer

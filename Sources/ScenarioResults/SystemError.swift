@@ -19,3 +19,14 @@ public enum SystemError {
     /// The system's reason for `error` when there is one, else the error as Swift prints it.
     public static func reason(_ error: Error) -> String { code(of: error).map(describe) ?? "\(error)" }
 }
+
+extension SystemError {
+    /// The process's limit on open file descriptors (the soft limit, which `ulimit -n` shows); nil when unlimited
+    /// or unreadable. Messages about `too many open files` quote it.
+    public static var descriptorLimit: Int? {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max
+        else { return nil }
+        return Int(clamping: limit.rlim_cur)
+    }
+}

@@ -13,6 +13,7 @@ struct SMTPScenarioCommand: AsyncParsableCommand {
         // A reader that goes away (`| head`) makes a write fail with EPIPE, which the output layer handles (the run
         // ends and still writes its reports), instead of killing the process before anything is written.
         signal(SIGPIPE, SIG_IGN)
+        DescriptorLimit.raise()
         var arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "run", arguments.contains("--list"), let json = arguments.firstIndex(of: "--json"),
             json + 1 == arguments.count || arguments[json + 1].hasPrefix("-") && arguments[json + 1] != "-"

@@ -381,6 +381,51 @@ struct CommandLineTests {
         #expect(left == ["s.yml"], "no report, no temporary file left: \(left)")
     }
 
+    /// `--jobs` beyond what the file descriptor limit holds runs fewer at once, with a warning, instead of failing
+    /// the scenarios that found no descriptor for their connection (175 of 200 failed with `too many open files`
+    /// at `ulimit -n 40`, `--jobs 100`).
+    @Test func jobsBeyondTheDescriptorLimitRunFewerAtOnceWithAWarning() async throws {
+        let directory = try write([
+            "s.yml":
+                "name: x\nmatrix:\n  n: [\((1...300).map(String.init).joined(separator: ","))]\nsteps:\n  - send: EHLO a\n"
+        ])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try await ProcessRunner.run(
+            "/bin/sh",
+            ["-c", "ulimit -n 100; exec \"$0\" run s.yml --jobs 500 --color never", Paths.binary.path],
+            currentDirectory: directory
+        )
+        #expect(result.status == 0, "\(result.stdout.suffix(2000))")
+        #expect(result.stdout.contains("300 passed, 0 failed"))
+        #expect(
+            result.stderr
+                == "warning: --jobs 500 needs up to 1064 open files, above this process's limit of 100 (`ulimit -n`, "
+                + "already raised to its hard limit): running 18 scenarios at a time\n"
+        )
+    }
+
+    /// A low soft limit (1,024 by default) is raised to the hard limit at start, so `--jobs` in the hundreds runs
+    /// as asked without the user raising it.
+    @Test func theSoftDescriptorLimitIsRaisedToTheHardLimit() async throws {
+        var limit = rlimit()
+        #expect(getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        let jobs = min(200, (Int(clamping: limit.rlim_max) - 64) / 2)
+        try #require(jobs > 50, "the hard limit \(limit.rlim_max) is too low for this test")
+        let directory = try write([
+            "s.yml":
+                "name: x\nmatrix:\n  n: [\((1...300).map(String.init).joined(separator: ","))]\nsteps:\n  - send: EHLO a\n"
+        ])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try await ProcessRunner.run(
+            "/bin/sh",
+            ["-c", "ulimit -S -n 40; exec \"$0\" run s.yml --jobs \(jobs) --color never", Paths.binary.path],
+            currentDirectory: directory
+        )
+        #expect(result.status == 0, "\(result.stdout.suffix(2000))")
+        #expect(result.stdout.contains("300 passed, 0 failed"))
+        #expect(result.stderr.isEmpty, "\(result.stderr)")
+    }
+
     @Test func relayCheckTellsAuthenticationRequiredApart() async throws {
         let directory = try write(["auth.yaml": "# yaml-language-server: $schema=x\nrequire-auth: true\n"])
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -75,8 +75,7 @@ final class ListenerErrorLog: ChannelInboundHandler {
         let text = SystemError.describe(code)
         switch code {
         case EMFILE:
-            var limit = rlimit()
-            let soft = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 ? " \(limit.rlim_cur)" : ""
+            let soft = SystemError.descriptorLimit.map { " \($0)" } ?? ""
             return "\(text) (this process's file descriptor limit\(soft) is reached: raise it with `ulimit -n`, or "
                 + "lower `limits: max-connections`; accepting resumes as connections close)"
         case ENFILE: return "\(text) (the system's file limit is reached; accepting resumes as files close)"
