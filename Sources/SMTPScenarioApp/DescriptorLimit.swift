@@ -19,19 +19,30 @@ public enum DescriptorLimit {
         _ = setrlimit(resource, &limit)
     }
 
-    /// How many scenarios may run at once within `limit` descriptors: each holds up to two (its connection, and
-    /// the other end of it when the target is the embedded mock, which runs in this process).
-    static func jobs(fitting limit: Int) -> Int { max(1, (limit - reserve) / 2) }
+    /// How many scenarios may run at once within `limit` descriptors, `open` of them in use already: each holds
+    /// up to two (its connection, and the other end of it when the target is the embedded mock, which runs in this
+    /// process).
+    static func jobs(fitting limit: Int, open: Int) -> Int { max(1, (limit - open - reserve) / 2) }
+
+    /// Descriptors open now (the entries of /proc/self/fd, less the one reading it); 0 when unreadable.
+    static func openCount() -> Int {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return 0 }
+        return max(0, entries.count - 1)
+    }
 
     /// `requested` lowered to what fits within the process's descriptor limit, with the warning to print when it
     /// had to be lowered. Running out of descriptors part-way would fail every scenario that could not connect.
-    static func clamp(jobs requested: Int, limit: Int? = SystemError.descriptorLimit) -> (jobs: Int, warning: String?) {
-        guard let limit, requested > jobs(fitting: limit) else { return (requested, nil) }
-        let fitting = jobs(fitting: limit)
+    static func clamp(
+        jobs requested: Int,
+        limit: Int? = SystemError.descriptorLimit,
+        open: Int = openCount()
+    ) -> (jobs: Int, warning: String?) {
+        guard let limit, requested > jobs(fitting: limit, open: open) else { return (requested, nil) }
+        let fitting = jobs(fitting: limit, open: open)
         return (
             fitting,
-            "warning: --jobs \(requested) needs up to \(requested * 2 + reserve) open files, above this process's "
-                + "limit of \(limit) (`ulimit -n`, already raised to its hard limit): running \(fitting) "
+            "warning: --jobs \(requested) needs up to \(requested * 2 + open + reserve) open files, above this "
+                + "process's limit of \(limit) (`ulimit -n`, already raised to its hard limit): running \(fitting) "
                 + "scenario\(fitting == 1 ? "" : "s") at a time\n"
         )
     }

@@ -43,6 +43,12 @@ final class ChildProcess: @unchecked Sendable {
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         }
         defer { if pipeEnds[1] >= 0 { close(pipeEnds[1]) } }
+        // Only the three standard streams: whatever else the test process has open (hundreds of sockets and files
+        // while the suites run in parallel, not all close-on-exec) is not the child's, and would count against
+        // a descriptor limit a test sets for it.
+        guard systemAddCloseFrom(&actions, 3) == 0 else {
+            throw FixtureError(description: "posix_spawn_file_actions_addclosefrom_np failed")
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -90,3 +96,8 @@ final class ChildProcess: @unchecked Sendable {
 /// start, so no child that another test spawns at the same moment inherits the reading end.
 @_silgen_name("pipe2")
 private func systemPipe2(_ ends: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
+
+/// glibc's (2.34 and later) request that the child close every descriptor from `lowest` up, which the Glibc module
+/// does not import either.
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+private func systemAddCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ lowest: Int32) -> Int32
