@@ -114,6 +114,29 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("--rate must be between 0.01 and 10000 connections per second")
         }
         if json == "-", !list { throw ValidationError("--json - (standard output) goes with --list only") }
+        try validateReportFiles()
+    }
+
+    /// Each report a file of its own, and none of them a scenario file given to run, which writing the report would
+    /// destroy; both are found before anything runs rather than after the run has overwritten one.
+    private func validateReportFiles() throws {
+        let reports = [("--junit", junit), ("--json", list ? nil : json), ("--tap", tap), ("--html", html)]
+            .compactMap { option, path in path.map { (option: option, path: $0) } }
+        func file(_ path: String) -> String {
+            URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        }
+        for (index, report) in reports.enumerated() {
+            if let earlier = reports[..<index].first(where: { file($0.path) == file(report.path) }) {
+                throw ValidationError(
+                    "\(earlier.option) \(earlier.path) and \(report.option) \(report.path) name the same file: each report needs its own"
+                )
+            }
+            if let input = paths.first(where: { file($0) == file(report.path) }) {
+                throw ValidationError(
+                    "\(report.option) \(report.path) is the scenario file \(input): writing the report would overwrite it"
+                )
+            }
+        }
     }
 
     func run() async throws {

@@ -74,6 +74,38 @@ struct CommandLineTests {
         #expect(overridden.status == 0, "\(overridden.stdout)\(overridden.stderr)")
     }
 
+    /// Two reports on one file, or a report on a scenario file given to run, are usage errors before anything runs:
+    /// the run wrote both reports to the one file, and overwrote the scenario file with its report.
+    @Test func aReportFileThatIsAnotherReportOrAScenarioFileIsAUsageError() async throws {
+        let scenario = "name: x\nsteps: [{send: EHLO a}]\n"
+        let directory = try write(["s.yaml": scenario])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let twice = try await ProcessRunner.smtpScenario(
+            ["run", "s.yaml", "--junit", "out/r.xml", "--json", "./out/../out/r.xml"],
+            currentDirectory: directory
+        )
+        #expect(twice.status == 2)
+        #expect(
+            twice.stderr.contains(
+                "--junit out/r.xml and --json ./out/../out/r.xml name the same file: each report needs its own"
+            ),
+            "\(twice.stderr)"
+        )
+        let overwriting = try await ProcessRunner.smtpScenario(
+            ["run", "s.yaml", "--html", "\(directory.path)/s.yaml"],
+            currentDirectory: directory
+        )
+        #expect(overwriting.status == 2)
+        #expect(
+            overwriting.stderr.contains(
+                "--html \(directory.path)/s.yaml is the scenario file s.yaml: writing the report would overwrite it"
+            ),
+            "\(overwriting.stderr)"
+        )
+        #expect(try String(contentsOf: directory.appendingPathComponent("s.yaml"), encoding: .utf8) == scenario)
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("out").path))
+    }
+
     @Test func librariesAreCheckedAndCountedApart() async throws {
         let directory = try write([
             "lib/g.yaml": "groups:\n  hello: {steps: [{send: EHLO a, expect: 250}]}\n",
