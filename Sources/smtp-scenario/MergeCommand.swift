@@ -8,7 +8,7 @@ struct MergeCommand: ParsableCommand {
         abstract: "Merge the JUnit or JSON reports of several shards into one.",
         discussion: """
             Counts are summed and every testcase is kept once; inputs that overlap (the same testcase twice) or \
-            are not reports of one format are refused (exit 2).
+            are not reports of one format are refused (exit 2); an OUT that cannot be written is exit 74.
 
             Example:
               smtp-scenario merge report.xml shard-1.xml shard-2.xml shard-3.xml shard-4.xml

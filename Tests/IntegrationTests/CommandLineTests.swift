@@ -106,6 +106,30 @@ struct CommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("out").path))
     }
 
+    /// `merge` names an input it cannot read and an output it cannot write with the system's reason; the output
+    /// failure exits 74, as `run` does for a report, and leaves no temporary file.
+    @Test func mergeNamesWhatItCannotReadOrWrite() async throws {
+        let directory = try write(["s.yaml": "name: x\nsteps: [{send: EHLO a}]\n", "blocker": "a file\n"])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let run = try await ProcessRunner.smtpScenario(
+            ["run", "s.yaml", "--junit", "r.xml"],
+            currentDirectory: directory
+        )
+        #expect(run.status == 0)
+        let intoAFile = try await ProcessRunner.smtpScenario(
+            ["merge", "blocker/out.xml", "r.xml"],
+            currentDirectory: directory
+        )
+        #expect(intoAFile.status == 74)
+        #expect(intoAFile.stderr.hasPrefix("error: cannot write blocker/out.xml: "), "\(intoAFile.stderr)")
+        #expect(intoAFile.stderr.hasSuffix("/blocker is a file, not a folder\n"), "\(intoAFile.stderr)")
+        let missing = try await ProcessRunner.smtpScenario(["merge", "out.xml", "no.xml"], currentDirectory: directory)
+        #expect(missing.status == 2)
+        #expect(missing.stderr == "error: cannot read no.xml: no such file or directory\n")
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        #expect(left == ["blocker", "r.xml", "s.yaml"])
+    }
+
     @Test func librariesAreCheckedAndCountedApart() async throws {
         let directory = try write([
             "lib/g.yaml": "groups:\n  hello: {steps: [{send: EHLO a, expect: 250}]}\n",

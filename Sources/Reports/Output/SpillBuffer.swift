@@ -84,15 +84,19 @@ public struct AtomicFile {
     public func write(_ produce: ((Data) -> Void) -> Void) -> String? {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent()
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), !isFolder.boolValue {
+            return "cannot write \(path): \(folder.path) is a file, not a folder"
+        }
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
-            return "cannot create \(folder.path): \(error.localizedDescription)"
+            return "cannot create \(folder.path): \(SystemError.reason(error))"
         }
         let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil),
-            let handle = try? FileHandle(forWritingTo: temporary)
-        else { return "cannot write \(temporary.path)" }
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        guard descriptor >= 0 else { return "cannot write \(path): \(SystemError.describe(errno))" }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         // FileHandle.write(_:) traps on a failed write (a full disk, a file size limit); this one throws, and the
         // first failure ends the file.
         var failure: Error?
