@@ -6,8 +6,13 @@ public enum ExplainPipeline {
     /// Explains `input` on `output.out`; 0 when it starts with a code, 2 otherwise.
     public static func run(_ input: String, output: ConsoleOutput) -> Int32 {
         guard let explanation = StatusCodeRegistry.explain(input) else {
+            // Quoted with control bytes escaped and at most 80 bytes of it: the text is often pasted from a log.
+            let bytes = Array(input.utf8)
+            let quoted =
+                ByteEscaping.escaped(bytes.prefix(80))
+                + (bytes.count > 80 ? "... (\(bytes.count) bytes)" : "")
             output.err(
-                "error: \"\(input)\" starts with neither a reply code (200-599) nor an enhanced status code (such as 5.7.1)\n"
+                "error: \"\(quoted)\" starts with neither a reply code (200-599) nor an enhanced status code (such as 5.7.1)\n"
             )
             return ExitCode.usage
         }

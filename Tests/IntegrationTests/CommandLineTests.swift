@@ -130,6 +130,24 @@ struct CommandLineTests {
         #expect(left == ["blocker", "r.xml", "s.yaml"])
     }
 
+    /// `explain` of text without a code quotes it escaped and cut at 80 bytes: it is often pasted from a log, and
+    /// was echoed whole (100,000 bytes back for 100,000 in) with its control bytes raw to the terminal.
+    @Test func explainQuotesTextWithoutACodeEscapedAndCut() async throws {
+        let long = try await ProcessRunner.smtpScenario(["explain", String(repeating: "x", count: 100_000)])
+        #expect(long.status == 2)
+        #expect(
+            long.stderr
+                == "error: \"\(String(repeating: "x", count: 80))... (100000 bytes)\" starts with neither a reply "
+                + "code (200-599) nor an enhanced status code (such as 5.7.1)\n"
+        )
+        let control = try await ProcessRunner.smtpScenario(["explain", "ok\u{1B}[2J"])
+        #expect(control.status == 2)
+        #expect(control.stderr.hasPrefix("error: \"ok\\x1b[2J\" starts with neither"), "\(control.stderr)")
+        let good = try await ProcessRunner.smtpScenario(["explain", "550 5.7.1 Relay access denied"])
+        #expect(good.status == 0)
+        #expect(good.stdout.contains("5.7.1  Delivery not authorized, message refused (RFC 3463)"))
+    }
+
     @Test func librariesAreCheckedAndCountedApart() async throws {
         let directory = try write([
             "lib/g.yaml": "groups:\n  hello: {steps: [{send: EHLO a, expect: 250}]}\n",
