@@ -372,22 +372,8 @@ actor ScenarioExecution {
         timeout: Duration,
         at site: Site
     ) throws(Stop) -> Reply? {
-        let waited = DurationSyntax.format(timeout)
-        let expectedCodes: [String]
-        var expectedChecks: [String: String] = [:]
-        switch expectation {
-        case .reply(let wanted):
-            expectedCodes = wanted.codes.map(\.description)
-            expectedChecks = ReplyCheck.checks(of: wanted, lookup: lookup)
-        case .closed:
-            expectedCodes = []
-            expectedChecks = ["event": "closed"]
-        case .nothing:
-            expectedCodes = []
-            expectedChecks = ["event": "nothing"]
-        case .noReply:
-            expectedCodes = []
-        }
+        // What a failure reports is put together only when there is one: most replies meet their expectation.
+        var waited: String { DurationSyntax.format(timeout) }
         func stop(
             _ kind: StepFailure.Kind,
             _ expected: String?,
@@ -397,6 +383,21 @@ actor ScenarioExecution {
             event: String? = nil,
             check: String = "event"
         ) -> Stop {
+            let expectedCodes: [String]
+            var expectedChecks: [String: String] = [:]
+            switch expectation {
+            case .reply(let wanted):
+                expectedCodes = wanted.codes.map(\.description)
+                expectedChecks = ReplyCheck.checks(of: wanted, lookup: lookup)
+            case .closed:
+                expectedCodes = []
+                expectedChecks = ["event": "closed"]
+            case .nothing:
+                expectedCodes = []
+                expectedChecks = ["event": "nothing"]
+            case .noReply:
+                expectedCodes = []
+            }
             let mismatch = Mismatch(
                 expectedCodes: expectedCodes,
                 expectedChecks: expectedChecks,
@@ -525,8 +526,8 @@ actor ScenarioExecution {
 
     /// Milliseconds since the scenario started.
     var elapsed: Int {
-        let duration = ContinuousClock.now - start
-        return Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+        let (seconds, attoseconds) = (ContinuousClock.now - start).components
+        return Int(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 
     /// Keeps the record of `step`, run at `site`: its verdict, and the time since `started` (zero when the step
