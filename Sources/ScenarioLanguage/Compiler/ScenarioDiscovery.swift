@@ -9,8 +9,9 @@ public enum ScenarioDiscovery {
         public var description: String { "no such file or folder: \(path)" }
     }
 
-    /// Expands `paths`: files are kept as given (any extension), folders are searched recursively for
-    /// `*.yaml`/`*.yml`, sorted by path. Duplicates are dropped, keeping the first.
+    /// Expands `paths`: files are kept as given (any extension, and any kind: `run <(generate)` reads a pipe),
+    /// folders are searched recursively for regular files (or links to them) named `*.yaml`/`*.yml`, sorted by
+    /// path. Duplicates are dropped, keeping the first.
     public static func files(in paths: [String]) throws(MissingPath) -> [String] {
         var result: [String] = []
         var seen = Set<String>()
@@ -25,11 +26,7 @@ public enum ScenarioDiscovery {
                 while let relative = enumerator?.nextObject() as? String {
                     guard relative.hasSuffix(".yaml") || relative.hasSuffix(".yml") else { continue }
                     let full = base + "/" + relative
-                    var childIsDirectory: ObjCBool = false
-                    if fileManager.fileExists(atPath: full, isDirectory: &childIsDirectory), !childIsDirectory.boolValue
-                    {
-                        found.append(full)
-                    }
+                    if isRegularFile(full) { found.append(full) }
                 }
                 found.sort()
             } else {
@@ -41,5 +38,12 @@ public enum ScenarioDiscovery {
             }
         }
         return result
+    }
+
+    /// Whether `path` is a regular file, a link followed. A named pipe or a device found in a folder is not read:
+    /// opening a pipe waits for a writer that may never come, and a device may never end.
+    private static func isRegularFile(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFREG
     }
 }
