@@ -98,6 +98,11 @@ struct RecordTests {
         )
         #expect(unreachable.status == 1)
         #expect(unreachable.stderr.contains("nothing was written"), "\(unreachable.stderr)")
+        // Said once: the failure was shown as the session's note and again as the step's problem.
+        #expect(
+            unreachable.stdout == "# connect to 127.0.0.1:\(port) failed: 127.0.0.1: connection refused\n",
+            "\(unreachable.stdout)"
+        )
         let left = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         #expect(!left.contains("none.yaml"))
         #expect(!left.contains { $0.hasSuffix(".tmp") })

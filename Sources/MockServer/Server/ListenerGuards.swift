@@ -68,8 +68,8 @@ final class ListenerErrorLog: ChannelInboundHandler {
         log("\(listener) \(text)")
     }
 
-    /// `too many open files (limit 64; ...)` rather than NIO's `accept(descriptor:addr:len:): Too many open files
-    /// (errno: 24)`.
+    /// `too many open files (this process's file descriptor limit 64 is reached: ...)` rather than NIO's
+    /// `accept(descriptor:addr:len:): Too many open files (errno: 24)`.
     static func reason(_ error: Error) -> String {
         guard let code = (error as? IOError)?.errnoCode else { return SystemError.reason(error) }
         let text = SystemError.describe(code)

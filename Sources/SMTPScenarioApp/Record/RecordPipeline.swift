@@ -341,6 +341,11 @@ final class Recorder {
                 output.out("# \(entry.text)\n")
             }
         }
-        if let problem = outcome.problem, outcome.reply == nil { output.out("# \(problem)\n") }
+        // A problem the session already noted (a failed connect) is not said twice.
+        if let problem = outcome.problem, outcome.reply == nil,
+            !outcome.entries.contains(where: { $0.direction == .note && $0.text == problem })
+        {
+            output.out("# \(problem)\n")
+        }
     }
 }
