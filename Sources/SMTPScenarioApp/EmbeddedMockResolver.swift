@@ -1,6 +1,7 @@
 import Foundation
 import LocatedYAML
 import MockServer
+import SMTPWire
 import ScenarioLanguage
 import ScenarioRunner
 
@@ -39,7 +40,7 @@ public actor EmbeddedMockResolver: ServerResolver, StoredMessageLookup {
             return Endpoint(
                 host: server.host,
                 port: server.port,
-                displayName: "\(name) (\(server.host):\(server.port))",
+                displayName: "\(name) (\(HostPort.text(server.host, server.port)))",
                 trustedCertificateSHA256: server.identity.fingerprintSHA256
             )
         }

@@ -1,5 +1,6 @@
 import Foundation
 import MockServer
+import SMTPWire
 import ScenarioLanguage
 
 /// `smtp-scenario serve`: the mock server standalone, for testing mail clients and applications. Loads the policy
@@ -42,8 +43,8 @@ public enum ServePipeline {
             return ExitCode.usage
         }
         let host = server.host
-        var banner = "smtp-scenario mock server listening on \(host):\(server.port)"
-        if let tlsPort = server.implicitTLSPort { banner += ", implicit TLS on \(host):\(tlsPort)" }
+        var banner = "smtp-scenario mock server listening on \(HostPort.text(host, server.port))"
+        if let tlsPort = server.implicitTLSPort { banner += ", implicit TLS on \(HostPort.text(host, tlsPort))" }
         banner += "\nTLS certificate SHA-256 fingerprint: \(server.identity.fingerprintHex)\n"
         if let store = configuration.storeDirectory { banner += "storing accepted messages in \(store)\n" }
         output.out(banner)

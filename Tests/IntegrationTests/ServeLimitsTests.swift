@@ -3,8 +3,8 @@ import SMTPScenarioTesting
 import Testing
 
 /// `serve` past its file descriptor limit: it says so, waits instead of spinning, and serves again once
-/// connections close.
-@Suite("serve out of file descriptors", .timeLimit(.minutes(1)))
+/// connections close. And `serve` and `run` on IPv6 loopback.
+@Suite("serve at its limits and on IPv6", .timeLimit(.minutes(1)))
 struct ServeLimitsTests {
     /// User plus system CPU time of `pid` so far, in clock ticks (1/100 s).
     private func cpuTicks(_ pid: Int32) throws -> Int {
@@ -46,6 +46,48 @@ struct ServeLimitsTests {
             #expect(late.readReplies(1).first?.hasPrefix("220 ") == true, "served again once descriptors are free")
             late.send("QUIT\r\n")
             #expect(late.readReplies(2).last?.hasPrefix("221 ") == true)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    /// On IPv6 every address is written `[::1]:PORT`: the banner, the session log and the transcript said
+    /// `::1:PORT`, whose colons run into the port's.
+    @Test func ipv6AddressesAreWrittenInBrackets() async throws {
+        let probe = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        var loopback = sockaddr_in6()
+        loopback.sin6_family = sa_family_t(AF_INET6)
+        loopback.sin6_addr = in6addr_loopback
+        let bound = withUnsafePointer(to: &loopback) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+            }
+        }
+        close(probe)
+        if bound != 0 { try Test.cancel("this machine has no IPv6 loopback") }
+
+        let port = try Ports.free()
+        let server = try BackgroundProcess(Paths.binary.path, ["serve", "--listen", "[::1]:\(port)"])
+        do {
+            try await server.waitForOutput(containing: "listening on [::1]:\(port)\n")
+            let directory = try Paths.temporaryDirectory("ipv6")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try "name: v6\nsteps:\n  - {send: EHLO a, expect: 250}\n".write(
+                to: directory.appendingPathComponent("v6.yaml"),
+                atomically: true,
+                encoding: .utf8
+            )
+            let run = try await ProcessRunner.smtpScenario(
+                ["run", "v6.yaml", "--server", "[::1]:\(port)", "--json", "r.json"],
+                currentDirectory: directory
+            )
+            #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+            let report = try String(contentsOf: directory.appendingPathComponent("r.json"), encoding: .utf8)
+            #expect(report.contains("connected to [::1]:\(port)"), "\(report)")
+            let log = try await server.waitForOutput(containing: " helo=a ")
+            #expect(log.contains("\n20") && log.contains("Z [::1]:"), "\(log)")
         } catch {
             await server.stop()
             throw error

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SMTPWire
 import ScenarioResults
 
 /// Logs what goes wrong on a listener, which NIO otherwise drops without a word: an `accept` that fails (the
@@ -34,7 +35,7 @@ final class ListenerErrorLog: ChannelInboundHandler {
         // A client that gave up between its connect and our accept is no fault of the listener.
         if (error as? IOError)?.errnoCode == ECONNABORTED { return }
         if let address = context.localAddress, let ip = address.ipAddress, let port = address.port {
-            listener = ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+            listener = HostPort.text(ip, port)
         }
         if let last = lastLine, context.eventLoop.now - last < interval {
             heldBack += 1

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SMTPWire
 import ScenarioResults
 
 /// Why a mock server could not start, in the words an operator acts on: what failed, the system's reason, and
@@ -43,7 +44,7 @@ public struct MockServerStartError: Error, CustomStringConvertible {
             case EADDRNOTAVAIL: "no interface of this machine has that address"
             default: nil
             }
-        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let address = HostPort.text(host, port)
         return MockServerStartError(
             kind: .listen,
             action: "cannot listen on \(address)",

@@ -69,7 +69,9 @@ final class MockSessionHandler: ChannelDuplexHandler {
     func markTLSActive() { machine.tlsEstablished() }
 
     func channelActive(context: ChannelHandlerContext) {
-        if let remote = context.remoteAddress { clientDescription = "\(remote.ipAddress ?? "?"):\(remote.port ?? 0)" }
+        if let remote = context.remoteAddress {
+            clientDescription = HostPort.text(remote.ipAddress ?? "?", remote.port ?? 0)
+        }
         guard core.connectionOpened() else {
             var reply = ByteBuffer()
             ReplyEncoder.encode(

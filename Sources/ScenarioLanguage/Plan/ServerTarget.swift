@@ -1,4 +1,5 @@
 import Foundation
+import SMTPWire
 
 /// Where a scenario connects: a real server, or the embedded mock server.
 public enum ServerTarget: Sendable, Hashable, CustomStringConvertible {
@@ -20,8 +21,7 @@ public enum ServerTarget: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .remote(let host, let port, let tls):
-            let hostPart = host.contains(":") ? "[\(host)]" : host
-            return (tls ? "smtps://" : "") + "\(hostPart):\(port)"
+            return (tls ? "smtps://" : "") + HostPort.text(host, port)
         case .mock(nil): return "mock"
         case .mock(let file?): return "mock:\(file)"
         case .mx(let domain, let port): return "mx:\(domain)" + (port == 25 ? "" : ":\(port)")

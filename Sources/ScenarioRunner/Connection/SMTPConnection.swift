@@ -67,12 +67,12 @@ final class SMTPConnection: Sendable {
             return SMTPConnection(channel: channel, reader: reader, remoteIP: remoteIP)
         } catch {
             channel.close(promise: nil)
-            throw ConnectError(description: "connection to \(host):\(port) failed at once: \(error)")
+            throw ConnectError(description: "connection to \(HostPort.text(host, port)) failed at once: \(error)")
         }
     }
 
     private static func describe(_ error: Error, host: String, port: Int, timeout: Duration) -> String {
-        let target = "\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        let target = HostPort.text(host, port)
         switch error {
         case is ChannelError where "\(error)".contains("connectTimeout"):
             return "connect to \(target) timed out after \(timeout)"

@@ -194,11 +194,13 @@ actor ScenarioExecution {
         variables["server.ip"] = connection.remoteIP
         if target.candidates.isEmpty {
             note(
-                "connected to \(connection.remoteIP):\(target.port)"
+                "connected to \(HostPort.text(connection.remoteIP, target.port))"
                     + (target == endpoint ? "" : " (\(target.displayName))")
             )
         } else {
-            note("connected to MX host \(host) at \(connection.remoteIP):\(target.port) (\(target.displayName))")
+            note(
+                "connected to MX host \(host) at \(HostPort.text(connection.remoteIP, target.port)) (\(target.displayName))"
+            )
             mxHost = host
         }
         logger.debug("connected", metadata: ["server": "\(target.displayName)", "ip": "\(connection.remoteIP)"])
