@@ -148,6 +148,54 @@ struct CommandLineTests {
         #expect(good.stdout.contains("5.7.1  Delivery not authorized, message refused (RFC 3463)"))
     }
 
+    /// A report path that is a link keeps the link and replaces what it points to, and one that leads to a stream
+    /// (here through links to /proc/self/fd/1 and 2, as /dev/stdout is) is written in place, after what the console
+    /// wrote there. Before, a temporary file was renamed onto the path: the link became a plain file, and
+    /// `--junit /dev/stdout` replaced /dev/stdout itself (as root) or failed (as anyone else). The test uses links of
+    /// its own so that no version of the code can replace the machine's /dev/stdout.
+    @Test func aReportOnALinkOrAStreamIsWrittenThroughIt() async throws {
+        let directory = try write(["s.yaml": "name: x\nsteps: [{send: EHLO a}]\n", "target.xml": "old\n"])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let files = FileManager.default
+        try files.createSymbolicLink(
+            atPath: directory.appendingPathComponent("link.xml").path,
+            withDestinationPath: "target.xml"
+        )
+        try files.createSymbolicLink(
+            atPath: directory.appendingPathComponent("out").path,
+            withDestinationPath: "/proc/self/fd/1"
+        )
+        try files.createSymbolicLink(
+            atPath: directory.appendingPathComponent("err").path,
+            withDestinationPath: "/proc/self/fd/2"
+        )
+        let linked = try await ProcessRunner.smtpScenario(
+            ["run", "s.yaml", "--junit", "link.xml"],
+            currentDirectory: directory
+        )
+        #expect(linked.status == 0, "\(linked.stderr)")
+        #expect(
+            try files.destinationOfSymbolicLink(atPath: directory.appendingPathComponent("link.xml").path)
+                == "target.xml"
+        )
+        let target = try String(contentsOf: directory.appendingPathComponent("target.xml"), encoding: .utf8)
+        #expect(target.contains("<testsuites"))
+
+        let streamed = try await ProcessRunner.smtpScenario(
+            ["run", "s.yaml", "--junit", "out", "--json", "err", "--color", "never"],
+            currentDirectory: directory
+        )
+        #expect(streamed.status == 0, "\(streamed.stderr)")
+        #expect(
+            try files.destinationOfSymbolicLink(atPath: directory.appendingPathComponent("out").path)
+                == "/proc/self/fd/1"
+        )
+        let summary = try #require(streamed.stdout.range(of: "1 passed, 0 failed"))
+        let report = try #require(streamed.stdout.range(of: "<testsuites"), "\(streamed.stdout)")
+        #expect(summary.upperBound < report.lowerBound, "the report follows the console's output")
+        #expect(streamed.stderr.contains("\"scenarios\""), "\(streamed.stderr)")
+    }
+
     @Test func librariesAreCheckedAndCountedApart() async throws {
         let directory = try write([
             "lib/g.yaml": "groups:\n  hello: {steps: [{send: EHLO a, expect: 250}]}\n",

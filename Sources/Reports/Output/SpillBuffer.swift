@@ -73,7 +73,8 @@ final class SpillBuffer {
 }
 
 /// A file written in one piece: to a temporary name beside it, then renamed, so no reader (and no interrupted
-/// run) ever sees half of it.
+/// run) ever sees half of it. A path that names a stream rather than a file (`/dev/stdout`, `/dev/null`, a named
+/// pipe, a terminal) is written in place, and a symbolic link is followed, so the link stays and its target changes.
 public struct AtomicFile {
     let path: String
 
@@ -82,7 +83,9 @@ public struct AtomicFile {
 
     /// Writes the pieces `write` produces to `path`, atomically. Returns an error message, or nil.
     public func write(_ produce: ((Data) -> Void) -> Void) -> String? {
-        let url = URL(fileURLWithPath: path)
+        if isStream { return writeInPlace(produce) }
+        // Renaming onto a link would replace the link with a file; the file it points to is the one to replace.
+        let url = URL(fileURLWithPath: path).resolvingSymlinksInPath()
         let folder = url.deletingLastPathComponent()
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), !isFolder.boolValue {
@@ -96,6 +99,46 @@ public struct AtomicFile {
         let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
         guard descriptor >= 0 else { return "cannot write \(path): \(SystemError.describe(errno))" }
+        if let failure = write(produce, to: descriptor) {
+            try? FileManager.default.removeItem(at: temporary)
+            return failure
+        }
+        if rename(temporary.path, url.path) != 0 {
+            let reason = SystemError.describe(errno)
+            try? FileManager.default.removeItem(at: temporary)
+            return "cannot write \(path): \(reason)"
+        }
+        return nil
+    }
+
+    /// Whether `path` names a stream: something that exists and is not a regular file or a folder (a device, a
+    /// pipe, a socket), or a path that is or links through /dev or /proc, such as `/dev/stdout` when standard output
+    /// is a file. Renaming a temporary file onto one would replace it, for every other program too when run as root.
+    private var isStream: Bool {
+        var current = path
+        for _ in 0..<40 {
+            if current.hasPrefix("/dev/") || current.hasPrefix("/proc/") { return true }
+            guard let next = try? FileManager.default.destinationOfSymbolicLink(atPath: current) else { break }
+            current =
+                next.hasPrefix("/")
+                ? next : URL(fileURLWithPath: current).deletingLastPathComponent().appendingPathComponent(next).path
+        }
+        var status = stat()
+        guard stat(path, &status) == 0 else { return false }
+        let kind = status.st_mode & S_IFMT
+        return kind != S_IFREG && kind != S_IFDIR
+    }
+
+    /// Writes to the stream at `path` as it is, appending (so a report sent to `/dev/stdout` redirected to a file
+    /// follows what the console wrote there instead of overwriting it).
+    private func writeInPlace(_ produce: ((Data) -> Void) -> Void) -> String? {
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard descriptor >= 0 else { return "cannot write \(path): \(SystemError.describe(errno))" }
+        return write(produce, to: descriptor)
+    }
+
+    /// Writes the pieces to `descriptor` and closes it; an error message, or nil.
+    private func write(_ produce: ((Data) -> Void) -> Void, to descriptor: Int32) -> String? {
         let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         // FileHandle.write(_:) traps on a failed write (a full disk, a file size limit); this one throws, and the
         // first failure ends the file.
@@ -104,23 +147,12 @@ public struct AtomicFile {
             guard failure == nil else { return }
             do { try handle.write(contentsOf: data) } catch { failure = error }
         }
-        if let failure {
-            try? handle.close()
-            try? FileManager.default.removeItem(at: temporary)
-            return "cannot write \(path): \(SystemError.reason(failure))"
-        }
         do {
             try handle.close()
         } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            return "cannot write \(path): \(SystemError.reason(error))"
+            failure = failure ?? error
         }
-        if rename(temporary.path, url.path) != 0 {
-            let reason = SystemError.describe(errno)
-            try? FileManager.default.removeItem(at: temporary)
-            return "cannot write \(path): \(reason)"
-        }
-        return nil
+        return failure.map { "cannot write \(path): \(SystemError.reason($0))" }
     }
 }
 
