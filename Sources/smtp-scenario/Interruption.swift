@@ -24,8 +24,11 @@ enum Interruption {
     }
 
     /// Runs `body`, cancelling it on SIGINT, SIGTERM or failed standard output. Returns its value and what
-    /// cancelled it.
-    static func run<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> (value: T, cause: Cause?) {
+    /// cancelled it. `finishing` says what the cancelled work still does (a run writes its reports, serve stops).
+    static func run<T: Sendable>(
+        finishing: String = "finishing reports",
+        _ body: @escaping @Sendable () async -> T
+    ) async -> (value: T, cause: Cause?) {
         let received = NIOLockedValueBox<Cause?>(nil)
         // Set once the work has started; a cause that comes first (output failing at once) cancels it then.
         let work = NIOLockedValueBox<Task<T, Never>?>(nil)
@@ -45,7 +48,7 @@ enum Interruption {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 if cancel(.signal(number)) {
-                    StandardStream.error.write("\ninterrupted: finishing reports (press Ctrl-C again to quit now)\n")
+                    StandardStream.error.write("\ninterrupted: \(finishing) (press Ctrl-C again to quit now)\n")
                 } else {
                     exit(128 + number)
                 }
@@ -56,7 +59,7 @@ enum Interruption {
         StandardStream.whenOutputFails { error in
             guard cancel(.outputFailed(errno: error)), error != EPIPE else { return }
             StandardStream.error.write(
-                "cannot write standard output: \(SystemError.describe(error)); finishing reports\n"
+                "cannot write standard output: \(SystemError.describe(error)); \(finishing)\n"
             )
         }
         let task = Task { await body() }

@@ -47,7 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.certificateFile = tlsCert
         configuration.keyFile = tlsKey
         let finalConfiguration = configuration
-        let outcome = await Interruption.run {
+        let outcome = await Interruption.run(finishing: "stopping the server") {
             await ServePipeline.run(finalConfiguration, output: .standard) {
                 while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
             }

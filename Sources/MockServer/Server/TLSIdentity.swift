@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NIOSSL
+import ScenarioResults
 import SwiftASN1
 import X509
 
@@ -15,21 +16,72 @@ public struct TLSIdentity: Sendable {
     /// The leaf certificate in PEM, so clients can trust it as a CA file.
     public let leafPEM: String
 
-    /// Loads a PEM certificate chain and key (`--tls-cert`, `--tls-key`).
-    public static func load(certificateFile: String, keyFile: String) throws -> TLSIdentity {
-        let chain = try NIOSSLCertificate.fromPEMFile(certificateFile)
-        guard let leaf = chain.first else {
-            throw TLSIdentityError(description: "no certificate in \(certificateFile)")
+    /// Loads a PEM certificate chain and key (`--tls-cert`, `--tls-key`), checking that they belong together; the
+    /// errors name the file and what is wrong with it instead of NIOSSL's `failedToLoadCertificate`.
+    public static func load(certificateFile: String, keyFile: String) throws(TLSIdentityError) -> TLSIdentity {
+        let certificateBytes = try read(certificateFile, what: "certificate")
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMBytes(certificateBytes)
+        } catch {
+            throw TLSIdentityError(
+                description: "\(certificateFile) holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+            )
         }
-        let key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
-        let der = try leaf.toDERBytes()
-        let pem = try String(contentsOfFile: certificateFile, encoding: .utf8)
-        return TLSIdentity(
+        guard let leaf = chain.first else {
+            throw TLSIdentityError(
+                description: "\(certificateFile) holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+            )
+        }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(bytes: try read(keyFile, what: "key"), format: .pem)
+        } catch let error as TLSIdentityError {
+            throw error
+        } catch {
+            throw TLSIdentityError(description: "\(keyFile) holds no PEM private key, or one protected by a passphrase")
+        }
+        let der: [UInt8]
+        do {
+            der = try leaf.toDERBytes()
+        } catch {
+            throw TLSIdentityError(description: "the certificate in \(certificateFile) cannot be encoded: \(error)")
+        }
+        let identity = TLSIdentity(
             chain: chain,
             privateKey: key,
             fingerprintSHA256: Array(SHA256.hash(data: der)),
-            leafPEM: pem
+            leafPEM: String(decoding: certificateBytes, as: UTF8.self)
         )
+        // The TLS library checks here that the key is the certificate's; later it would fail every handshake.
+        do {
+            _ = try identity.serverContext()
+        } catch {
+            throw TLSIdentityError(
+                description: "the key in \(keyFile) does not belong to the certificate in \(certificateFile)"
+            )
+        }
+        return identity
+    }
+
+    /// A PEM file of at most 1 MiB (a chain of a few certificates is a few KiB; `/dev/zero` never ends).
+    private static func read(_ path: String, what: String) throws(TLSIdentityError) -> [UInt8] {
+        let limit = 1 << 20
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw TLSIdentityError(description: "cannot read the \(what) file \(path): \(SystemError.describe(errno))")
+        }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        let data: Data
+        do {
+            data = try handle.read(upToCount: limit + 1) ?? Data()
+        } catch {
+            throw TLSIdentityError(description: "cannot read the \(what) file \(path): \(SystemError.reason(error))")
+        }
+        guard data.count <= limit else {
+            throw TLSIdentityError(description: "the \(what) file \(path) is larger than 1 MiB, too large for PEM")
+        }
+        return Array(data)
     }
 
     /// Generates a self-signed P-256 certificate for `hostname`, `localhost`, 127.0.0.1 and ::1, valid 30 days.
