@@ -1,5 +1,6 @@
 import Foundation
 import MockServer
+import Reports
 import SMTPWire
 import ScenarioLanguage
 
@@ -32,9 +33,13 @@ public enum ServePipeline {
         output: ConsoleOutput,
         waitForStop: @Sendable () async -> Void
     ) async -> Int32 {
+        // Session lines go through a queue with a thread of its own: written straight from the event loop, a
+        // reader that stops reading (a paused pager, a stalled pipe) froze every session once its pipe was full.
+        let log = QueuedLineWriter(output: output.out)
+        defer { log.finish() }
         let server: MockServer
         do {
-            server = try await MockServer.start(try mockConfiguration(configuration, output: output))
+            server = try await MockServer.start(try mockConfiguration(configuration, output: output, log: log))
         } catch let error as UsageError {
             output.err("error: \(error.description)\n")
             return ExitCode.usage
@@ -47,9 +52,10 @@ public enum ServePipeline {
         if let tlsPort = server.implicitTLSPort { banner += ", implicit TLS on \(HostPort.text(host, tlsPort))" }
         banner += "\nTLS certificate SHA-256 fingerprint: \(server.identity.fingerprintHex)\n"
         if let store = configuration.storeDirectory { banner += "storing accepted messages in \(store)\n" }
-        output.out(banner)
+        log.write(banner)
         await waitForStop()
         await server.shutdown()
+        log.finish()
         output.out("stopped\n")
         return ExitCode.success
     }
@@ -61,7 +67,8 @@ public enum ServePipeline {
 
     static func mockConfiguration(
         _ configuration: Configuration,
-        output: ConsoleOutput
+        output: ConsoleOutput,
+        log: QueuedLineWriter
     ) throws -> MockServer.Configuration {
         guard case .remote(let host, let port, _)? = ServerTarget.parse(configuration.listen, relativeTo: ".") else {
             throw UsageError(description: "--listen \(configuration.listen) is not HOST:PORT")
@@ -101,8 +108,7 @@ public enum ServePipeline {
         }
         mock.storeDirectory = configuration.storeDirectory.map { URL(fileURLWithPath: $0) }
         mock.messagesKeptInMemory = 0
-        let out = output.out
-        mock.log = { line in out("\(timestamp()) \(line)\n") }
+        mock.log = { line in log.write("\(timestamp()) \(line)\n") }
         return mock
     }
 

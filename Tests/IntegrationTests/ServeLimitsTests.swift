@@ -94,4 +94,61 @@ struct ServeLimitsTests {
         }
         await server.stop()
     }
+
+    /// Reads what `descriptor` has until `done` says so or `timeout` passes; the text read.
+    private func read(_ descriptor: Int32, until done: (String) -> Bool, timeout: Duration) -> String {
+        var text = ""
+        let deadline = ContinuousClock.now + timeout
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while !done(text), ContinuousClock.now < deadline {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) > 0 else { continue }
+            let count = Glibc.read(descriptor, &buffer, buffer.count)
+            if count <= 0 { break }
+            text += String(decoding: buffer[..<count], as: UTF8.self)
+        }
+        return text
+    }
+
+    /// A reader that stops reading serve's output (a paused pager, a stalled `tee`) no longer stops the sessions:
+    /// each session line was written from the event loop, so once the pipe was full the next one blocked it and no
+    /// client got another greeting. Nothing is lost either: the lines wait and come out when the reader reads again.
+    @Test func anOutputNobodyReadsDoesNotStopTheSessions() async throws {
+        var ends: [Int32] = [-1, -1]
+        #expect(pipe(&ends) == 0)
+        defer { close(ends[0]) }
+        let port = try Ports.free()
+        let server = try BackgroundProcess(
+            Paths.binary.path,
+            ["serve", "--listen", "127.0.0.1:\(port)"],
+            standardOutput: ends[1]
+        )
+        close(ends[1])
+        let banner = read(ends[0], until: { $0.contains("fingerprint") }, timeout: .seconds(20))
+        do {
+            #expect(banner.contains("listening on 127.0.0.1:\(port)"), "\(banner)\n\(server.output)")
+            // About 110 bytes of log a session: 1,500 sessions are 165 KB, well past the pipe's 64 KiB.
+            let sessions = 1500
+            for session in 1...sessions {
+                let client = try RawClient(port: port)
+                let greeting = client.readReplies(1, timeout: .seconds(5)).first ?? ""
+                guard greeting.hasPrefix("220 ") else {
+                    Issue.record("session \(session) got no greeting (\(greeting)): the unread output stopped the mock")
+                    break
+                }
+                client.send("QUIT\r\n")
+                _ = client.readReplies(2, timeout: .seconds(5))
+            }
+            let log = read(
+                ends[0],
+                until: { $0.components(separatedBy: " helo=").count - 1 == sessions },
+                timeout: .seconds(20)
+            )
+            #expect(log.components(separatedBy: " helo=").count - 1 == sessions, "every session line, once read")
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
 }

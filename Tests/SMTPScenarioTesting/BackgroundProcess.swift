@@ -7,8 +7,14 @@ public final class BackgroundProcess: @unchecked Sendable {
     private let outputFile: URL
     private let exit: Task<Int32, Never>
 
-    /// Starts `executable` with `arguments`, standard output and error going to one file.
-    public init(_ executable: String, _ arguments: [String], currentDirectory: URL? = nil) throws {
+    /// Starts `executable` with `arguments`, standard output and error going to one file; with `standardOutput`,
+    /// standard output goes to that descriptor instead (a pipe the test reads, or leaves unread).
+    public init(
+        _ executable: String,
+        _ arguments: [String],
+        currentDirectory: URL? = nil,
+        standardOutput: Int32? = nil
+    ) throws {
         let directory = try Paths.temporaryDirectory("background")
         outputFile = directory.appendingPathComponent("output")
         let child = try ChildProcess(
@@ -16,7 +22,8 @@ public final class BackgroundProcess: @unchecked Sendable {
             arguments,
             environment: ProcessInfo.processInfo.environment,
             currentDirectory: currentDirectory?.path,
-            output: outputFile.path
+            output: outputFile.path,
+            standardOutput: standardOutput
         )
         self.child = child
         exit = Task { await child.wait() }

@@ -9,14 +9,16 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Starts `executable` with `arguments`; output and errors go to `output` (a file path), input is /dev/null.
     /// With `closedStandardOutput`, standard output is instead a pipe whose reading end is already closed, so the
-    /// first write to it fails with EPIPE, deterministically (`| head` whose reader has gone).
+    /// first write to it fails with EPIPE, deterministically (`| head` whose reader has gone). With
+    /// `standardOutput`, it is that descriptor (the writing end of a pipe the test holds), errors still to `output`.
     init(
         _ executable: String,
         _ arguments: [String],
         environment: [String: String],
         currentDirectory: String?,
         output: String,
-        closedStandardOutput: Bool = false
+        closedStandardOutput: Bool = false,
+        standardOutput: Int32? = nil
     ) throws {
         var argv = [executable] + arguments
         var path = executable
@@ -30,7 +32,10 @@ final class ChildProcess: @unchecked Sendable {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         var pipeEnds: [Int32] = [-1, -1]
-        if closedStandardOutput {
+        if let standardOutput {
+            posix_spawn_file_actions_addopen(&actions, 2, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, standardOutput, 1)
+        } else if closedStandardOutput {
             // Close-on-exec, so no other child spawned meanwhile keeps an end; dup2 onto 1 clears it for this one.
             guard systemPipe2(&pipeEnds, O_CLOEXEC) == 0 else {
                 throw FixtureError(description: "pipe2: \(String(cString: strerror(errno)))")
