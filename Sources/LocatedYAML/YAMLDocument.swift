@@ -75,7 +75,7 @@ public enum YAMLDocument {
     {
         let start = SourceLocation(file: displayPath, line: 1, column: 1)
         let bytes: [UInt8]
-        switch readFile(path, limit: limits.maxBytes) {
+        switch BoundedFile.read(path, limit: limits.maxBytes) {
         case .bytes(let read): bytes = read
         case .tooLarge(let size): throw tooLarge(size, limits: limits, at: start)
         case .unreadable: throw Diagnostic(.error, .unreadableFile, at: start, "cannot read the file")
@@ -112,41 +112,6 @@ public enum YAMLDocument {
             "the file is \(size) bytes, more than the limit of \(limits.maxBytes)",
             hint: "split it into several files"
         )
-    }
-
-    private enum FileRead {
-        case bytes([UInt8])
-        case tooLarge(Int)
-        case unreadable
-    }
-
-    /// The file's bytes with one open, one fstat and reads into a buffer of its size (a pipe, whose size reads as 0,
-    /// is read in 64 KiB steps). Foundation's attributes and contents calls cost about twenty system calls a file
-    /// (owner names, extended attributes), which a run of a thousand files paid a thousand times. At most `limit` + 1
-    /// bytes are read, so a file that grows after the fstat is still refused.
-    private static func readFile(_ path: String, limit: Int) -> FileRead {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return .unreadable }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT != S_IFDIR else { return .unreadable }
-        let size = Int(status.st_size)
-        if size > limit { return .tooLarge(size) }
-        var bytes = [UInt8](repeating: 0, count: size + 1)
-        var filled = 0
-        while filled < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { buffer in
-                read(descriptor, buffer.baseAddress! + filled, buffer.count - filled)
-            }
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { return .unreadable }
-            if count == 0 { break }
-            filled += count
-            if filled == bytes.count, filled <= limit { bytes.append(contentsOf: repeatElement(0, count: 64 * 1024)) }
-        }
-        if filled > limit { return .tooLarge(filled) }
-        bytes.removeLast(bytes.count - filled)
-        return .bytes(bytes)
     }
 }
 

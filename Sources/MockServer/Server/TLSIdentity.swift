@@ -20,15 +20,7 @@ public struct TLSIdentity: Sendable {
     /// errors name the file and what is wrong with it instead of NIOSSL's `failedToLoadCertificate`.
     public static func load(certificateFile: String, keyFile: String) throws(TLSIdentityError) -> TLSIdentity {
         let certificateBytes = try read(certificateFile, what: "certificate")
-        let chain: [NIOSSLCertificate]
-        do {
-            chain = try NIOSSLCertificate.fromPEMBytes(certificateBytes)
-        } catch {
-            throw TLSIdentityError(
-                description: "\(certificateFile) holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
-            )
-        }
-        guard let leaf = chain.first else {
+        guard let chain = try? NIOSSLCertificate.fromPEMBytes(certificateBytes), let leaf = chain.first else {
             throw TLSIdentityError(
                 description: "\(certificateFile) holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
             )
@@ -66,22 +58,14 @@ public struct TLSIdentity: Sendable {
 
     /// A PEM file of at most 1 MiB (a chain of a few certificates is a few KiB; `/dev/zero` never ends).
     private static func read(_ path: String, what: String) throws(TLSIdentityError) -> [UInt8] {
-        let limit = 1 << 20
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw TLSIdentityError(description: "cannot read the \(what) file \(path): \(SystemError.describe(errno))")
-        }
-        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-        let data: Data
-        do {
-            data = try handle.read(upToCount: limit + 1) ?? Data()
-        } catch {
-            throw TLSIdentityError(description: "cannot read the \(what) file \(path): \(SystemError.reason(error))")
-        }
-        guard data.count <= limit else {
+        switch BoundedFile.read(path, limit: 1 << 20) {
+        case .bytes(let bytes):
+            return bytes
+        case .tooLarge:
             throw TLSIdentityError(description: "the \(what) file \(path) is larger than 1 MiB, too large for PEM")
+        case .unreadable(let code):
+            throw TLSIdentityError(description: "cannot read the \(what) file \(path): \(SystemError.describe(code))")
         }
-        return Array(data)
     }
 
     /// Generates a self-signed P-256 certificate for `hostname`, `localhost`, 127.0.0.1 and ::1, valid 30 days.
