@@ -507,16 +507,7 @@ struct CommandLineTests {
     /// the scenarios that found no descriptor for their connection (175 of 200 failed with `too many open files`
     /// at `ulimit -n 40`, `--jobs 100`).
     @Test func jobsBeyondTheDescriptorLimitRunFewerAtOnceWithAWarning() async throws {
-        let directory = try write([
-            "s.yml":
-                "name: x\nmatrix:\n  n: [\((1...300).map(String.init).joined(separator: ","))]\nsteps:\n  - send: EHLO a\n"
-        ])
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try await ProcessRunner.run(
-            "/bin/sh",
-            ["-c", "ulimit -n 100; exec \"$0\" run s.yml --jobs 500 --color never", Paths.binary.path],
-            currentDirectory: directory
-        )
+        let result = try await runThreeHundredScenarios(jobs: 500, limit: "ulimit -n 100")
         #expect(result.status == 0, "\(result.stdout.suffix(2000))")
         #expect(result.stdout.contains("300 passed, 0 failed"))
         // Two descriptors a scenario, 64 kept free, and the few open at the start (standard streams and so on).
@@ -540,19 +531,25 @@ struct CommandLineTests {
         #expect(getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0)
         let jobs = min(200, (Int(clamping: limit.rlim_max) - 64) / 2)
         try #require(jobs > 50, "the hard limit \(limit.rlim_max) is too low for this test")
+        let result = try await runThreeHundredScenarios(jobs: jobs, limit: "ulimit -S -n 40")
+        #expect(result.status == 0, "\(result.stdout.suffix(2000))")
+        #expect(result.stdout.contains("300 passed, 0 failed"))
+        #expect(result.stderr.isEmpty, "\(result.stderr)")
+    }
+
+    /// 300 one-step scenarios against the embedded mock at `--jobs jobs`, run by a shell that first sets the
+    /// descriptor limit with `limit` (a `ulimit` command).
+    private func runThreeHundredScenarios(jobs: Int, limit: String) async throws -> ProcessResult {
         let directory = try write([
             "s.yml":
                 "name: x\nmatrix:\n  n: [\((1...300).map(String.init).joined(separator: ","))]\nsteps:\n  - send: EHLO a\n"
         ])
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try await ProcessRunner.run(
+        return try await ProcessRunner.run(
             "/bin/sh",
-            ["-c", "ulimit -S -n 40; exec \"$0\" run s.yml --jobs \(jobs) --color never", Paths.binary.path],
+            ["-c", "\(limit); exec \"$0\" run s.yml --jobs \(jobs) --color never", Paths.binary.path],
             currentDirectory: directory
         )
-        #expect(result.status == 0, "\(result.stdout.suffix(2000))")
-        #expect(result.stdout.contains("300 passed, 0 failed"))
-        #expect(result.stderr.isEmpty, "\(result.stderr)")
     }
 
     @Test func relayCheckTellsAuthenticationRequiredApart() async throws {
