@@ -116,6 +116,8 @@ struct CommandLineTests {
             currentDirectory: directory
         )
         #expect(run.status == 0)
+        let validation = try await JUnitValidation.validate(directory.appendingPathComponent("r.xml"))
+        #expect(validation.ok, "\(validation.output)")
         let intoAFile = try await ProcessRunner.smtpScenario(
             ["merge", "blocker/out.xml", "r.xml"],
             currentDirectory: directory
@@ -180,6 +182,8 @@ struct CommandLineTests {
         )
         let target = try String(contentsOf: directory.appendingPathComponent("target.xml"), encoding: .utf8)
         #expect(target.contains("<testsuites"))
+        let validation = try await JUnitValidation.validate(directory.appendingPathComponent("target.xml"))
+        #expect(validation.ok, "\(validation.output)")
 
         let streamed = try await ProcessRunner.smtpScenario(
             ["run", "s.yaml", "--junit", "out", "--json", "err", "--color", "never"],
