@@ -33,6 +33,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # importing run-all.py leaves no __pycache__ in the repository
 spec = importlib.util.spec_from_file_location("run_all", os.path.join(HERE, "run-all.py"))
 run_all = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(run_all)
