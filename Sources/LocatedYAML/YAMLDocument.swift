@@ -78,7 +78,9 @@ public enum YAMLDocument {
         switch BoundedFile.read(path, limit: limits.maxBytes) {
         case .bytes(let read): bytes = read
         case .tooLarge(let size): throw tooLarge(size, limits: limits, at: start)
-        case .unreadable: throw Diagnostic(.error, .unreadableFile, at: start, "cannot read the file")
+        case .unreadable(let code):
+            // The system's reason: a missing file, a folder, no permission, or a process out of descriptors.
+            throw Diagnostic(.error, .unreadableFile, at: start, "cannot read the file: \(SystemError.describe(code))")
         }
         // Checked, not kept: the composer reads the bytes themselves, so the file is in memory once while the
         // tree is built, not three times (bytes, a String, and the String's bytes).

@@ -1,5 +1,6 @@
 import Foundation
 import ScenarioResults
+import ScenarioRunner
 
 /// The process's budget of open file descriptors, which bounds how many scenarios can run at once.
 public enum DescriptorLimit {
@@ -28,6 +29,28 @@ public enum DescriptorLimit {
     static func openCount() -> Int {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return 0 }
         return max(0, entries.count - 1)
+    }
+
+    /// Descriptors needed beyond the event loops' before a first connection can be made: the Swift runtime's own
+    /// (Dispatch's poll and wake-up, the signal handlers'), a scenario file being read, and a connection to the
+    /// embedded mock with its listener, with room to spare. Below it a run could only fail every scenario.
+    static let startupMargin = 16
+
+    /// Why this process cannot start its event loops and open a connection within `limit` descriptors, `open` of
+    /// them in use already; nil when it can. Checked before the loops start, because NIO stops the process with a
+    /// fatal error (exit 132, no report) when it cannot create a loop's descriptors.
+    public static func startupProblem() -> String? {
+        startupProblem(limit: SystemError.descriptorLimit, open: openCount(), loops: EventLoopBudget.loops)
+    }
+
+    /// The check on given numbers: `limit` nil is no limit.
+    static func startupProblem(limit: Int?, open: Int, loops: Int) -> String? {
+        let needed = open + loops * EventLoopBudget.descriptorsPerLoop + startupMargin
+        guard let limit, limit < needed else { return nil }
+        return "error: too few file descriptors: this process may have \(limit) open (`ulimit -n`, already raised to "
+            + "its hard limit), and smtp-scenario needs at least \(needed) to start its \(loops) event "
+            + "loop\(loops == 1 ? "" : "s") and connect (\(open) \(open == 1 ? "is" : "are") open now); raise the "
+            + "limit, e.g. `ulimit -n 1024`\n"
     }
 
     /// `requested` lowered to what fits within the process's descriptor limit, with the warning to print when it

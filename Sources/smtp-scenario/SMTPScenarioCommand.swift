@@ -26,6 +26,11 @@ struct SMTPScenarioCommand: AsyncParsableCommand {
         } catch {
             fail(error, in: Self.self)
         }
+        if (command as? OpensConnections)?.opensConnections == true, let problem = DescriptorLimit.startupProblem() {
+            // EX_OSERR: the system cannot give what the run needs. Nothing has started yet.
+            StandardStream.error.write(problem)
+            Foundation.exit(71)
+        }
         do {
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
@@ -66,4 +71,27 @@ struct SMTPScenarioCommand: AsyncParsableCommand {
             ExplainCommand.self, RecordCommand.self,
         ]
     )
+}
+
+/// A subcommand that opens connections, and so starts the event loops: the process's open-file limit is checked
+/// before it runs (``DescriptorLimit/startupProblem()``).
+protocol OpensConnections: SendableMetatype {
+    /// False for a form of the command that connects nowhere (`run --list`).
+    var opensConnections: Bool { get }
+}
+
+extension RunCommand: OpensConnections {
+    var opensConnections: Bool { !list }
+}
+
+extension ServeCommand: OpensConnections {
+    var opensConnections: Bool { true }
+}
+
+extension RelayCheckCommand: OpensConnections {
+    var opensConnections: Bool { true }
+}
+
+extension RecordCommand: OpensConnections {
+    var opensConnections: Bool { true }
 }

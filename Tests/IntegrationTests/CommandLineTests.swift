@@ -541,6 +541,46 @@ struct CommandLineTests {
         #expect(result.stderr.isEmpty, "\(result.stderr)")
     }
 
+    /// Under an open-file limit too low for the event loops, NIO stopped the process with a fatal error (exit 132,
+    /// `epoll_create`/`eventfd`/`timerfd_create: Too many open files`) before anything ran. The commands that
+    /// connect now refuse with the numbers instead (exit 71), the ones that do not still work, and the minimum the
+    /// message names is enough to run a scenario against the embedded mock.
+    @Test func aDescriptorLimitTooLowForTheEventLoopsIsRefusedWithTheMinimum() async throws {
+        let directory = try write(["s.yml": "name: x\nsteps:\n  - send: EHLO a\n"])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func underLimit(_ limit: Int, _ arguments: String) async throws -> ProcessResult {
+            try await ProcessRunner.run(
+                "/bin/sh",
+                ["-c", "ulimit -n \(limit); exec \"$0\" \(arguments)", Paths.binary.path],
+                currentDirectory: directory
+            )
+        }
+        let refused = try await underLimit(12, "run s.yml --color never")
+        #expect(refused.status == 71, "\(refused.stderr)")
+        #expect(refused.stdout.isEmpty)
+        #expect(!refused.stderr.contains("Fatal error"))
+        let message = try #require(
+            try Regex(
+                #"^error: too few file descriptors: this process may have 12 open \(`ulimit -n`, already raised to its hard limit\), and smtp-scenario needs at least (\d+) to start its \d+ event loops? and connect \(\d+ (is|are) open now\); raise the limit, e\.g\. `ulimit -n 1024`\n$"#
+            ).wholeMatch(in: refused.stderr),
+            "\(refused.stderr)"
+        )
+        let minimum = try #require(Int(message.output[1].substring ?? ""))
+        let serve = try await underLimit(12, "serve --listen 127.0.0.1:0")
+        #expect(serve.status == 71, "\(serve.stderr)")
+        #expect(serve.stderr.hasPrefix("error: too few file descriptors"))
+
+        let listed = try await underLimit(12, "run --list s.yml")
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("s.yml:1 x"))
+        let validated = try await underLimit(12, "validate s.yml")
+        #expect(validated.status == 0, "\(validated.stderr)")
+
+        let atMinimum = try await underLimit(minimum, "run s.yml --color never")
+        #expect(atMinimum.status == 0, "\(atMinimum.stdout) \(atMinimum.stderr)")
+        #expect(atMinimum.stdout.contains("1 passed, 0 failed"))
+    }
+
     /// 300 one-step scenarios against the embedded mock at `--jobs jobs`, run by a shell that first sets the
     /// descriptor limit with `limit` (a `ulimit` command).
     private func runThreeHundredScenarios(jobs: Int, limit: String) async throws -> ProcessResult {

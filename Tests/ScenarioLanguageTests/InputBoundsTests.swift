@@ -166,8 +166,8 @@ struct InputBoundsTests {
         )
         #expect(loadError("latin1.yaml")?.message == "the file is not valid UTF-8")
         try FileManager.default.createDirectory(atPath: folder + "/dir.yaml", withIntermediateDirectories: false)
-        #expect(loadError("dir.yaml")?.message == "cannot read the file")
-        #expect(loadError("missing.yaml")?.message == "cannot read the file")
+        #expect(loadError("dir.yaml")?.message == "cannot read the file: is a directory")
+        #expect(loadError("missing.yaml")?.message == "cannot read the file: no such file or directory")
 
         let exact = "name: x\nsteps: []\n"
         #expect(FileManager.default.createFile(atPath: folder + "/ok.yaml", contents: Data(exact.utf8)))
