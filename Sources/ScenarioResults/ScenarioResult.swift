@@ -359,6 +359,14 @@ public struct ScenarioResult: Sendable, Hashable {
     /// The last step record that sent `verb` (`RCPT`), if any.
     public func lastStep(sending verb: String) -> StepRecord? { steps.last { $0.verb == verb } }
 
+    /// Whether the run was interrupted before this scenario started: it has no transcript at all. The report files
+    /// list such scenarios one by one (as `error` "interrupted"); the console and CI annotations only count them,
+    /// so Ctrl-C on a large suite does not print a block for every scenario that never ran.
+    public var interruptedBeforeStart: Bool {
+        guard case .failed(let failure) = outcome, failure.kind == .interrupted else { return false }
+        return transcript.entries.isEmpty
+    }
+
     /// The most attempts any `retry` of the scenario needed, when more than one.
     public var retriedAttempts: Int? {
         let most = steps.compactMap(\.attempts).max()

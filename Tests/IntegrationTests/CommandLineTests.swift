@@ -322,6 +322,7 @@ struct CommandLineTests {
         let directory = try write([
             "slow.yaml":
                 "suite: s\nscenarios:\n  - name: quick\n    steps: []\n  - name: slow\n    steps:\n      - wait: 60s\n"
+                + "  - name: later one\n    steps: []\n  - name: later two\n    steps: []\n"
         ])
         defer { try? FileManager.default.removeItem(at: directory) }
         let junit = directory.appendingPathComponent("report.xml")
@@ -332,24 +333,33 @@ struct CommandLineTests {
             Paths.binary.path,
             [
                 "run", "slow.yaml", "--junit", junit.path, "--json", json.path, "--tap", tap.path, "--html", html.path,
-                "--color", "never",
+                "--color", "never", "--jobs", "1", "--annotations", "github",
             ],
             currentDirectory: directory
         )
         try await run.waitForOutput(containing: "PASS  quick")
         #expect(await run.stop(signal: signal) == status)
         let xml = try String(contentsOf: junit, encoding: .utf8)
-        #expect(xml.contains(#"tests="2" failures="0" errors="1""#))
+        // The reports list every scenario, the two that never started included; the console shows the one that was
+        // running when the signal came, and counts the two in a line instead of a block each (a large suite
+        // interrupted early printed three lines for every scenario it never ran, and an annotation for each).
+        #expect(xml.contains(#"tests="4" failures="0" errors="3""#))
         #expect(xml.contains(#"<error type="Interrupted""#))
+        #expect(xml.contains(#"name="later two""#))
         #expect(try await JUnitValidation.validate(junit).ok)
-        #expect(run.output.contains("1 passed, 1 failed, 0 skipped (1 could not run)"))
+        #expect(run.output.contains("ERROR slow"))
+        #expect(run.output.contains("2 scenarios were not started: the run was interrupted\n"))
+        #expect(run.output.contains("1 passed, 3 failed, 0 skipped (3 could not run)"))
+        #expect(!run.output.contains("later"), "\(run.output)")
+        #expect(run.output.components(separatedBy: "::error ").count == 2, "one annotation, for slow: \(run.output)")
         // Every format is complete and in place (written to a temporary name, then renamed).
         let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: Any])
         #expect(object["interrupted"] as? Bool == true)
-        #expect((object["scenarios"] as? [Any])?.count == 2)
+        #expect((object["scenarios"] as? [Any])?.count == 4)
         #expect(try await ExternalValidators.validateJSON([json], schema: "results.schema.json").ok)
         let tapText = try String(contentsOf: tap, encoding: .utf8)
-        #expect(tapText.hasPrefix("TAP version 13\n1..2\nok 1 - s: quick\nnot ok 2 - s: slow\n"))
+        #expect(tapText.hasPrefix("TAP version 13\n1..4\nok 1 - s: quick\nnot ok 2 - s: slow\n"))
+        #expect(tapText.contains("not ok 4 - s: later two\n"))
         #expect(tapText.hasSuffix("# interrupted\n"))
         #expect(try String(contentsOf: html, encoding: .utf8).hasSuffix("</body></html>\n"))
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {

@@ -2,7 +2,7 @@ import Foundation
 import ScenarioResults
 
 /// The console view: one line per scenario as results come in (plan order), the expected-vs-got and transcript of
-/// every failure, and a summary line.
+/// every failure, and a summary line. Scenarios an interruption kept from starting are counted in one line.
 public actor ConsoleReport: Reporter {
     /// What to print and how.
     public struct Options: Sendable {
@@ -18,6 +18,8 @@ public actor ConsoleReport: Reporter {
     private let options: Options
     private let write: @Sendable (String) -> Void
     private var currentFile: String?
+    /// Scenarios the run was interrupted before, counted rather than printed.
+    private var notStarted = 0
 
     /// Creates a console report writing through `write` (standard output by default).
     public init(options: Options, write: @escaping @Sendable (String) -> Void = ConsoleReport.standardOutput) {
@@ -30,6 +32,10 @@ public actor ConsoleReport: Reporter {
 
     /// Prints one scenario's line (and its failure detail).
     public func scenarioFinished(_ result: ScenarioResult) {
+        if result.interruptedBeforeStart {
+            notStarted += 1
+            return
+        }
         let identity = result.identity
         if identity.file != currentFile {
             currentFile = identity.file
@@ -74,6 +80,10 @@ public actor ConsoleReport: Reporter {
 
     /// Prints the summary line: `N passed, N failed, N skipped` (and xfailed/xpassed) and the time.
     public func runFinished(_ summary: RunSummary) {
+        if notStarted > 0 {
+            let scenarios = notStarted == 1 ? "1 scenario was" : "\(notStarted) scenarios were"
+            write(paint("\(scenarios) not started: the run was interrupted", .red) + "\n")
+        }
         let failed = summary.count(.failed) + summary.count(.error)
         var line = "\(summary.count(.passed)) passed, \(failed) failed, \(summary.count(.skipped)) skipped"
         if summary.count(.xfailed) > 0 { line += ", \(summary.count(.xfailed)) xfailed" }

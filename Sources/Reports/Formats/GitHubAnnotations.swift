@@ -29,8 +29,10 @@ public struct GitHubAnnotations: Reporter {
         }
     }
 
-    /// The annotation of one result, or nil when there is nothing to say (passes, skips, expected failures).
+    /// The annotation of one result, or nil when there is nothing to say (passes, skips, expected failures, and
+    /// scenarios an interruption kept from starting: nothing about them belongs on a line of the diff).
     static func annotation(for result: ScenarioResult) -> String? {
+        if result.interruptedBeforeStart { return nil }
         let identity = result.identity
         switch result.outcome {
         case .failed(let failure):
