@@ -144,7 +144,11 @@ private struct EventComposer {
         }
         defer { yaml_parser_delete(&parser) }
         yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
-        yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+        // A UTF-8 byte order mark (Windows editors write one) opens the stream, not the document. libyaml skips it
+        // only when it detects the encoding itself, which a fixed UTF-8 turns off, and then read it as content.
+        let input =
+            buffer.starts(with: [0xEF, 0xBB, 0xBF]) ? UnsafeBufferPointer(rebasing: buffer.dropFirst(3)) : buffer
+        yaml_parser_set_input_string(&parser, input.baseAddress, input.count)
 
         var event = try next(&parser)  // stream start
         yaml_event_delete(&event)
@@ -376,6 +380,28 @@ private struct EventComposer {
         SourceLocation(file: file, line: line + 1, column: column + 1)
     }
 
+    /// The character at `mark` in the parser's input, found by its line and column (libyaml counts characters, not
+    /// bytes, and breaks lines at LF, CR LF and CR); nil when it cannot be found.
+    private static func character(at mark: yaml_mark_t, in parser: yaml_parser_t) -> Unicode.Scalar? {
+        guard let start = parser.input.string.start, let end = parser.input.string.end else { return nil }
+        let bytes = UnsafeBufferPointer(start: start, count: end - start)
+        var line = 0
+        var index = 0
+        while line < mark.line, index < bytes.count {
+            if bytes[index] == 0x0A || bytes[index] == 0x0D && (index + 1 == bytes.count || bytes[index + 1] != 0x0A) {
+                line += 1
+            }
+            index += 1
+        }
+        guard line == mark.line else { return nil }
+        let rest = String(
+            decoding: UnsafeBufferPointer(rebasing: bytes[index...]).prefix(4 * (mark.column + 1)),
+            as: UTF8.self
+        )
+        let scalars = Array(rest.unicodeScalars.prefix(mark.column + 1))
+        return scalars.count == mark.column + 1 ? scalars[mark.column] : nil
+    }
+
     private func diagnostic(for parser: yaml_parser_t) -> Diagnostic {
         let problem = parser.problem.map { String(cString: $0) } ?? "malformed YAML"
         switch parser.error {
@@ -403,14 +429,18 @@ private struct EventComposer {
             if let context = parser.context.map({ String(cString: $0) }) {
                 message += " (\(context) at \(parser.context_mark.line + 1):\(parser.context_mark.column + 1))"
             }
-            return Diagnostic(
-                .error,
-                .yamlSyntax,
-                at: at,
-                message,
-                hint:
-                    "check indentation and quoting; a value containing ': ' or starting with '{', '[', '*' or '&' needs quotes"
-            )
+            var hint =
+                "check indentation and quoting; a value containing ': ' or starting with '{', '[', '*' or '&' needs quotes"
+            if problem.contains("tab character") {
+                hint = "YAML indents with spaces only: replace the tab with spaces"
+            } else if problem == "found character that cannot start any token" {
+                switch Self.character(at: parser.problem_mark, in: parser) {
+                case "\t": hint = "that is a tab: YAML indents with spaces only, so replace it with spaces"
+                case "@", "`": hint = "a value starting with '@' or '`' needs quotes"
+                default: break
+                }
+            }
+            return Diagnostic(.error, .yamlSyntax, at: at, message, hint: hint)
         }
     }
 }

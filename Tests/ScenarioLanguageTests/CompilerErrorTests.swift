@@ -153,6 +153,37 @@ struct CompilerErrorTests {
         #expect(error.location.line == 4)
     }
 
+    /// Windows editors begin a file with a UTF-8 byte order mark. It opens the stream, not the document: it was
+    /// read as content ("did not find expected <document start>" at 2:1 for a valid file).
+    @Test func aByteOrderMarkBeforeTheDocumentIsSkipped() throws {
+        let compiled = ScenarioCompiler.compile(
+            source: "\u{FEFF}name: x\nsteps:\n  - send: EHLO a\n",
+            displayPath: "t.yaml",
+            options: CompileOptions()
+        )
+        #expect(compiled.diagnostics.isEmpty, "\(compiled.diagnostics)")
+        #expect(compiled.file?.scenarios.first?.identity.name == "x")
+        // Positions are the editor's: the mark takes no column.
+        let error = try #require(onlyError("\u{FEFF}name: x\nsteps:\n  - sendd: EHLO a\n"))
+        #expect(error.location.description == "t.yaml:3:5")
+    }
+
+    /// A tab where YAML wants spaces got the generic hint about quoting; the hint now says it is a tab.
+    @Test func aTabOrAReservedCharacterIsNamedInTheHint() throws {
+        let leading = try #require(onlyError("name: x\nsteps:\n\t- send: EHLO a\n"))
+        #expect(leading.location.description == "t.yaml:3:1")
+        #expect(leading.hint == "that is a tab: YAML indents with spaces only, so replace it with spaces")
+        // libyaml counts columns in characters: the é before the @ is one column, two bytes.
+        let afterNonASCII = try #require(onlyError("name: x\ntags: [é, @x]\nsteps: []\n"))
+        #expect(afterNonASCII.location.description == "t.yaml:2:11")
+        #expect(afterNonASCII.hint == "a value starting with '@' or '`' needs quotes")
+        let inside = try #require(onlyError("name: x\nsteps:\n  - send: EHLO a\n  \t  expect: 250\n"))
+        #expect(inside.hint == "YAML indents with spaces only: replace the tab with spaces")
+        let reserved = try #require(onlyError("name: x\nsteps:\n  - send: @EHLO a\n"))
+        #expect(reserved.location.description == "t.yaml:3:11")
+        #expect(reserved.hint == "a value starting with '@' or '`' needs quotes")
+    }
+
     @Test func twoActionsInOneStep() throws {
         let error = try #require(onlyError("name: x\nsteps:\n  - send: DATA\n    data: hello\n"))
         #expect(error.code == .conflictingKeys)
