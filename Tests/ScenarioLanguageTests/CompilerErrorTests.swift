@@ -184,6 +184,25 @@ struct CompilerErrorTests {
         #expect(reserved.hint == "a value starting with '@' or '`' needs quotes")
     }
 
+    /// A line break from a static variable made one `send` two commands on the wire; only one written in the file
+    /// itself was refused.
+    @Test func aSendLineBreakFromAVariableIsRefused() throws {
+        var options = CompileOptions()
+        options.variables = ["x": "a@b>\r\nRSET"]
+        let error = try #require(onlyError("name: x\nsteps:\n  - send: \"MAIL FROM:<${x}>\"\n", options: options))
+        #expect(error.location.description == "t.yaml:3:11")
+        #expect(
+            error.message
+                == "send takes one command line; once its variables are filled in, this one contains a line break"
+        )
+        let fromVars = try #require(onlyError("name: x\nvars: {x: \"a\\nb\"}\nsteps:\n  - send: \"EHLO ${x}\"\n"))
+        #expect(fromVars.location.description == "t.yaml:4:11")
+        #expect(
+            onlyError("name: x\nsteps:\n  - send: \"EHLO a\\r\\nRSET\"\n")?.message
+                == "send takes one command line; this one contains a line break"
+        )
+    }
+
     @Test func twoActionsInOneStep() throws {
         let error = try #require(onlyError("name: x\nsteps:\n  - send: DATA\n    data: hello\n"))
         #expect(error.code == .conflictingKeys)

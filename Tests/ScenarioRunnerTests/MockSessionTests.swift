@@ -254,4 +254,37 @@ struct MockSessionTests {
         )
         #expect(result.outcome == .passed, "\(result.transcript.rendered())")
     }
+
+    /// A capture can hold a line break (here the EHLO reply's line end). Filled into a `send`, it made two commands:
+    /// the server answered both, and every later reply was read as the next step's. The step now fails with nothing
+    /// sent, and the label, the capture note and the message show the break escaped, on one line.
+    @Test(arguments: [false, true])
+    func aLineBreakFilledIntoASendFailsTheStepAndSendsNothing(_ pipelined: Bool) async throws {
+        let commands =
+            pipelined
+            ? "  - pipeline:\n      - send: RSET\n      - send: \"MAIL FROM:<${ext}>\"\n"
+            : "  - send: \"MAIL FROM:<${ext}>\"\n"
+        let result = try await run(
+            "name: x\nsteps:\n  - send: EHLO a\n    capture: {ext: '/mx\\.example\\.test(\\s+PIPELINING)/'}\n"
+                + commands
+        )
+        guard case .failed(let failure) = result.outcome else {
+            Issue.record("expected a failure: \(result.outcome)")
+            return
+        }
+        #expect(failure.kind == .setup)
+        #expect(failure.stepLabel == "MAIL FROM:<\\x0aPIPELINING>")
+        #expect(failure.expected == "one command line")
+        #expect(
+            failure.actual
+                == "a line break once ${ext} is filled in, so nothing was sent: MAIL FROM:<\\x0aPIPELINING>"
+        )
+        let transcript = result.transcript.rendered()
+        #expect(transcript.contains("# captured ext = \\x0aPIPELINING\n"), "\(transcript)")
+        #expect(!transcript.contains("C: MAIL"), "\(transcript)")
+        #expect(!transcript.contains("C: RSET"), "a pipeline with a bad line sends none: \(transcript)")
+        // The session stayed in step: QUIT got its own reply.
+        #expect(result.transcript.entries.suffix(2).map(\.text) == ["QUIT", "221 2.0.0 Bye"], "\(transcript)")
+        #expect(result.transcript.entries.allSatisfy { !$0.text.contains("\n") })
+    }
 }

@@ -358,12 +358,22 @@ extension FileCompiler {
         guard let line = input.value.string("send", into: &diagnostics),
             let template = scope.template(input.value, text: line, into: &diagnostics)
         else { return nil }
-        if line.utf8.contains(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) {
+        if Self.hasLineBreak(line) {
             diagnostics.error(
                 .badValue,
                 at: input.value.location,
                 "send takes one command line; this one contains a line break",
                 hint: "use one step per command, `data:` for message content, or `raw:` for exact bytes"
+            )
+        } else if template.parts.contains(where: {
+            if case .literal(let text) = $0 { Self.hasLineBreak(text) } else { false }
+        }) {
+            // Sent, it would be two commands, and every reply after it would be read as the next step's.
+            diagnostics.error(
+                .badValue,
+                at: input.value.location,
+                "send takes one command line; once its variables are filled in, this one contains a line break",
+                hint: "a value from vars, --var, ${env.*} or a matrix holds CR or LF; use `raw:` to send exact bytes"
             )
         }
         checkCommandOrder(line, at: input.value.location, context: &context)
@@ -371,6 +381,11 @@ extension FileCompiler {
             action: .send(template),
             expectation: expect(input, default: .reply(.positive), codes: Self.positiveCodes, scope: scope)
         )
+    }
+
+    /// Whether `text` holds a CR or LF, which would end an SMTP command line early.
+    static func hasLineBreak(_ text: String) -> Bool {
+        text.utf8.contains { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }
     }
 
     mutating func compileData(

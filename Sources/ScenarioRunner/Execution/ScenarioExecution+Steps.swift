@@ -11,9 +11,9 @@ extension ScenarioExecution {
     /// What reports call a step: its name, or what it sends (secrets masked, then cut).
     func label(for step: Step) -> String {
         // Masked first, then cut: a cut must never leave part of a secret visible.
-        if let name = step.name { return Abbreviation.text(redactor.mask(resolve(name)), limit: 200) }
+        if let name = step.name { return Abbreviation.text(Self.printable(redactor.mask(resolve(name))), limit: 200) }
         switch step.action {
-        case .send(let template): return Abbreviation.text(redactor.mask(resolve(template)), limit: 200)
+        case .send(let template): return Abbreviation.text(Self.printable(redactor.mask(resolve(template))), limit: 200)
         case .data: return "message content"
         case .bdat(let chunk): return chunk.last ? "BDAT LAST" : "BDAT"
         case .raw(.text(let template)):
@@ -53,7 +53,7 @@ extension ScenarioExecution {
         let started = ContinuousClock.now
         switch step.action {
         case .send(let template):
-            let line = resolve(template)
+            let line = try commandLine(template, at: site)
             sent(line)
             var buffer = ByteBuffer()
             SMTPCommandLine.encode(line, into: &buffer)
@@ -212,6 +212,23 @@ extension ScenarioExecution {
             keepRecord(of: step, at: site, .failed)
             throw stop(.deliberate, at: site, expected: nil, actual: "fail: \(text)", cleanup: .politeQuit)
         }
+    }
+
+    /// A `send` line with its run-time variables filled in. A value with a line break in it (a capture can hold one)
+    /// would send two commands and put every later reply out of step, so the step fails instead, sending nothing.
+    /// (The compiler refuses line breaks that are in the file or in static variables.)
+    func commandLine(_ template: Template, at site: Site) throws(Stop) -> String {
+        let line = resolve(template)
+        guard line.utf8.contains(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) else { return line }
+        let names = template.variableNames.map { "${\($0)}" }.joined(separator: ", ")
+        throw stop(
+            .setup,
+            at: site,
+            expected: "one command line",
+            actual: "a line break once \(names) is filled in, so nothing was sent: "
+                + Abbreviation.text(Self.printable(redactor.mask(line)), limit: 200),
+            cleanup: .politeQuit
+        )
     }
 
     /// Runs a step's exchange and keeps its record, passed or failed.
@@ -404,8 +421,15 @@ extension ScenarioExecution {
         var lines: [String] = []
         for inner in steps {
             guard case .send(let template) = inner.action else { continue }
-            let line = resolve(template)
-            lines.append(line)
+            let innerSite = Site(
+                path: site.path.appending(inner.position),
+                label: label(for: inner),
+                location: inner.location
+            )
+            lines.append(try commandLine(template, at: innerSite))
+        }
+        // Recorded once every line is known to be one: a pipeline with a bad line sends none of them.
+        for line in lines {
             sent(line)
             SMTPCommandLine.encode(line, into: &buffer)
         }

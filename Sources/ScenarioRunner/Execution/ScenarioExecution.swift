@@ -510,8 +510,16 @@ actor ScenarioExecution {
                 )
             }
             variables[capture.key] = value
-            note("captured \(capture.name) = \(redactor.mask(value))")
+            note("captured \(capture.name) = \(Self.printable(redactor.mask(value)))")
         }
+    }
+
+    /// `text` as one line of a transcript or report: control characters (a capture can hold a line break) as
+    /// `\xNN`, the rest as is. Mask secrets first: an escaped secret would no longer match its mask.
+    static func printable(_ text: String) -> String {
+        // Nearly always nothing to escape: one scan, no copy.
+        guard text.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7F }) else { return text }
+        return ByteEscaping.escaped(Array(text.utf8))
     }
 
     /// Run-time variable values: built-ins, captures, repeat indexes, by key.
