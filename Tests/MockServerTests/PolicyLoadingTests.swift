@@ -98,6 +98,28 @@ struct PolicyLoadingTests {
         )
     }
 
+    /// `advertise: ["X\r\n250 Y"]` ended the EHLO reply early and left a stray `250 Y` that the client read as the
+    /// answer to its next command. Texts the mock writes into reply lines may not hold a line break.
+    @Test func replyTextsWithALineBreakAreRefused() {
+        let loaded = MockPolicy.parse(
+            "hostname: \"mx\\r\\n250 fake\"\ngreeting: \"hi\\n554 x\"\nadvertise: [X-OK, \"X\\r\\n250 Y\"]\n",
+            file: "p.yaml"
+        )
+        #expect(loaded.policy == nil)
+        #expect(
+            loaded.diagnostics.map(\.description) == [
+                "p.yaml:1:11: error: hostname goes into a reply line, which cannot hold a line break\n"
+                    + "  hint: write it on one line",
+                "p.yaml:2:11: error: greeting goes into a reply line, which cannot hold a line break\n"
+                    + "  hint: write it on one line",
+                "p.yaml:3:19: error: an advertise entry goes into a reply line, which cannot hold a line break\n"
+                    + "  hint: each advertise entry is one line of the EHLO reply: give each its own entry",
+            ]
+        )
+        let good = MockPolicy.parse("advertise: [X-ONE, X-TWO 2]\n", file: "p.yaml")
+        #expect(good.policy?.advertise == ["X-ONE", "X-TWO 2"])
+    }
+
     @Test func anEmptyFileIsTheDefaultPolicy() {
         #expect(MockPolicy.parse("", file: "p.yaml").policy == MockPolicy())
     }

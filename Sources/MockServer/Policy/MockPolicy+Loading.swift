@@ -58,10 +58,12 @@ private struct PolicyReader {
     mutating func read(_ mapping: YAMLMapping) -> MockPolicy {
         mapping.checkKeys(allowed: MockPolicy.keys, context: "a mock policy", into: &diagnostics)
         var policy = MockPolicy()
-        if let value = mapping["hostname"], let text = value.nonEmptyString("hostname", into: &diagnostics) {
+        if let value = mapping["hostname"], value.nonEmptyString("hostname", into: &diagnostics) != nil,
+            let text = replyText(value, "hostname")
+        {
             policy.hostname = text
         }
-        if let value = mapping["greeting"], let text = value.string("greeting", into: &diagnostics) {
+        if let value = mapping["greeting"], let text = replyText(value, "greeting") {
             policy.greetingText = text
         }
         if let value = mapping["local-domains"], let list = value.stringList("local-domains", into: &diagnostics) {
@@ -129,8 +131,10 @@ private struct PolicyReader {
                 )
             }
         }
-        if let value = mapping["advertise"] {
-            policy.advertise = value.stringList("advertise", into: &diagnostics) ?? []
+        if let value = mapping["advertise"], value.stringList("advertise", into: &diagnostics) != nil,
+            let items = value.sequence
+        {
+            policy.advertise = items.compactMap { replyText($0, "an advertise entry") }
         }
         if let value = mapping["hide"] { policy.hide = value.stringList("hide", into: &diagnostics) ?? [] }
         if let value = mapping["limits"] { policy.limits = limits(value, base: policy.limits) }
@@ -245,6 +249,24 @@ private struct PolicyReader {
             limits.maxErrors = v.integer("max-errors", in: 1...100_000, into: &diagnostics) ?? limits.maxErrors
         }
         return limits
+    }
+
+    /// A string the mock writes into a reply line. A CR or LF in it would end the line early and start a reply the
+    /// client never asked for, which it would then read as the answer to its next command.
+    private mutating func replyText(_ value: YAMLValue, _ what: String) -> String? {
+        guard let text = value.string(what, into: &diagnostics) else { return nil }
+        guard !text.utf8.contains(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) else {
+            diagnostics.error(
+                .badValue,
+                at: value.location,
+                "\(what) goes into a reply line, which cannot hold a line break",
+                hint: what == "an advertise entry"
+                    ? "each advertise entry is one line of the EHLO reply: give each its own entry"
+                    : "write it on one line"
+            )
+            return nil
+        }
+        return text
     }
 
     private static let faultKinds = ["delay", "close-after", "drop-at", "fail-recipients"]
