@@ -70,6 +70,24 @@ struct RelayCheckCommand: AsyncParsableCommand {
             throw ValidationError("--rate must be between 0.01 and 10000 connections per second")
         }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        // They go into MAIL FROM and RCPT TO lines of every form: a space, bracket or line break would change or
+        // split the command the check means to send.
+        for (option, value, what) in [
+            ("--from", from, "a local part (the text before @)"), ("--to", to, "a local part (the text before @)"),
+            ("--domain", domain, "a domain name"),
+        ] {
+            if let value, value.isEmpty || value.unicodeScalars.contains(where: Self.breaksAnAddress) {
+                throw ValidationError(
+                    "\(option) must be \(what), without spaces, control characters, <, > or @; found "
+                        + value.debugDescription
+                )
+            }
+        }
+    }
+
+    private static func breaksAnAddress(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.isWhitespace || scalar.value < 0x20 || scalar.value == 0x7F
+            || "<>@".unicodeScalars.contains(scalar)
     }
 
     func run() async throws {

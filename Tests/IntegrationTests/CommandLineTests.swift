@@ -606,6 +606,25 @@ struct CommandLineTests {
         )
     }
 
+    /// `--from` and `--to` (local parts) and `--domain` go into the MAIL FROM and RCPT TO lines of every form; a
+    /// line break there made each form two commands. They are now a usage error, and ordinary values still work.
+    @Test func relayCheckAddressPartsAreCheckedBeforeUse() async throws {
+        for (option, value) in [
+            ("--from", "a@b.example\r\nRSET"), ("--to", "x y"), ("--domain", "<evil>"), ("--from", ""),
+        ] {
+            let result = try await ProcessRunner.smtpScenario(["relay-check", "--server", "mock", option, value])
+            #expect(result.status == 2, "\(option) \(value): \(result.stdout)\(result.stderr)")
+            #expect(result.stderr.contains("Error: \(option) must be a "), "\(result.stderr)")
+            #expect(result.stdout.isEmpty, "nothing ran")
+        }
+        let ordinary = try await ProcessRunner.smtpScenario([
+            "relay-check", "--server", "mock", "--from", "post.master", "--to", "rcpt+tag", "--domain",
+            "relay.example.org",
+        ])
+        #expect(ordinary.status == 0, "\(ordinary.stdout)\(ordinary.stderr)")
+        #expect(ordinary.stdout.contains("not an open relay"))
+    }
+
     @Test func relayCheckTellsAuthenticationRequiredApart() async throws {
         let directory = try write(["auth.yaml": "# yaml-language-server: $schema=x\nrequire-auth: true\n"])
         defer { try? FileManager.default.removeItem(at: directory) }
