@@ -286,5 +286,18 @@ struct MockSessionTests {
         // The session stayed in step: QUIT got its own reply.
         #expect(result.transcript.entries.suffix(2).map(\.text) == ["QUIT", "221 2.0.0 Bye"], "\(transcript)")
         #expect(result.transcript.entries.allSatisfy { !$0.text.contains("\n") })
+        guard !pipelined else { return }
+        // A `fail:` message quoting the capture stays on one line too.
+        let failed = try await run(
+            "name: y\nsteps:\n  - send: EHLO a\n    capture: {ext: '/mx\\.example\\.test(\\s+PIPELINING)/'}\n"
+                + "  - fail: \"saw ${ext}\"\n"
+        )
+        guard case .failed(let deliberate) = failed.outcome else {
+            Issue.record("expected a failure: \(failed.outcome)")
+            return
+        }
+        #expect(deliberate.actual == "fail: saw \\x0aPIPELINING")
+        #expect(deliberate.stepLabel == "fail: saw \\x0aPIPELINING")
+        #expect(failed.transcript.entries.allSatisfy { !$0.text.contains("\n") })
     }
 }

@@ -28,7 +28,7 @@ extension ScenarioExecution {
         case .call(let call): return "call \(call.group)"
         case .repeatSteps(let loop): return "repeat \(loop.count)"
         case .retry(let retry): return "retry (\(retry.attempts) attempts)"
-        case .fail(let reason): return "fail: " + redactor.mask(resolve(reason))
+        case .fail(let reason): return "fail: " + Self.printable(redactor.mask(resolve(reason)))
         case .connect(let action): return "connect" + (action.server.map { " to \($0)" } ?? "")
         case .disconnect: return "disconnect"
         case .delivered(let check): return check.maildir.map { "delivered (Maildir \($0))" } ?? "delivered"
@@ -207,7 +207,7 @@ extension ScenarioExecution {
         case .delivered(let check):
             try await checkDelivery(check, step: step, at: site)
         case .fail(let reason):
-            let text = redactor.mask(resolve(reason))
+            let text = Self.printable(redactor.mask(resolve(reason)))
             note("fail: \(text)")
             keepRecord(of: step, at: site, .failed)
             throw stop(.deliberate, at: site, expected: nil, actual: "fail: \(text)", cleanup: .politeQuit)
