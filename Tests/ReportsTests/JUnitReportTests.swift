@@ -253,6 +253,53 @@ struct ConsoleReportTests {
         #expect(!text.contains("\u{1B}[3"), "no colour codes unless asked (the \\x1b in the reply is escaped text)")
     }
 
+    /// A scenario name (or skip reason) with a line break or escape sequence in it broke the console's line and,
+    /// in TAP, went raw to `prove`'s terminal. Both now show them escaped, each on its one line.
+    @Test func namesAndReasonsStayOnTheirLineInTheConsoleAndTAP() async throws {
+        let name = "inject\nok 2 - fake # SKIP \u{1B}[31m"
+        let results = [
+            ScenarioResult(
+                identity: ScenarioIdentity(
+                    name: name,
+                    location: SourceLocation(file: "s.yaml", line: 1, column: 7),
+                    suite: "Sample"
+                ),
+                outcome: .passed,
+                server: "mock",
+                startedAt: Date(),
+                duration: .milliseconds(3),
+                transcript: Transcript()
+            ),
+            ScenarioResult(
+                identity: ScenarioIdentity(
+                    name: "later",
+                    location: SourceLocation(file: "s.yaml", line: 9, column: 7),
+                    suite: "Sample"
+                ),
+                outcome: .skipped(reason: "not\ntoday \u{1B}[0m"),
+                server: "mock",
+                startedAt: Date(),
+                duration: .zero,
+                transcript: Transcript()
+            ),
+        ]
+        let collector = Collector()
+        let console = ConsoleReport(options: ConsoleReport.Options()) { collector.append($0) }
+        for result in results { await console.scenarioFinished(result) }
+        #expect(
+            collector.value
+                == "s.yaml\n  PASS  inject\\x0aok 2 - fake # SKIP \\x1b[31m (3 ms)\n"
+                + "  SKIP  later (not\\x0atoday \\x1b[0m)\n"
+        )
+        var summary = RunSummary(startedAt: Date())
+        for result in results { summary.add(result.outcome) }
+        let tap = TAPReport().render(RunResult(allResults: results, summary: summary))
+        let lines = tap.split(separator: "\n").map(String.init)
+        #expect(lines[2] == "ok 1 - Sample: inject ok 2 - fake \\# SKIP \\x1b[31m", "\(tap)")
+        #expect(lines[3] == "ok 2 - Sample: later # SKIP not today \\x1b[0m", "\(tap)")
+        #expect(!tap.contains("\u{1B}"))
+    }
+
     @Test func colourWhenAsked() async throws {
         let collector = Collector()
         var options = ConsoleReport.Options()

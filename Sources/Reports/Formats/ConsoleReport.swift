@@ -39,20 +39,20 @@ public actor ConsoleReport: Reporter {
         let identity = result.identity
         if identity.file != currentFile {
             currentFile = identity.file
-            write(paint(Self.sanitized(identity.file), .bold) + "\n")
+            write(paint(Self.oneLine(identity.file), .bold) + "\n")
         }
         var time = Self.seconds(result.duration)
         if let attempts = result.retriedAttempts { time += ", passed after \(attempts) attempts" }
-        let name = Self.sanitized(identity.name)
+        let name = Self.oneLine(identity.name)
         var showTranscript = options.verbose
         switch result.outcome {
         case .passed:
             write("  \(paint("PASS ", .green)) \(name) \(paint("(\(time))", .dim))\n")
         case .skipped(let reason):
-            write("  \(paint("SKIP ", .yellow)) \(name) \(paint("(\(Self.sanitized(reason)))", .dim))\n")
+            write("  \(paint("SKIP ", .yellow)) \(name) \(paint("(\(Self.oneLine(reason)))", .dim))\n")
             return
         case .expectedFailure(let reason, let failure):
-            write("  \(paint("XFAIL", .yellow)) \(name) \(paint("(\(Self.sanitized(reason)); \(time))", .dim))\n")
+            write("  \(paint("XFAIL", .yellow)) \(name) \(paint("(\(Self.oneLine(reason)); \(time))", .dim))\n")
             write(Self.indent(Self.sanitized(Self.failureDetail(failure)), by: 8) + "\n")
         case .unexpectedPass(let reason):
             write("  \(paint("XPASS", .red)) \(name) \(paint("(\(time))", .dim))\n")
@@ -125,6 +125,11 @@ public actor ConsoleReport: Reporter {
     /// (escape sequences could rewrite the screen). Everything below 0x20 but newline and tab becomes `\xNN`;
     /// bidirectional and invisible format characters (U+202E and friends, which reorder or hide what is shown)
     /// become `\u{202e}`.
+    /// ``sanitized(_:)`` for text that must stay on its line (a name, a reason): line breaks escaped as well.
+    static func oneLine(_ text: String) -> String {
+        sanitized(text).replacingOccurrences(of: "\r", with: "\\x0d").replacingOccurrences(of: "\n", with: "\\x0a")
+    }
+
     static func sanitized(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: isUnsafe) else { return text }
         var out = ""

@@ -87,8 +87,11 @@ public struct TAPReport: Sendable {
         directiveText("\(identity.suite): \(identity.name)").replacingOccurrences(of: "#", with: "\\#")
     }
 
+    /// One line, control characters escaped as on the console: `prove` prints these lines to a terminal.
     private static func directiveText(_ text: String) -> String {
-        text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+        ConsoleReport.sanitized(
+            text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+        )
     }
 }
 
