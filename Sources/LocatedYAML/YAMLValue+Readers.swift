@@ -71,6 +71,21 @@ extension YAMLValue {
         }
     }
 
+    /// A duration that must be longer than zero: a timeout of 0 would end every wait before it starts.
+    public func positiveDuration(_ what: String, into diagnostics: inout Diagnostics) -> Duration? {
+        guard let duration = duration(what, into: &diagnostics) else { return nil }
+        guard duration > .zero else {
+            diagnostics.error(
+                .badDuration,
+                at: location,
+                "\(what) must be longer than 0: a zero \(what) ends every wait at once",
+                hint: "for example 30s"
+            )
+            return nil
+        }
+        return duration
+    }
+
     /// A size in bytes: a number, or with a unit KB, MB, GB (powers of 1024), up to 2 GiB.
     public func byteSize(_ what: String, into diagnostics: inout Diagnostics) -> Int? {
         guard let text = scalar?.uppercased().replacingOccurrences(of: " ", with: "") else {

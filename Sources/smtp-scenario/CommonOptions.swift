@@ -41,8 +41,11 @@ struct CompileArguments: ParsableArguments {
 
     /// A positive `--timeout` duration, or a validation error listing the accepted forms.
     static func duration(_ text: String) throws -> Duration {
-        guard let duration = DurationSyntax.parse(text), duration > .zero else {
+        guard let duration = DurationSyntax.parse(text) else {
             throw ValidationError("--timeout \(text) is not a duration (\(DurationSyntax.acceptedForms))")
+        }
+        guard duration > .zero else {
+            throw ValidationError("--timeout \(text) must be longer than 0: a zero timeout ends every wait at once")
         }
         return duration
     }

@@ -116,6 +116,9 @@ struct PolicyLoadingTests {
                     + "  hint: each advertise entry is one line of the EHLO reply: give each its own entry",
             ]
         )
+        let zero = MockPolicy.parse("limits: {idle-timeout: 0s, session-timeout: 0}\n", file: "p.yaml")
+        #expect(zero.policy == nil, "a zero idle or session timeout would close every session at once")
+        #expect(zero.diagnostics.count == 2)
         let good = MockPolicy.parse("advertise: [X-ONE, X-TWO 2]\n", file: "p.yaml")
         #expect(good.policy?.advertise == ["X-ONE", "X-TWO 2"])
     }

@@ -203,6 +203,24 @@ struct CompilerErrorTests {
         )
     }
 
+    /// `timeout: 0s` was accepted and failed every step at once with "no complete reply within 0s".
+    @Test func aZeroTimeoutIsRefused() throws {
+        for (yaml, at) in [
+            ("name: x\ntimeout: 0s\nsteps:\n  - send: EHLO a\n", "t.yaml:2:10"),
+            ("name: x\nconnect-timeout: 0\nsteps:\n  - send: EHLO a\n", "t.yaml:2:18"),
+            ("name: x\nsteps:\n  - send: EHLO a\n    timeout: 0ms\n", "t.yaml:4:14"),
+        ] {
+            let error = try #require(onlyError(yaml))
+            #expect(error.location.description == at)
+            #expect(
+                error.message.hasSuffix(
+                    "must be longer than 0: a zero \(error.message.prefix { $0 != " " }) ends every wait at once"
+                )
+            )
+        }
+        #expect(diagnostics("name: x\ntimeout: 1ms\nsteps:\n  - wait: 0s\n").isEmpty, "a zero wait is still fine")
+    }
+
     @Test func twoActionsInOneStep() throws {
         let error = try #require(onlyError("name: x\nsteps:\n  - send: DATA\n    data: hello\n"))
         #expect(error.code == .conflictingKeys)

@@ -235,10 +235,10 @@ private struct PolicyReader {
                 v.integer("max-connections", in: 1...100_000, into: &diagnostics) ?? limits.maxConnections
         }
         if let v = mapping["idle-timeout"] {
-            limits.idleTimeout = v.duration("idle-timeout", into: &diagnostics) ?? limits.idleTimeout
+            limits.idleTimeout = v.positiveDuration("idle-timeout", into: &diagnostics) ?? limits.idleTimeout
         }
         if let v = mapping["session-timeout"] {
-            limits.sessionTimeout = v.duration("session-timeout", into: &diagnostics) ?? limits.sessionTimeout
+            limits.sessionTimeout = v.positiveDuration("session-timeout", into: &diagnostics) ?? limits.sessionTimeout
         }
         if let v = mapping["max-command-length"] {
             limits.maxCommandLength =

@@ -241,7 +241,8 @@ extension FileCompiler {
         let name = mapping["name"].flatMap { value in
             value.string("name", into: &diagnostics).flatMap { scope.template(value, text: $0, into: &diagnostics) }
         }
-        let timeout = mapping["timeout"].flatMap { $0.duration("timeout", into: &diagnostics) } ?? context.replyTimeout
+        let timeout =
+            mapping["timeout"].flatMap { $0.positiveDuration("timeout", into: &diagnostics) } ?? context.replyTimeout
 
         let compiled: CompiledAction
         if let (entry, spec) = primary.first {

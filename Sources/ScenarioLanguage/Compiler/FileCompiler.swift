@@ -297,9 +297,11 @@ struct FileCompiler {
         if let server = mapping["server"] {
             defaults.server = serverRef(server, scope: defaults.scope, servers: defaults.servers) ?? defaults.server
         }
-        if let timeout = mapping["timeout"] { defaults.timeout = timeout.duration("timeout", into: &diagnostics) }
+        if let timeout = mapping["timeout"] {
+            defaults.timeout = timeout.positiveDuration("timeout", into: &diagnostics)
+        }
         if let connect = mapping["connect-timeout"] {
-            defaults.connectTimeout = connect.duration("connect-timeout", into: &diagnostics)
+            defaults.connectTimeout = connect.positiveDuration("connect-timeout", into: &diagnostics)
         }
         if let secrets = mapping["secrets"], let names = secrets.stringList("secrets", into: &diagnostics) {
             for name in names where defaults.scope.staticValues[name] == nil {
