@@ -35,4 +35,12 @@ struct CommandLineTests {
         #expect(unknown.keyword == "X-ÜNKNOWN")
         #expect(unknown.verb == nil)
     }
+
+    @Test func aLineBreakIsACRorAnLFAnywhere() {
+        #expect(!SMTPCommandLine.containsLineBreak("MAIL FROM:<a@b.example>\t SIZE=10 ü"))
+        for text in ["a\r\nb", "a\nb", "a\rb", "\n", "end\r"] {
+            #expect(SMTPCommandLine.containsLineBreak(text), "\(text.debugDescription)")
+        }
+        #expect(!SMTPCommandLine.containsLineBreak("line\u{2028}separator"), "only CR and LF end an SMTP line")
+    }
 }

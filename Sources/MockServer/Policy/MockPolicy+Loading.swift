@@ -255,7 +255,7 @@ private struct PolicyReader {
     /// client never asked for, which it would then read as the answer to its next command.
     private mutating func replyText(_ value: YAMLValue, _ what: String) -> String? {
         guard let text = value.string(what, into: &diagnostics) else { return nil }
-        guard !text.utf8.contains(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) else {
+        guard !SMTPCommandLine.containsLineBreak(text) else {
             diagnostics.error(
                 .badValue,
                 at: value.location,

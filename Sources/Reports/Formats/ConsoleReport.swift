@@ -121,15 +121,15 @@ public actor ConsoleReport: Reporter {
         options.color ? "\u{1B}[\(style.rawValue)m\(text)\u{1B}[0m" : text
     }
 
-    /// Text from servers and files may hold control characters; a terminal must never receive them raw
-    /// (escape sequences could rewrite the screen). Everything below 0x20 but newline and tab becomes `\xNN`;
-    /// bidirectional and invisible format characters (U+202E and friends, which reorder or hide what is shown)
-    /// become `\u{202e}`.
     /// ``sanitized(_:)`` for text that must stay on its line (a name, a reason): line breaks escaped as well.
     static func oneLine(_ text: String) -> String {
         sanitized(text).replacingOccurrences(of: "\r", with: "\\x0d").replacingOccurrences(of: "\n", with: "\\x0a")
     }
 
+    /// Text from servers and files may hold control characters; a terminal must never receive them raw
+    /// (escape sequences could rewrite the screen). Everything below 0x20 but newline and tab becomes `\xNN`;
+    /// bidirectional and invisible format characters (U+202E and friends, which reorder or hide what is shown)
+    /// become `\u{202e}`.
     static func sanitized(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: isUnsafe) else { return text }
         var out = ""

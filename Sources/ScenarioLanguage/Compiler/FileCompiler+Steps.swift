@@ -359,7 +359,7 @@ extension FileCompiler {
         guard let line = input.value.string("send", into: &diagnostics),
             let template = scope.template(input.value, text: line, into: &diagnostics)
         else { return nil }
-        if Self.hasLineBreak(line) {
+        if SMTPCommandLine.containsLineBreak(line) {
             diagnostics.error(
                 .badValue,
                 at: input.value.location,
@@ -367,7 +367,7 @@ extension FileCompiler {
                 hint: "use one step per command, `data:` for message content, or `raw:` for exact bytes"
             )
         } else if template.parts.contains(where: {
-            if case .literal(let text) = $0 { Self.hasLineBreak(text) } else { false }
+            if case .literal(let text) = $0 { SMTPCommandLine.containsLineBreak(text) } else { false }
         }) {
             // Sent, it would be two commands, and every reply after it would be read as the next step's.
             diagnostics.error(
@@ -382,11 +382,6 @@ extension FileCompiler {
             action: .send(template),
             expectation: expect(input, default: .reply(.positive), codes: Self.positiveCodes, scope: scope)
         )
-    }
-
-    /// Whether `text` holds a CR or LF, which would end an SMTP command line early.
-    static func hasLineBreak(_ text: String) -> Bool {
-        text.utf8.contains { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }
     }
 
     mutating func compileData(

@@ -219,13 +219,14 @@ extension ScenarioExecution {
     /// (The compiler refuses line breaks that are in the file or in static variables.)
     func commandLine(_ template: Template, at site: Site) throws(Stop) -> String {
         let line = resolve(template)
-        guard line.utf8.contains(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) else { return line }
-        let names = template.variableNames.map { "${\($0)}" }.joined(separator: ", ")
+        guard SMTPCommandLine.containsLineBreak(line) else { return line }
+        let variables = template.variableNames
+        let names = variables.map { "${\($0)}" }.joined(separator: ", ") + (variables.count == 1 ? " is" : " are")
         throw stop(
             .setup,
             at: site,
             expected: "one command line",
-            actual: "a line break once \(names) is filled in, so nothing was sent: "
+            actual: "a line break once \(names) filled in, so nothing was sent: "
                 + Abbreviation.text(Self.printable(redactor.mask(line)), limit: 200),
             cleanup: .politeQuit
         )
