@@ -150,7 +150,8 @@ public enum RelayCheck {
         let workingDirectory = FileManager.default.currentDirectoryPath
         guard let target = ServerTarget.parse(configuration.server, relativeTo: workingDirectory) else {
             output.err(
-                "error: --server \(configuration.server) is not a server address (\(ServerTarget.acceptedForms))\n"
+                "error: --server \(configuration.server) is not a server address; "
+                    + ServerTarget.problem(with: configuration.server) + "\n"
             )
             return (ExitCode.usage, false)
         }

@@ -218,7 +218,9 @@ public enum RunPipeline {
                     return false
                 }
                 guard let target = ServerTarget.parse(address, relativeTo: workingDirectory) else {
-                    output.err("error: --server \(value): not a server address (\(ServerTarget.acceptedForms))\n")
+                    output.err(
+                        "error: --server \(value): not a server address; \(ServerTarget.problem(with: address))\n"
+                    )
                     return false
                 }
                 options.namedServers[name] = target
@@ -228,7 +230,9 @@ public enum RunPipeline {
                     return false
                 }
                 guard let target = ServerTarget.parse(value, relativeTo: workingDirectory) else {
-                    output.err("error: --server \(value) is not a server address (\(ServerTarget.acceptedForms))\n")
+                    output.err(
+                        "error: --server \(value) is not a server address; \(ServerTarget.problem(with: value))\n"
+                    )
                     return false
                 }
                 options.serverOverride = target

@@ -316,4 +316,20 @@ struct SyntaxTests {
         #expect(ServerTarget.parse("::1", relativeTo: "/") == nil, "a bare IPv6 address needs brackets")
         #expect(ServerTarget.parse("host:0", relativeTo: "/") == nil)
     }
+
+    /// `::1:2525` is refused (it is itself an IPv6 address, so the port cannot be told apart); the message says to
+    /// use brackets instead of listing every form.
+    @Test func anUnbracketedIPv6AddressIsToldToUseBrackets() throws {
+        let brackets = "an IPv6 address goes in brackets: [::1]:2525, or [2001:db8::1] for port 25"
+        for text in ["::1", "::1:2525", "2001:db8::1"] {
+            #expect(ServerTarget.problem(with: text) == brackets, "\(text)")
+        }
+        for text in ["a b", "host:0", "mx:", "smtp://[::1", "mock:a:b"] {
+            #expect(ServerTarget.problem(with: text).hasPrefix("accepted forms: host:port"), "\(text)")
+        }
+        #expect(ServerTarget.problem(with: "x", alsoAccepted: "a name").hasSuffix(", mock:FILE, or a name"))
+        let error = try #require(onlyError("name: x\nserver: \"::1:2525\"\nsteps: []\n"))
+        #expect(error.location.description == "t.yaml:2:9")
+        #expect(error.hint == brackets)
+    }
 }

@@ -57,7 +57,8 @@ public enum RecordPipeline {
         let directory = FileManager.default.currentDirectoryPath
         guard let target = ServerTarget.parse(configuration.server, relativeTo: directory) else {
             output.err(
-                "error: --server \(configuration.server) is not a server address (\(ServerTarget.acceptedForms))\n"
+                "error: --server \(configuration.server) is not a server address; "
+                    + ServerTarget.problem(with: configuration.server) + "\n"
             )
             return ExitCode.usage
         }

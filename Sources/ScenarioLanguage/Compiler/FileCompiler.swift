@@ -365,7 +365,7 @@ struct FileCompiler {
                 .badServer,
                 at: location,
                 "not a server address: \"\(text)\"",
-                hint: "accepted forms: \(ServerTarget.acceptedForms), or a name under servers:"
+                hint: ServerTarget.problem(with: text, alsoAccepted: "a name under servers:")
             )
             return nil
         }

@@ -32,6 +32,18 @@ public enum ServerTarget: Sendable, Hashable, CustomStringConvertible {
     public static let acceptedForms =
         "host:port, host (port 25), [::1]:2525, smtp://host:port, smtps://host:port (port 465), mx:DOMAIN[:port], mock, mock:FILE"
 
+    /// Why `text` is no server address, for messages: the accepted forms (and `alsoAccepted`), or for an IPv6
+    /// address without brackets, the brackets it needs (`::1:2525` is itself an IPv6 address, so a port after one
+    /// cannot be told apart).
+    public static func problem(with text: String, alsoAccepted: String? = nil) -> String {
+        let unbracketedIPv6 =
+            !text.contains("[") && !text.contains("://") && !text.hasPrefix("mx:") && !text.hasPrefix("mock:")
+            && text.filter { $0 == ":" }.count >= 2
+        return unbracketedIPv6
+            ? "an IPv6 address goes in brackets: [::1]:2525, or [2001:db8::1] for port 25"
+            : "accepted forms: \(acceptedForms)" + (alsoAccepted.map { ", or \($0)" } ?? "")
+    }
+
     /// Parses a server address. `mock:FILE` paths are made absolute against `directory`.
     public static func parse(_ text: String, relativeTo directory: String) -> ServerTarget? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
