@@ -35,5 +35,14 @@ struct StartErrorTests {
         }
         #expect(error?.kind == .storeFolder)
         #expect(error?.description == "cannot create the message store folder \(file.path)/store: not a directory")
+
+        configuration.storeDirectory = file
+        let onAFile = await #expect(throws: MockServerStartError.self) {
+            let server = try await MockServer.start(configuration)
+            await server.shutdown()
+        }
+        #expect(
+            onAFile?.description == "cannot create the message store folder \(file.path): it is a file, not a folder"
+        )
     }
 }

@@ -55,10 +55,12 @@ public struct MockServerStartError: Error, CustomStringConvertible {
 
     /// A failed creation of the store folder at `path`.
     static func storeFolder(_ path: String, _ error: Error) -> MockServerStartError {
-        MockServerStartError(
+        let code = errorNumber(error)
+        return MockServerStartError(
             kind: .storeFolder,
             action: "cannot create the message store folder \(path)",
-            reason: reason(error, code: errorNumber(error))
+            // mkdir's "file exists" for a path that is a file says less than what is wrong with it.
+            reason: code == EEXIST ? "it is a file, not a folder" : reason(error, code: code)
         )
     }
 
