@@ -125,3 +125,12 @@ func runWithEmbeddedMock(
     if let cause = outcome.cause { throw ExitCode(cause.exitStatus) }
     throw ExitCode(outcome.value.exitCode)
 }
+
+/// The usage error for a report path of `-`, which would be a file named `-` in the current folder: it says how to
+/// get the report on standard output instead (after the console's lines).
+func dashReportPath(_ option: String, note: String = "") -> ValidationError {
+    ValidationError(
+        "\(option) - would write a file named '-'; for the report on standard output, after the console's lines, "
+            + "use \(option) /dev/stdout\(note)"
+    )
+}

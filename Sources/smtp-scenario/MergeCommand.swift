@@ -12,10 +12,11 @@ struct MergeCommand: ParsableCommand {
 
             Example:
               smtp-scenario merge report.xml shard-1.xml shard-2.xml shard-3.xml shard-4.xml
+              smtp-scenario merge - shard-*.json > report.json
             """
     )
 
-    @Argument(help: ArgumentHelp("The merged report to write.", valueName: "OUT"))
+    @Argument(help: ArgumentHelp("The merged report to write (- for standard output).", valueName: "OUT"))
     var output: String
 
     @Argument(help: ArgumentHelp("The reports to merge (all JUnit XML, or all JSON).", valueName: "IN"))

@@ -70,6 +70,7 @@ struct RelayCheckCommand: AsyncParsableCommand {
             throw ValidationError("--rate must be between 0.01 and 10000 connections per second")
         }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if junit == "-" { throw dashReportPath("--junit") }
         // They go into MAIL FROM and RCPT TO lines of every form: a space, bracket or line break would change or
         // split the command the check means to send.
         for (option, value, what) in [

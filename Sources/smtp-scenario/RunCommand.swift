@@ -113,7 +113,6 @@ struct RunCommand: AsyncParsableCommand {
         if let rate, !(0.01...10_000).contains(rate) {
             throw ValidationError("--rate must be between 0.01 and 10000 connections per second")
         }
-        if json == "-", !list { throw ValidationError("--json - (standard output) goes with --list only") }
         try validateReportFiles()
     }
 
@@ -126,6 +125,13 @@ struct RunCommand: AsyncParsableCommand {
             URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
         }
         for (index, report) in reports.enumerated() {
+            // `-` would be a file named `-` in the current folder; only `--list --json -` means standard output.
+            if report.path == "-" {
+                throw dashReportPath(
+                    report.option,
+                    note: report.option == "--json" ? " (--json - goes with --list)" : ""
+                )
+            }
             if let earlier = reports[..<index].first(where: { file($0.path) == file(report.path) }) {
                 throw ValidationError(
                     "\(earlier.option) \(earlier.path) and \(report.option) \(report.path) name the same file: each report needs its own"

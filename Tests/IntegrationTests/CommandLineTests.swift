@@ -128,6 +128,24 @@ struct CommandLineTests {
         let missing = try await ProcessRunner.smtpScenario(["merge", "out.xml", "no.xml"], currentDirectory: directory)
         #expect(missing.status == 2)
         #expect(missing.stderr == "error: cannot read no.xml: no such file or directory\n")
+        // `-` is standard output for merge (the report alone there), and a usage error for run's reports; neither
+        // writes a file named `-`, as both did.
+        let toStandardOutput = try await ProcessRunner.smtpScenario(
+            ["merge", "-", "r.xml"],
+            currentDirectory: directory
+        )
+        #expect(toStandardOutput.status == 0, "\(toStandardOutput.stderr)")
+        #expect(toStandardOutput.stdout.hasPrefix("<?xml"), "\(toStandardOutput.stdout.prefix(200))")
+        #expect(toStandardOutput.stderr == "merged 1 JUnit report(s) to standard output\n")
+        for option in ["--junit", "--tap"] {
+            let dash = try await ProcessRunner.smtpScenario(
+                ["run", "s.yaml", option, "-"],
+                currentDirectory: directory
+            )
+            #expect(dash.status == 2)
+            #expect(dash.stderr.contains("\(option) - would write a file named '-'"), "\(dash.stderr)")
+            #expect(dash.stderr.contains("use \(option) /dev/stdout"))
+        }
         let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
         #expect(left == ["blocker", "r.xml", "s.yaml"])
     }
