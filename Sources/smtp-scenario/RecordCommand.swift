@@ -55,6 +55,8 @@ struct RecordCommand: AsyncParsableCommand {
     func validate() throws {
         if tlsCA != nil, insecure { throw ValidationError("--tls-ca and --insecure contradict each other") }
         if let timeout { _ = try CompileArguments.duration(timeout) }
+        // Standard output shows the session as it happens; the scenario needs a file of its own.
+        if out == "-" { throw ValidationError("--out - would write a file named '-': name the file to record into") }
     }
 
     func run() async throws {

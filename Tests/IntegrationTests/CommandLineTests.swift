@@ -146,6 +146,12 @@ struct CommandLineTests {
             #expect(dash.stderr.contains("\(option) - would write a file named '-'"), "\(dash.stderr)")
             #expect(dash.stderr.contains("use \(option) /dev/stdout"))
         }
+        let record = try await ProcessRunner.smtpScenario(
+            ["record", "--server", "mock", "--out", "-"],
+            currentDirectory: directory
+        )
+        #expect(record.status == 2)
+        #expect(record.stderr.contains("--out - would write a file named '-'"), "\(record.stderr)")
         let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
         #expect(left == ["blocker", "r.xml", "s.yaml"])
     }
