@@ -586,11 +586,7 @@ struct CommandLineTests {
         let directory = try write(["s.yml": "name: x\nsteps:\n  - send: EHLO a\n"])
         defer { try? FileManager.default.removeItem(at: directory) }
         func underLimit(_ limit: Int, _ arguments: String) async throws -> ProcessResult {
-            try await ProcessRunner.run(
-                "/bin/sh",
-                ["-c", "ulimit -n \(limit); exec \"$0\" \(arguments)", Paths.binary.path],
-                currentDirectory: directory
-            )
+            try await runUnderLimit("ulimit -n \(limit)", arguments, in: directory)
         }
         let refused = try await underLimit(12, "run s.yml --color never")
         #expect(refused.status == 71, "\(refused.stderr)")
@@ -626,9 +622,15 @@ struct CommandLineTests {
                 "name: x\nmatrix:\n  n: [\((1...300).map(String.init).joined(separator: ","))]\nsteps:\n  - send: EHLO a\n"
         ])
         defer { try? FileManager.default.removeItem(at: directory) }
-        return try await ProcessRunner.run(
+        return try await runUnderLimit(limit, "run s.yml --jobs \(jobs) --color never", in: directory)
+    }
+
+    /// smtp-scenario with `arguments` (split by the shell), run in `directory` by a shell that first sets the
+    /// descriptor limit with `limit` (a `ulimit` command).
+    private func runUnderLimit(_ limit: String, _ arguments: String, in directory: URL) async throws -> ProcessResult {
+        try await ProcessRunner.run(
             "/bin/sh",
-            ["-c", "\(limit); exec \"$0\" run s.yml --jobs \(jobs) --color never", Paths.binary.path],
+            ["-c", "\(limit); exec \"$0\" \(arguments)", Paths.binary.path],
             currentDirectory: directory
         )
     }
