@@ -137,6 +137,10 @@ struct CommandLineTests {
         #expect(toStandardOutput.status == 0, "\(toStandardOutput.stderr)")
         #expect(toStandardOutput.stdout.hasPrefix("<?xml"), "\(toStandardOutput.stdout.prefix(200))")
         #expect(toStandardOutput.stderr == "merged 1 JUnit report(s) to standard output\n")
+        let merged = try Paths.temporaryDirectory("merged-stdout").appendingPathComponent("merged.xml")
+        defer { try? FileManager.default.removeItem(at: merged.deletingLastPathComponent()) }
+        try toStandardOutput.stdout.write(to: merged, atomically: true, encoding: .utf8)
+        #expect(try await JUnitValidation.validate(merged).ok, "the report on standard output is valid JUnit")
         for option in ["--junit", "--tap"] {
             let dash = try await ProcessRunner.smtpScenario(
                 ["run", "s.yaml", option, "-"],
