@@ -300,6 +300,20 @@ struct ConsoleReportTests {
         #expect(!tap.contains("\u{1B}"))
     }
 
+    @Test func consoleEscapingByKindOfCharacter() {
+        // Printable text, ASCII or not, comes back as it is (the per-scenario fast path).
+        #expect(ConsoleReport.oneLine("plain name 42") == "plain name 42")
+        #expect(ConsoleReport.oneLine("Grüße, 日本") == "Grüße, 日本")
+        #expect(ConsoleReport.sanitized("two\nlines\tand tab") == "two\nlines\tand tab")
+        // Line breaks: kept by `sanitized` (transcripts), escaped by `oneLine` (names, reasons).
+        #expect(ConsoleReport.oneLine("a\r\nb\nc") == "a\\x0d\\x0ab\\x0ac")
+        #expect(ConsoleReport.sanitized("a\r\nb") == "a\\x0d\nb")
+        // Control, DEL and C1 bytes as \xNN with two digits; bidirectional controls as \u{...}.
+        #expect(ConsoleReport.oneLine("\u{0}\u{1B}[2J\u{7F}\u{85}") == "\\x00\\x1b[2J\\x7f\\x85")
+        #expect(ConsoleReport.oneLine("evil\u{202E}txt.exe") == "evil\\u{202e}txt.exe")
+        #expect(ConsoleReport.oneLine("ü\u{1}") == "ü\\x01", "escaping does not disturb the characters around it")
+    }
+
     @Test func colourWhenAsked() async throws {
         let collector = Collector()
         var options = ConsoleReport.Options()

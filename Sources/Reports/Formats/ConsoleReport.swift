@@ -122,27 +122,39 @@ public actor ConsoleReport: Reporter {
     }
 
     /// ``sanitized(_:)`` for text that must stay on its line (a name, a reason): line breaks escaped as well.
-    static func oneLine(_ text: String) -> String {
-        sanitized(text).replacingOccurrences(of: "\r", with: "\\x0d").replacingOccurrences(of: "\n", with: "\\x0a")
-    }
+    static func oneLine(_ text: String) -> String { escaped(text, keepingNewlines: false) }
 
     /// Text from servers and files may hold control characters; a terminal must never receive them raw
     /// (escape sequences could rewrite the screen). Everything below 0x20 but newline and tab becomes `\xNN`;
     /// bidirectional and invisible format characters (U+202E and friends, which reorder or hide what is shown)
     /// become `\u{202e}`.
-    static func sanitized(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isUnsafe) else { return text }
+    static func sanitized(_ text: String) -> String { escaped(text, keepingNewlines: true) }
+
+    /// One pass over the text, none when it is plain printable ASCII (a line per scenario goes through here: no
+    /// Foundation bridging, no formatter).
+    private static func escaped(_ text: String, keepingNewlines: Bool) -> String {
+        func unsafe(_ scalar: Unicode.Scalar) -> Bool { isUnsafe(scalar) || (!keepingNewlines && scalar == "\n") }
+        let plain = text.utf8.allSatisfy { byte in
+            (byte >= 0x20 && byte < 0x7F) || byte == 0x09 || (keepingNewlines && byte == 0x0A)
+        }
+        guard !plain, text.unicodeScalars.contains(where: unsafe) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {
-            if !isUnsafe(scalar) {
+            if !unsafe(scalar) {
                 out.unicodeScalars.append(scalar)
             } else if scalar.value <= 0x9F {
-                out += String(format: "\\x%02x", scalar.value)
+                out += "\\x" + hexByte(UInt8(scalar.value))
             } else {
                 out += "\\u{" + String(scalar.value, radix: 16) + "}"
             }
         }
         return out
+    }
+
+    /// Two lower-case hex digits.
+    static func hexByte(_ byte: UInt8) -> String {
+        let digits = String(byte, radix: 16)
+        return byte < 0x10 ? "0" + digits : digits
     }
 
     /// Control characters (but newline and tab), and the bidirectional and invisible format characters behind

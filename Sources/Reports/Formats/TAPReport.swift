@@ -73,7 +73,7 @@ public struct TAPReport: Sendable {
             case "\t": out += "\\t"
             default:
                 if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += String(format: "\\x%02x", scalar.value)
+                    out += "\\x" + ConsoleReport.hexByte(UInt8(scalar.value))
                 } else {
                     out.unicodeScalars.append(scalar)
                 }
@@ -84,12 +84,16 @@ public struct TAPReport: Sendable {
 
     /// `suite: name`, on one line, with `#` (which starts a directive) escaped.
     static func description(_ identity: ScenarioIdentity) -> String {
-        directiveText("\(identity.suite): \(identity.name)").replacingOccurrences(of: "#", with: "\\#")
+        let text = directiveText("\(identity.suite): \(identity.name)")
+        return text.utf8.contains(UInt8(ascii: "#")) ? text.replacingOccurrences(of: "#", with: "\\#") : text
     }
 
     /// One line, control characters escaped as on the console: `prove` prints these lines to a terminal.
     private static func directiveText(_ text: String) -> String {
-        ConsoleReport.sanitized(
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }) else {
+            return ConsoleReport.sanitized(text)
+        }
+        return ConsoleReport.sanitized(
             text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
         )
     }
