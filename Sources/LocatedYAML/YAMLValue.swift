@@ -117,17 +117,24 @@ public struct YAMLMapping: Sendable {
     }
 
     /// The value for `key`, or nil.
-    public subscript(key: String) -> YAMLValue? { entries.first { $0.key == key }?.value }
+    public subscript(key: String) -> YAMLValue? { index(of: key).map { entries[$0].value } }
 
     /// The entry for `key`, or nil.
-    public func entry(_ key: String) -> Entry? { entries.first { $0.key == key } }
+    public func entry(_ key: String) -> Entry? { index(of: key).map { entries[$0] } }
+
+    /// Where `key` is among the entries. Compared in place: a search with `first(where:)` copied every entry it
+    /// passed (a location and a value, each holding references), and the compiler looks up a dozen keys a step.
+    private func index(of key: String) -> Int? {
+        for index in entries.indices where entries[index].key == key { return index }
+        return nil
+    }
 
     /// Moves the value of `key` out, leaving a null value in its place (the key stays, with its location).
     ///
     /// With the only copy of the mapping, a caller then holds the only copy of that value too, and can free it
     /// piece by piece (see ``YAMLValue/takeSequence()``).
     public mutating func takeValue(_ key: String) -> YAMLValue? {
-        guard let index = entries.firstIndex(where: { $0.key == key }) else { return nil }
+        guard let index = index(of: key) else { return nil }
         let value = entries[index].value
         entries[index].value = YAMLValue(kind: .null, location: value.location)
         return value
@@ -146,7 +153,8 @@ public struct YAMLMapping: Sendable {
         context: String,
         into diagnostics: inout Diagnostics
     ) {
-        for entry in entries where !allowed.contains(entry.key) {
+        for index in entries.indices where !allowed.contains(entries[index].key) {
+            let entry = entries[index]
             if let later = reserved[entry.key] {
                 diagnostics.error(
                     .notSupportedYet,

@@ -96,7 +96,7 @@ public struct SMTPCommandLine: Sendable, Hashable {
     /// Whether `text` holds a CR or LF. A command line or reply text with one would end early on the wire, and
     /// what follows would arrive as a command, or a reply, of its own.
     public static func containsLineBreak(_ text: String) -> Bool {
-        text.utf8.contains { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }
+        text.containsUTF8Byte { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }
     }
 
     /// Encodes a command line for the wire: the text followed by CRLF.

@@ -75,7 +75,10 @@ struct CompiledAction {
 }
 
 /// An action's compile function and the keys its steps may have besides the common ones.
-struct StepActionSpec: Sendable {
+///
+/// A class: the compiler passes the spec of every step around several times, and a struct of two arrays and a
+/// closure costs three reference-count updates for each copy.
+final class StepActionSpec: Sendable {
     /// Keys besides `name`, `timeout`, `expect`, `capture` and the action keys (`retry` here allows the action
     /// to be retried on its own).
     let extraKeys: [String]

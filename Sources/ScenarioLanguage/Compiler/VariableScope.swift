@@ -141,7 +141,7 @@ struct VariableScope {
         into diagnostics: inout Diagnostics
     ) -> Template? {
         // Most text holds no reference at all: one literal, no scanning by scalar.
-        if !text.utf8.contains(UInt8(ascii: "$")) {
+        if !text.containsUTF8Byte(where: { $0 == UInt8(ascii: "$") }) {
             let size = text.utf8.count
             if size > limit {
                 reportTooLong(value, at: 0, limit: limit, into: &diagnostics)

@@ -518,7 +518,7 @@ actor ScenarioExecution {
     /// `\xNN`, the rest as is. Mask secrets first: an escaped secret would no longer match its mask.
     static func printable(_ text: String) -> String {
         // Nearly always nothing to escape: one scan, no copy.
-        guard text.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7F }) else { return text }
+        guard text.containsUTF8Byte(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7F }) else { return text }
         return ByteEscaping.escaped(Array(text.utf8))
     }
 
