@@ -14,10 +14,13 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if compiled.file == nil, compiled.kind == .scenarios {
         precondition(compiled.hasErrors, "no plan and no error")
     }
+    // The environment's secret must not reach a diagnostic through `${env.SMTP_PASSWORD}`. A diagnostic may quote
+    // the file's own text, so the check holds for inputs that do not spell the value out themselves.
+    let secretInSource = text.contains("secret-value")
     for diagnostic in compiled.diagnostics {
         precondition(diagnostic.location.line >= 1 && diagnostic.location.column >= 1, "\(diagnostic)")
         precondition(diagnostic.message.count <= Diagnostic.maxMessageLength + 100, "an uncut message")
-        precondition(!diagnostic.description.contains("secret-value"), "a secret in a diagnostic")
+        precondition(secretInSource || !diagnostic.description.contains("secret-value"), "a secret in a diagnostic")
     }
     if let file = compiled.file {
         for scenario in file.scenarios { _ = scenario.steps.reduce(0) { $0 + $1.expandedCount } }
