@@ -85,12 +85,13 @@ public struct TAPReport: Sendable {
     /// `suite: name`, on one line, with `#` (which starts a directive) escaped.
     static func description(_ identity: ScenarioIdentity) -> String {
         let text = directiveText("\(identity.suite): \(identity.name)")
-        return text.utf8.contains(UInt8(ascii: "#")) ? text.replacingOccurrences(of: "#", with: "\\#") : text
+        return ConsoleReport.containsByte(text, where: { $0 == UInt8(ascii: "#") })
+            ? text.replacingOccurrences(of: "#", with: "\\#") : text
     }
 
     /// One line, control characters escaped as on the console: `prove` prints these lines to a terminal.
     private static func directiveText(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }) else {
+        guard ConsoleReport.containsByte(text, where: { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }) else {
             return ConsoleReport.sanitized(text)
         }
         return ConsoleReport.sanitized(
