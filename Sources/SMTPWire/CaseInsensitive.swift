@@ -5,11 +5,19 @@ extension String {
     /// byte when both are ASCII (mailbox names, extension keywords): the mock compares one per recipient and per
     /// advertised keyword, and Foundation's comparison costs about 4,000 instructions each.
     public func equalsIgnoringCase(_ other: String) -> Bool {
-        let lhs = utf8
-        let rhs = other.utf8
-        guard lhs.allSatisfy({ $0 < 0x80 }), rhs.allSatisfy({ $0 < 0x80 }) else {
-            return caseInsensitiveCompare(other) == .orderedSame
+        // Over the contiguous bytes when both are native strings (the mock compares every recipient with its
+        // mailbox list); the generic walk of the UTF-8 views otherwise.
+        var contiguous: Bool??  // nil: not both contiguous; .some(nil): not both ASCII
+        _ = utf8.withContiguousStorageIfAvailable { lhs in
+            other.utf8.withContiguousStorageIfAvailable { rhs in contiguous = Self.asciiEqualsIgnoringCase(lhs, rhs) }
         }
+        if let ascii = contiguous ?? Self.asciiEqualsIgnoringCase(utf8, other.utf8) { return ascii }
+        return caseInsensitiveCompare(other) == .orderedSame
+    }
+
+    /// The answer when both are ASCII; nil otherwise (Unicode case folding is Foundation's to decide).
+    private static func asciiEqualsIgnoringCase(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool? {
+        guard !lhs.contains(where: { $0 >= 0x80 }), !rhs.contains(where: { $0 >= 0x80 }) else { return nil }
         guard lhs.count == rhs.count else { return false }
         func lower(_ byte: UInt8) -> UInt8 {
             byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte

@@ -31,6 +31,8 @@ final class MockSessionHandler: ChannelDuplexHandler {
     static let maxBufferedInput = 256 * 1024
 
     private let core: MockServerCore
+    /// The policy's answer, read once: asked of every command line, it copied the whole policy each time.
+    private let refusesImproperPipelining: Bool
     private var machine: SessionMachine
     private var buffer = ByteBuffer()
     private var commandFramer = LineFramer(maxLineLength: MockSessionHandler.maxFramedCommand)
@@ -55,6 +57,7 @@ final class MockSessionHandler: ChannelDuplexHandler {
 
     init(core: MockServerCore, connection: SessionMachine.Connection) {
         self.core = core
+        self.refusesImproperPipelining = core.policy.refusesImproperPipelining
         self.machine = SessionMachine(policy: core.policy, connection: connection, greylist: core.greylist)
         self.clientDescription = connection.clientAddress
     }
@@ -255,7 +258,7 @@ final class MockSessionHandler: ChannelDuplexHandler {
         case .line(let line, _):
             // More input already behind a command that has not been answered: the client pipelined.
             // (A BDAT chunk always follows its command in the same write: that is no pipelining.)
-            if core.policy.refusesImproperPipelining, buffer.readableBytes > 0, !machine.inAuthExchange,
+            if refusesImproperPipelining, buffer.readableBytes > 0, !machine.inAuthExchange,
                 SMTPCommandLine(line).verb != .bdat
             {
                 return machine.improperPipelining()
