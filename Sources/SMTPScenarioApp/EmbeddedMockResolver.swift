@@ -20,12 +20,12 @@ public actor EmbeddedMockResolver: ServerResolver, StoredMessageLookup {
 
     private var servers: [String: Task<MockServer, Error>] = [:]
     private var storeFolders: [URL] = []
-    private let log: @Sendable (String) -> Void
+    private let log: (@Sendable (String) -> Void)?
     private let network: NetworkServerResolver
 
     /// Creates a resolver; `log` receives the mock's session lines (discarded by default); `mx:` lookups ask
     /// `dnsServer` (nil: the system's resolver).
-    public init(dnsServer: DNSServer? = nil, log: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(dnsServer: DNSServer? = nil, log: (@Sendable (String) -> Void)? = nil) {
         self.log = log
         self.network = NetworkServerResolver(dnsServer: dnsServer)
     }
