@@ -232,10 +232,17 @@ private struct EventComposer {
             }
             let anchor = scalar.anchor.map { String(cString: $0) }
             yaml_event_delete(&event)
-            let isNull: Bool
-            switch text {
-            case "", "~", "null", "Null", "NULL": isNull = style == .plain
-            default: isNull = false
+            // A plain null is empty, `~`, or four bytes starting with n or N: other scalars (nearly all, keys
+            // such as `send` and `data` included) skip the string comparisons.
+            var isNull = false
+            if style == .plain {
+                switch text.utf8.count {
+                case 0: isNull = true
+                case 1: isNull = text == "~"
+                case 4 where text.utf8.first == UInt8(ascii: "n") || text.utf8.first == UInt8(ascii: "N"):
+                    isNull = text == "null" || text == "Null" || text == "NULL"
+                default: break
+                }
             }
             let value = YAMLValue(kind: isNull ? .null : .scalar(text), location: here, scalarStyle: style)
             if let anchor { anchors[anchor] = (value, 1) }
@@ -288,7 +295,7 @@ private struct EventComposer {
                         hint: "write the key as a word, e.g. `name:`"
                     )
                 }
-                let earlier = index.map { $0[name] } ?? entries.first(where: { $0.key == name })?.keyLocation
+                let earlier = index.map { $0[name] } ?? Self.keyLocation(of: name, in: entries)
                 if let first = earlier {
                     throw Diagnostic(
                         .error,
@@ -322,6 +329,12 @@ private struct EventComposer {
             yaml_event_delete(&event)
             throw Diagnostic(.error, .yamlSyntax, at: here, "unexpected YAML event")
         }
+    }
+
+    /// Where `name` is already a key of `entries`, compared in place (`first(where:)` copied each entry it passed).
+    private static func keyLocation(of name: String, in entries: [YAMLMapping.Entry]) -> SourceLocation? {
+        for index in entries.indices where entries[index].key == name { return entries[index].keyLocation }
+        return nil
     }
 
     /// Thrown to unwind the composer once the consumer of a stream has stopped reading; never shown.

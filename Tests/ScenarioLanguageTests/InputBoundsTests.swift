@@ -134,6 +134,40 @@ struct InputBoundsTests {
         #expect(Abbreviation.text(text, limit: limit) == expected)
     }
 
+    @Test func plainNullsAreNullAndNothingElseIs() throws {
+        // YAML 1.2's core schema: a plain empty value, ~, null, Null and NULL are null; other spellings, and any
+        // quoted scalar, are strings.
+        let text = """
+            a: ~
+            b: null
+            c: Null
+            d: NULL
+            e:
+            f: "null"
+            g: '~'
+            h: nulL
+            i: nil
+            j: none
+            k: ~~
+            l: nul
+            m: nulls
+            n: ""
+            """
+        let mapping = try #require(try YAMLDocument.parse(text, file: "n.yaml")?.mapping)
+        for key in ["a", "b", "c", "d", "e"] {
+            #expect(mapping[key]?.isNull == true, "\(key)")
+        }
+        let strings = [
+            "f": "null", "g": "~", "h": "nulL", "i": "nil", "j": "none", "k": "~~", "l": "nul", "m": "nulls",
+        ]
+        for (key, value) in strings {
+            #expect(mapping[key]?.isNull == false, "\(key)")
+            #expect(mapping[key]?.scalar == value, "\(key)")
+        }
+        #expect(mapping["n"]?.isNull == false, "a quoted empty string is a string")
+        #expect(mapping["n"]?.scalar == "")
+    }
+
     @Test func aFileLargerThanTheLimitIsRefusedBeforeParsing() throws {
         var limits = YAMLDocument.Limits()
         limits.maxBytes = 100
