@@ -18,11 +18,14 @@ public struct ReplyParseError: Error, Sendable, Hashable, CustomStringConvertibl
     public let kind: Kind
     /// The offending line, as received (truncated for an overlong line).
     public let line: [UInt8]
+    /// The limit that was passed, for the limit kinds: bytes in a line, or lines in a reply.
+    public let limit: Int?
 
-    /// Creates an error of `kind` about `line`.
-    public init(kind: Kind, line: [UInt8]) {
+    /// Creates an error of `kind` about `line`; `limit` names the safety limit that was passed, if one was.
+    public init(kind: Kind, line: [UInt8], limit: Int? = nil) {
         self.kind = kind
         self.line = line
+        self.limit = limit
     }
 
     public var description: String {
@@ -32,9 +35,11 @@ public struct ReplyParseError: Error, Sendable, Hashable, CustomStringConvertibl
         case .inconsistentCode:
             return "reply continuation line has a different code: \"\(ByteEscaping.escaped(line))\""
         case .lineTooLong:
-            return "reply line too long (over the limit; server sent an endless line?)"
+            let size = limit.map { "more than \($0) bytes" } ?? "over the limit"
+            return "reply line too long: \(size) without a line end (RFC 5321 allows 512; an endless line?)"
         case .tooManyLines:
-            return "reply has too many lines (over the limit)"
+            let count = limit.map { "\($0) lines" } ?? "over the limit"
+            return "reply has too many lines: \(count) without a last line (NNN followed by a space)"
         }
     }
 }
@@ -68,7 +73,7 @@ public struct ReplyParser: Sendable {
     public mutating func parse(_ buffer: inout ByteBuffer) throws(ReplyParseError) -> Reply? {
         while let framed = framer.next(from: &buffer) {
             guard case .line(let slice, _) = framed else {
-                throw ReplyParseError(kind: .lineTooLong, line: [])
+                throw ReplyParseError(kind: .lineTooLong, line: [], limit: framer.maxLineLength)
             }
             let line = Array(slice.readableBytesView)
             guard let parsed = Self.split(line) else {
@@ -88,11 +93,11 @@ public struct ReplyParser: Sendable {
             }
             if lines.count >= maxLines {
                 reset()
-                throw ReplyParseError(kind: .tooManyLines, line: line)
+                throw ReplyParseError(kind: .tooManyLines, line: line, limit: maxLines)
             }
         }
         if framer.isDiscarding {
-            throw ReplyParseError(kind: .lineTooLong, line: [])
+            throw ReplyParseError(kind: .lineTooLong, line: [], limit: framer.maxLineLength)
         }
         return nil
     }

@@ -94,12 +94,14 @@ struct ReplyParserTests {
             do { _ = try parser.parse(&buffer) } catch { thrown = error }
         }
         #expect(thrown?.kind == .lineTooLong)
+        #expect(thrown?.description.hasPrefix("reply line too long: more than 100 bytes without a line end") == true)
     }
 
     @Test func tooManyLinesIsAnError() {
         let text = String(repeating: "250-x\r\n", count: 20) + "250 end\r\n"
         let (_, error) = parseAll([Array(text.utf8)], parser: ReplyParser(maxLines: 10))
         #expect(error?.kind == .tooManyLines)
+        #expect(error?.description.hasPrefix("reply has too many lines: 10 lines without a last line") == true)
     }
 
     @Test func controlBytesAndInvalidUTF8AreKeptAndShownEscaped() throws {
