@@ -42,7 +42,7 @@ final class MockServerCore: Sendable {
     func connectionClosed() { connections.withLockedValue { $0 -= 1 } }
 
     /// Hands `line` to the log; with no log (the embedded mock) the line is not even built: the session line
-    /// alone cost some 20,000 instructions a session.
+    /// alone cost some 16,000 instructions a session.
     func log(_ line: @autoclosure () -> String) { logLine?(line()) }
 }
 
