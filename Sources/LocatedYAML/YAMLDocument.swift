@@ -295,7 +295,7 @@ private struct EventComposer {
                         hint: "write the key as a word, e.g. `name:`"
                     )
                 }
-                let earlier = index.map { $0[name] } ?? Self.keyLocation(of: name, in: entries)
+                let earlier = index.map { $0[name] } ?? entries.index(ofKey: name).map { entries[$0].keyLocation }
                 if let first = earlier {
                     throw Diagnostic(
                         .error,
@@ -329,12 +329,6 @@ private struct EventComposer {
             yaml_event_delete(&event)
             throw Diagnostic(.error, .yamlSyntax, at: here, "unexpected YAML event")
         }
-    }
-
-    /// Where `name` is already a key of `entries`, compared in place (`first(where:)` copied each entry it passed).
-    private static func keyLocation(of name: String, in entries: [YAMLMapping.Entry]) -> SourceLocation? {
-        for index in entries.indices where entries[index].key == name { return entries[index].keyLocation }
-        return nil
     }
 
     /// Thrown to unwind the composer once the consumer of a stream has stopped reading; never shown.

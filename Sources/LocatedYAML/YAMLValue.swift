@@ -117,24 +117,17 @@ public struct YAMLMapping: Sendable {
     }
 
     /// The value for `key`, or nil.
-    public subscript(key: String) -> YAMLValue? { index(of: key).map { entries[$0].value } }
+    public subscript(key: String) -> YAMLValue? { entries.index(ofKey: key).map { entries[$0].value } }
 
     /// The entry for `key`, or nil.
-    public func entry(_ key: String) -> Entry? { index(of: key).map { entries[$0] } }
-
-    /// Where `key` is among the entries. Compared in place: a search with `first(where:)` copied every entry it
-    /// passed (a location and a value, each holding references), and the compiler looks up a dozen keys a step.
-    private func index(of key: String) -> Int? {
-        for index in entries.indices where entries[index].key == key { return index }
-        return nil
-    }
+    public func entry(_ key: String) -> Entry? { entries.index(ofKey: key).map { entries[$0] } }
 
     /// Moves the value of `key` out, leaving a null value in its place (the key stays, with its location).
     ///
     /// With the only copy of the mapping, a caller then holds the only copy of that value too, and can free it
     /// piece by piece (see ``YAMLValue/takeSequence()``).
     public mutating func takeValue(_ key: String) -> YAMLValue? {
-        guard let index = index(of: key) else { return nil }
+        guard let index = entries.index(ofKey: key) else { return nil }
         let value = entries[index].value
         entries[index].value = YAMLValue(kind: .null, location: value.location)
         return value
@@ -172,5 +165,15 @@ public struct YAMLMapping: Sendable {
                 hint: hint ?? "known keys: \(allowed.joined(separator: ", "))"
             )
         }
+    }
+}
+
+extension [YAMLMapping.Entry] {
+    /// Where `key` is among the entries, for the mapping's lookups and the composer's duplicate-key check. Compared
+    /// in place: a search with `first(where:)` copied every entry it passed (a location and a value, each holding
+    /// references), and the compiler looks up a dozen keys a step.
+    func index(ofKey key: String) -> Int? {
+        for index in indices where self[index].key == key { return index }
+        return nil
     }
 }

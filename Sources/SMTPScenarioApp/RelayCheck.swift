@@ -149,10 +149,7 @@ public enum RelayCheck {
     ) async -> (exitCode: Int32, interrupted: Bool) {
         let workingDirectory = FileManager.default.currentDirectoryPath
         guard let target = ServerTarget.parse(configuration.server, relativeTo: workingDirectory) else {
-            output.err(
-                "error: --server \(configuration.server) is not a server address; "
-                    + ServerTarget.problem(with: configuration.server) + "\n"
-            )
+            output.err("error: \(ServerTarget.serverOptionError(configuration.server))\n")
             return (ExitCode.usage, false)
         }
         if configuration.confirmWithData, configuration.domain == nil {

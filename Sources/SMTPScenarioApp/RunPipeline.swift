@@ -230,9 +230,7 @@ public enum RunPipeline {
                     return false
                 }
                 guard let target = ServerTarget.parse(value, relativeTo: workingDirectory) else {
-                    output.err(
-                        "error: --server \(value) is not a server address; \(ServerTarget.problem(with: value))\n"
-                    )
+                    output.err("error: \(ServerTarget.serverOptionError(value))\n")
                     return false
                 }
                 options.serverOverride = target
@@ -389,4 +387,11 @@ public enum RunPipeline {
         return valid
     }
 
+}
+
+extension ServerTarget {
+    /// The usage error for a `--server` value that is no server address (`run`, `record`, `relay-check`).
+    static func serverOptionError(_ text: String) -> String {
+        "--server \(text) is not a server address; \(problem(with: text))"
+    }
 }

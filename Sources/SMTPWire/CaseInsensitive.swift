@@ -7,12 +7,12 @@ extension String {
     public func equalsIgnoringCase(_ other: String) -> Bool {
         // Over the contiguous bytes when both are native strings (the mock compares every recipient with its
         // mailbox list); the generic walk of the UTF-8 views otherwise.
-        var contiguous: Bool??  // nil: not both contiguous; .some(nil): not both ASCII
-        _ = utf8.withContiguousStorageIfAvailable { lhs in
-            other.utf8.withContiguousStorageIfAvailable { rhs in contiguous = Self.asciiEqualsIgnoringCase(lhs, rhs) }
-        }
-        if let ascii = contiguous ?? Self.asciiEqualsIgnoringCase(utf8, other.utf8) { return ascii }
-        return caseInsensitiveCompare(other) == .orderedSame
+        let ascii =
+            utf8.withContiguousStorageIfAvailable { lhs in
+                other.utf8.withContiguousStorageIfAvailable { rhs in Self.asciiEqualsIgnoringCase(lhs, rhs) }
+                    ?? Self.asciiEqualsIgnoringCase(lhs, other.utf8)
+            } ?? Self.asciiEqualsIgnoringCase(utf8, other.utf8)
+        return ascii ?? (caseInsensitiveCompare(other) == .orderedSame)
     }
 
     /// The answer when both are ASCII; nil otherwise (Unicode case folding is Foundation's to decide).

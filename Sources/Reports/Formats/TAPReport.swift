@@ -91,12 +91,10 @@ public struct TAPReport: Sendable {
 
     /// One line, control characters escaped as on the console: `prove` prints these lines to a terminal.
     private static func directiveText(_ text: String) -> String {
-        guard ConsoleReport.containsByte(text, where: { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }) else {
-            return ConsoleReport.sanitized(text)
-        }
-        return ConsoleReport.sanitized(
-            text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
-        )
+        let breaksLine = ConsoleReport.containsByte(text) { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }
+        let flat =
+            breaksLine ? text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ") : text
+        return ConsoleReport.sanitized(flat)
     }
 }
 

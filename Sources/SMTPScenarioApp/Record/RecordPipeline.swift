@@ -56,10 +56,7 @@ public enum RecordPipeline {
     ) async -> Int32 {
         let directory = FileManager.default.currentDirectoryPath
         guard let target = ServerTarget.parse(configuration.server, relativeTo: directory) else {
-            output.err(
-                "error: --server \(configuration.server) is not a server address; "
-                    + ServerTarget.problem(with: configuration.server) + "\n"
-            )
+            output.err("error: \(ServerTarget.serverOptionError(configuration.server))\n")
             return ExitCode.usage
         }
         if !configuration.force, FileManager.default.fileExists(atPath: configuration.outputPath) {
