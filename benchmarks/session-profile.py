@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Where one SMTP session's instructions go, in the runner and in the mock: callgrind, by module.
 
-    benchmarks/session-profile.py [--sessions N] [--bin PATH]
+    benchmarks/session-profile.py [--sessions N] [--bin PATH] [--floor]
 
 Counts instructions with valgrind's callgrind (repeatable on a noisy machine, unlike time) for the same work done
 once and N + 1 times (default N = 200), and divides the difference by N: what remains is the cost of one more
@@ -131,42 +131,56 @@ def report(title, costs, top):
         print(f"  {cost:10,.0f}  {100 * cost / grand:5.1f}%  {name[:110]}")
 
 
-def callgrind(binary, out, args):
-    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, *args]
+def callgrind(out, command):
+    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command]
 
 
 def profile_runner(binary, sink, work, sessions):
-    outs = []
-    for count in (1, sessions + 1):
+    def command(count):
         scenario = os.path.join(work, f"runner-{count}.yaml")
         run_all.session_scenario(scenario, count)
-        out = os.path.join(work, f"runner-{count}.callgrind")
-        subprocess.run(callgrind(binary, out, ["run", scenario, "--server", sink, "--jobs", "1", "--color", "never"]),
+        return [binary, "run", scenario, "--server", sink, "--jobs", "1", "--color", "never"]
+
+    return profile_sender("runner", command, work, sessions)
+
+
+def profile_sender(label, command, work, sessions):
+    """A client's cost of one more session; `command(count)` sends `count` sessions and exits."""
+    outs = []
+    for count in (1, sessions + 1):
+        out = os.path.join(work, f"{label.replace(' ', '-')}-{count}.callgrind")
+        subprocess.run(callgrind(out, command(count)),
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         outs.append(out)
-    print(f"runner: {total(outs[0]):,} instructions for 1 session, {total(outs[1]):,} for {sessions + 1}")
+    print(f"{label}: {total(outs[0]):,} instructions for 1 session, {total(outs[1]):,} for {sessions + 1}")
     return per_session(outs[0], outs[1], sessions)
 
 
 def profile_mock(binary, work, sessions):
     policy = os.path.join(work, "policy.yaml")
+    return profile_receiver("mock", lambda port: [binary, "serve", "--listen", f"127.0.0.1:{port}", "--config", policy],
+                            work, sessions)
+
+
+def profile_receiver(label, command, work, sessions):
+    """A server's cost of one more session under smtp-source; `command(port)` starts it listening on `port`."""
     outs = []
     for count in (1, sessions + 1):
         port = run_all.free_port()
-        out = os.path.join(work, f"mock-{count}.callgrind")
-        mock = subprocess.Popen(callgrind(binary, out, ["serve", "--listen", f"127.0.0.1:{port}", "--config", policy]),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out = os.path.join(work, f"{label.replace(' ', '-')}-{count}.callgrind")
+        server = subprocess.Popen(callgrind(out, command(port)),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             run_all.wait_for_port(port, timeout=120)
             subprocess.run(["smtp-source", "-s", "1", "-m", str(count), "-f", "bench@example.org", "-t",
                             "alice@example.com", "-M", "bench.example.org", f"127.0.0.1:{port}"], check=True)
-            # wait_for_port's probe connection is one more session in both runs: it cancels out. SIGINT lets
-            # serve close what is still open and write its last log lines, in both runs alike.
+            # wait_for_port's probe connection is one more session in both runs: it cancels out. SIGINT lets a
+            # server close what is still open (serve writes its last log lines), in both runs alike.
         finally:
-            mock.send_signal(signal.SIGINT)
-            mock.wait(timeout=120)
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=120)
         outs.append(out)
-    print(f"mock: {total(outs[0]):,} instructions for 1 session, {total(outs[1]):,} for {sessions + 1}")
+    print(f"{label}: {total(outs[0]):,} instructions for 1 session, {total(outs[1]):,} for {sessions + 1}")
     return per_session(outs[0], outs[1], sessions)
 
 
@@ -219,11 +233,22 @@ def cpu_per_session(binary, sink_port, sink_pid, work, sessions):
         print(f"  {label:22} {user / sessions * 1e6:7.1f} / {system / sessions * 1e6:7.1f}")
 
 
+def floor_benchmark():
+    """benchmarks/floor.py as a module (imported here, not at the top: it imports this file)."""
+    floor_spec = importlib.util.spec_from_file_location("floor", os.path.join(HERE, "floor.py"))
+    module = importlib.util.module_from_spec(floor_spec)
+    floor_spec.loader.exec_module(module)
+    return module
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--bin", default=os.path.join(os.path.dirname(HERE), ".build/release/smtp-scenario"))
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--floor", action="store_true",
+                        help="also profile benchmarks/nio-floor, the least NIO program that sends or answers the "
+                             "same session (built on first use): the part of a session any NIO program pays")
     args = parser.parse_args()
     for tool in ["valgrind", "callgrind_annotate", "smtp-sink", "smtp-source"]:
         if shutil.which(tool) is None:
@@ -246,6 +271,17 @@ def main():
         mock = profile_mock(binary, work, args.sessions)
         report("runner (run --jobs 1 against smtp-sink)", runner, args.top)
         report("mock (serve under smtp-source -s 1)", mock, args.top)
+        if args.floor:
+            floor = os.path.join(work, "nio-floor")
+            shutil.copy(floor_benchmark().floor_binary(), floor)
+            subprocess.run(["strip", "-g", floor], check=True)
+            sender = profile_sender("nio-floor send",
+                                    lambda count: [floor, "send", "127.0.0.1", str(sink_port), str(count), "1"],
+                                    work, args.sessions)
+            receiver = profile_receiver("nio-floor sink", lambda port: [floor, "sink", "127.0.0.1", str(port)], work,
+                                        args.sessions)
+            report("nio-floor send (against smtp-sink)", sender, args.top)
+            report("nio-floor sink (under smtp-source -s 1)", receiver, args.top)
         cpu_per_session(args.bin, sink_port, sink_process.pid, work, 2000)
     finally:
         if sink_process is not None:
