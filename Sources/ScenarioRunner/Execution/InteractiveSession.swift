@@ -78,13 +78,13 @@ public final class InteractiveSession {
     }
 
     /// Everything said so far.
-    public func transcript() async -> Transcript { await execution.transcript }
+    public func transcript() async -> Transcript { execution.transcript }
 
     /// Whether the connection is open.
-    public func isConnected() async -> Bool { await execution.isConnected }
+    public func isConnected() async -> Bool { execution.isConnected }
 
     /// Connects and reads the greeting.
-    public func connect() async -> Outcome { await execution.interactiveConnect() }
+    public func connect() async -> Outcome { await onLoop { await $0.interactiveConnect() } }
 
     /// Sends a command line as typed and reads its reply.
     public func send(_ line: String) async -> Outcome {
@@ -106,7 +106,7 @@ public final class InteractiveSession {
 
     /// The whole SASL exchange of `mechanism`; `secret` is masked in the transcript.
     public func authenticate(mechanism: SASLMechanism, username: String, secret: String) async -> Outcome {
-        await execution.addSecret(secret)
+        execution.addSecret(secret)
         return await run(
             .auth(
                 AuthAction(
@@ -123,13 +123,15 @@ public final class InteractiveSession {
     public func readReply() async -> Outcome { await run(.read, expecting: Self.anyReply) }
 
     /// Whether the server has sent something no step has read yet: a reply of its own after the last one.
-    public func hasUnreadInput() async -> Bool { await execution.hasUnreadInput() }
+    public func hasUnreadInput() async -> Bool { await onLoop { await $0.hasUnreadInput() } }
 
     /// Waits until the server closes the connection, at most `timeout`; true when it is closed.
-    public func awaitClose(within timeout: Duration) async -> Bool { await execution.awaitServerClose(timeout) }
+    public func awaitClose(within timeout: Duration) async -> Bool {
+        await onLoop { await $0.awaitServerClose(timeout) }
+    }
 
     /// Sends QUIT unless it was sent, reads the 221 (at most 5 s), and closes.
-    public func close() async { await execution.finishSession() }
+    public func close() async { await onLoop { await $0.finishSession() } }
 
     static let anyReply = Expectation.reply(ReplyExpectation(codes: [.any]))
 
@@ -144,7 +146,14 @@ public final class InteractiveSession {
             timeout: settings.replyTimeout,
             location: SourceLocation(file: "record", line: stepNumber, column: 1)
         )
-        return await execution.interactiveStep(step)
+        return await onLoop { await $0.interactiveStep(step) }
+    }
+
+    /// Runs `body` preferring the execution's event loop as the task executor: the steps run on the loop their
+    /// connection lives on, exactly as a scenario's do, whatever thread the caller is on.
+    private func onLoop<T>(_ body: (ScenarioExecution) async -> T) async -> T {
+        let execution = self.execution
+        return await withTaskExecutorPreference(execution.taskExecutor) { await body(execution) }
     }
 }
 
@@ -162,35 +171,35 @@ extension ScenarioExecution {
     }
 
     func interactiveConnect() async -> InteractiveSession.Outcome {
-        await interactive { (execution: isolated ScenarioExecution) async throws(Stop) -> ReplyRecord? in
-            let site = Site(path: StepPath(), label: "greeting", location: execution.scenario.location)
-            let greeting = try await execution.connectAndGreet(
-                execution.endpoint,
+        await interactive { () async throws(Stop) -> ReplyRecord? in
+            let site = Site(path: StepPath(), label: "greeting", location: scenario.location)
+            let greeting = try await connectAndGreet(
+                endpoint,
                 expectation: InteractiveSession.anyReply,
                 captures: [],
                 at: site
             )
-            return greeting.map(execution.record)
+            return greeting.map(record)
         }
     }
 
     func interactiveStep(_ step: Step) async -> InteractiveSession.Outcome {
-        await interactive { (execution: isolated ScenarioExecution) async throws(Stop) -> ReplyRecord? in
-            let before = execution.records.count
-            try await execution.execute(step, at: StepPath([step.position]))
-            return execution.records.count > before ? execution.records.last?.reply : nil
+        await interactive { () async throws(Stop) -> ReplyRecord? in
+            let before = records.count
+            try await execute(step, at: StepPath([step.position]))
+            return records.count > before ? records.last?.reply : nil
         }
     }
 
     /// Runs `body`, then says what it added to the transcript and how the session stands.
     private func interactive(
-        _ body: (isolated ScenarioExecution) async throws(Stop) -> ReplyRecord?
+        _ body: () async throws(Stop) -> ReplyRecord?
     ) async -> InteractiveSession.Outcome {
         let before = transcript.entries.count
         var reply: ReplyRecord?
         var problem: String?
         do {
-            reply = try await body(self)
+            reply = try await body()
         } catch {
             problem = error.failure.actual
             reply = error.failure.mismatch?.actualReply

@@ -185,7 +185,7 @@ public enum PlanRunner {
         // The task already prefers `executor` (the task group added it so): the steps run on its loop.
         let outcome = await execution.run()
         let final = expected(scenario, outcome)
-        let (transcript, records, mxHost) = await execution.finish(as: final)
+        let (transcript, records, mxHost) = execution.finish(as: final)
         return ScenarioResult(
             identity: scenario.identity,
             outcome: final,

@@ -64,8 +64,8 @@ extension ScenarioExecution {
                 since: started,
                 verb: command.keyword,
                 sent: redactor.mask(line)
-            ) { (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
-                try await execution.exchange(buffer, step: step, at: site)
+            ) { () async throws(Stop) -> Reply? in
+                try await exchange(buffer, step: step, at: site)
             }
             track(command: command, reply: reply)
         case .data(let template):
@@ -75,9 +75,8 @@ extension ScenarioExecution {
                 sent(String(decoding: line, as: UTF8.self))
             }
             let sentAt = Date()
-            let reply = try await recorded(step, at: site, since: started) {
-                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
-                try await execution.exchange(encoded, step: step, at: site)
+            let reply = try await recorded(step, at: site, since: started) { () async throws(Stop) -> Reply? in
+                try await exchange(encoded, step: step, at: site)
             }
             inData = false
             noteAccepted(reply, sentAt: sentAt)
@@ -97,8 +96,8 @@ extension ScenarioExecution {
             }
             let sentAt = Date()
             let reply = try await recorded(step, at: site, since: started, verb: "BDAT", sent: command) {
-                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
-                try await execution.exchange(MessageData.bdat(bytes, last: chunk.last), step: step, at: site)
+                () async throws(Stop) -> Reply? in
+                try await exchange(MessageData.bdat(bytes, last: chunk.last), step: step, at: site)
             }
             if chunk.last { noteAccepted(reply, sentAt: sentAt) }
         case .raw(let payload):
@@ -110,8 +109,8 @@ extension ScenarioExecution {
             let shown = ByteEscaping.escaped(bytes)
             sent(shown + "  (raw, \(bytes.count) bytes)")
             _ = try await recorded(step, at: site, since: started, sent: redactor.mask(shown)) {
-                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
-                try await execution.exchange(ByteBuffer(bytes: bytes), step: step, at: site)
+                () async throws(Stop) -> Reply? in
+                try await exchange(ByteBuffer(bytes: bytes), step: step, at: site)
             }
         case .wait(let duration):
             note("waiting \(DurationSyntax.format(duration))")
@@ -124,9 +123,8 @@ extension ScenarioExecution {
             await dropConnection()
             note("reconnecting")
             let target = connectedEndpoint
-            _ = try await recorded(step, at: site, since: started) {
-                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
-                try await execution.connectAndGreet(
+            _ = try await recorded(step, at: site, since: started) { () async throws(Stop) -> Reply? in
+                try await connectAndGreet(
                     target,
                     expectation: step.expectation,
                     captures: step.captures,
@@ -151,9 +149,8 @@ extension ScenarioExecution {
             } else {
                 target = endpoint
             }
-            _ = try await recorded(step, at: site, since: started) {
-                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
-                try await execution.connectAndGreet(
+            _ = try await recorded(step, at: site, since: started) { () async throws(Stop) -> Reply? in
+                try await connectAndGreet(
                     target,
                     expectation: step.expectation,
                     captures: step.captures,
@@ -168,21 +165,19 @@ extension ScenarioExecution {
             note("disconnected without QUIT")
             keepRecord(of: step, at: site, .passed)
         case .read:
-            _ = try await recorded(step, at: site, since: started) {
-                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
-                let outcome = await execution.read(timeout: step.timeout)
-                return try execution.expectReply(outcome, for: step, at: site)
+            _ = try await recorded(step, at: site, since: started) { () async throws(Stop) -> Reply? in
+                let outcome = await read(timeout: step.timeout)
+                return try expectReply(outcome, for: step, at: site)
             }
         case .startTLS(let action):
             _ = try await recorded(step, at: site, since: started, verb: action.sendsCommand ? "STARTTLS" : nil) {
-                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
-                try await execution.startTLS(action, step: step, at: site)
+                () async throws(Stop) -> Reply? in
+                try await startTLS(action, step: step, at: site)
                 return nil
             }
         case .auth(let auth):
-            _ = try await recorded(step, at: site, since: started, verb: "AUTH") {
-                (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
-                try await execution.authenticate(auth, step: step, at: site)
+            _ = try await recorded(step, at: site, since: started, verb: "AUTH") { () async throws(Stop) -> Reply? in
+                try await authenticate(auth, step: step, at: site)
             }
         case .pipeline(let pipeline):
             try await self.pipeline(pipeline, step: step, at: site)
@@ -239,12 +234,12 @@ extension ScenarioExecution {
         since started: ContinuousClock.Instant,
         verb: String? = nil,
         sent: String? = nil,
-        _ body: (isolated ScenarioExecution) async throws(Stop) -> Reply?
+        _ body: () async throws(Stop) -> Reply?
     ) async throws(Stop) -> Reply? {
         do {
-            // The body is isolated to this execution: calling it stays on the event loop (a plain async closure
-            // would be run on the global executor, two thread switches per step).
-            let reply = try await body(self)
+            // The body is a nonisolated closure: it runs on the task executor the scenario's task prefers, the
+            // event loop, like everything else here.
+            let reply = try await body()
             keepRecord(of: step, at: site, .passed, since: started, verb: verb, sent: sent, reply: reply.map(record))
             return reply
         } catch {
@@ -455,9 +450,9 @@ extension ScenarioExecution {
                 since: started,
                 verb: command.keyword,
                 sent: redactor.mask(line)
-            ) { (execution: isolated ScenarioExecution) async throws(Stop) -> Reply? in
-                let outcome = await execution.read(timeout: inner.timeout)
-                return try execution.expectReply(outcome, for: inner, at: innerSite)
+            ) { () async throws(Stop) -> Reply? in
+                let outcome = await read(timeout: inner.timeout)
+                return try expectReply(outcome, for: inner, at: innerSite)
             }
             if command.verb == .rcpt {
                 recipients += 1
