@@ -2,8 +2,8 @@ import SMTPWire
 
 /// What waiting for a reply produced.
 enum ReadOutcome: Sendable {
-    /// A complete reply, and when its last line arrived.
-    case reply(Reply, ContinuousClock.Instant)
+    /// A complete reply.
+    case reply(Reply)
     /// The connection ended; `partial` holds bytes of an unfinished reply, if any.
     case closed(CloseReason, partial: [UInt8])
     /// Nothing complete arrived in time; `partial` holds any bytes that did arrive.

@@ -141,7 +141,7 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
 
     private func tryCompleteRead() -> ReadOutcome? {
         do {
-            if let reply = try parser.parse(&buffer) { return .reply(reply, .now) }
+            if let reply = try parser.parse(&buffer) { return .reply(reply) }
         } catch {
             return .protocolError(error)
         }

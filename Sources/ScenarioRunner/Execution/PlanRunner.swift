@@ -138,7 +138,7 @@ public enum PlanRunner {
         executor: EventLoopTaskExecutor
     ) async -> ScenarioResult {
         let startedAt = Date()
-        let clock = ContinuousClock.now
+        let clock = NIODeadline.now()
         let target = options.target(for: scenario.server)
         if let reason = scenario.skipReason {
             return ScenarioResult(
@@ -167,7 +167,7 @@ public enum PlanRunner {
                 outcome: expected(scenario, .failed(failure)),
                 server: target.description,
                 startedAt: startedAt,
-                duration: ContinuousClock.now - clock,
+                duration: clock.elapsed,
                 transcript: Transcript()
             )
         }
@@ -191,7 +191,7 @@ public enum PlanRunner {
             outcome: final,
             server: endpoint.displayName,
             startedAt: startedAt,
-            duration: ContinuousClock.now - clock,
+            duration: clock.elapsed,
             transcript: transcript,
             steps: records,
             properties: mxHost.map { [ResultProperty(name: "smtp.mx-host", value: $0)] } ?? []

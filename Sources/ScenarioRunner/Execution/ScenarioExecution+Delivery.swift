@@ -1,5 +1,6 @@
 import Foundation
 import LocatedYAML
+import NIOCore
 import SMTPWire
 import ScenarioLanguage
 import ScenarioResults
@@ -80,8 +81,8 @@ extension ScenarioExecution {
 
     /// Waits up to the step's timeout for the message, then checks it.
     func checkDelivery(_ check: DeliveryCheck, step: Step, at site: Site) async throws(Stop) {
-        let started = ContinuousClock.now
-        let deadline = started + step.timeout
+        let started = NIODeadline.now()
+        let deadline = started + TimeAmount(step.timeout)
         var newest: DeliveredMessage?
         var place = ""
         let wanted = describe(check)
@@ -130,7 +131,7 @@ extension ScenarioExecution {
             }
             // A message found by queue id does not change: only a Maildir may still receive the right one.
             if newest != nil, check.maildir == nil { break }
-            if ContinuousClock.now >= deadline || Task.isCancelled { break }
+            if NIODeadline.now() >= deadline || Task.isCancelled { break }
             try? await Task.sleep(for: Self.deliveryPollInterval)
         }
         keepRecord(of: step, at: site, .failed, since: started)

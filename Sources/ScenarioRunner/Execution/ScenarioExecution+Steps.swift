@@ -50,7 +50,7 @@ extension ScenarioExecution {
     func execute(_ step: Step, at path: StepPath) async throws(Stop) {
         let label = label(for: step)
         let site = Site(path: path, label: label, location: step.location)
-        let started = ContinuousClock.now
+        let started = NIODeadline.now()
         switch step.action {
         case .send(let template):
             let line = try commandLine(template, at: site)
@@ -231,7 +231,7 @@ extension ScenarioExecution {
     private func recorded(
         _ step: Step,
         at site: Site,
-        since started: ContinuousClock.Instant,
+        since started: NIODeadline,
         verb: String? = nil,
         sent: String? = nil,
         _ body: () async throws(Stop) -> Reply?
@@ -343,7 +343,7 @@ extension ScenarioExecution {
         _ retry: RetryAction,
         step: Step,
         at site: Site,
-        since started: ContinuousClock.Instant
+        since started: NIODeadline
     ) async throws(Stop) {
         var attempt = 1
         while true {
@@ -430,7 +430,7 @@ extension ScenarioExecution {
             SMTPCommandLine.encode(line, into: &buffer)
         }
         note("pipelined \(lines.count) commands in one write")
-        let started = ContinuousClock.now
+        let started = NIODeadline.now()
         if let failure = write(buffer) {
             let first = Site(path: site.path.appending(steps[0].position), label: lines[0], location: steps[0].location)
             _ = try check(failure, against: steps[0].expectation, timeout: steps[0].timeout, at: first)
@@ -491,7 +491,7 @@ extension ScenarioExecution {
             } else {
                 outcome = await read(timeout: step.timeout)
             }
-            if case .reply(let reply, _) = outcome, reply.code == 334, rounds < 4 {
+            if case .reply(let reply) = outcome, reply.code == 334, rounds < 4 {
                 rounds += 1
                 if let next = exchange.respond(toChallenge: reply.textLines.first ?? "") {
                     toSend = next

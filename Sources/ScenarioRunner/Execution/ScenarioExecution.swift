@@ -60,7 +60,7 @@ final class ScenarioExecution {
     /// The server whose gate slot the open connection holds.
     private var gateSlot: String?
     let logger: Logger
-    private let start = ContinuousClock.now
+    private let start = NIODeadline.now()
     private(set) var transcript = Transcript()
     /// The steps that ran, as data.
     private(set) var records: [StepRecord] = []
@@ -284,10 +284,10 @@ final class ScenarioExecution {
         var buffer = ByteBuffer()
         SMTPCommandLine.encode("QUIT", into: &buffer)
         guard (try? await connection.write(buffer)) != nil else { return }
-        let deadline = ContinuousClock.now + Self.quitTimeout
-        while ContinuousClock.now < deadline {
-            switch await read(timeout: deadline - ContinuousClock.now) {
-            case .reply(let reply, _):
+        let deadline = NIODeadline.now() + TimeAmount(Self.quitTimeout)
+        while NIODeadline.now() < deadline {
+            switch await read(timeout: .nanoseconds((deadline - NIODeadline.now()).nanoseconds)) {
+            case .reply(let reply):
                 if reply.code == 221 { return }
             case .timedOut:
                 note("no reply to QUIT within \(DurationSyntax.format(Self.quitTimeout))")
@@ -305,7 +305,7 @@ final class ScenarioExecution {
         guard let connection else { return .closed(.orderly, partial: []) }
         let outcome = await connection.readReply(timeout: timeout)
         switch outcome {
-        case .reply(let reply, _):
+        case .reply(let reply):
             for line in reply.displayLines { received(line) }
         case .closed(let reason, let partial):
             if !partial.isEmpty { received(ByteEscaping.escaped(partial) + " (incomplete)") }
@@ -415,7 +415,7 @@ final class ScenarioExecution {
             throw self.stop(.interrupted, at: site, expected: nil, actual: "interrupted", cleanup: .drop)
         case (.noReply, _):
             return nil
-        case (.reply(let wanted), .reply(let reply, _)):
+        case (.reply(let wanted), .reply(let reply)):
             if let failure = ReplyCheck.mismatch(of: reply, against: wanted, lookup: lookup) {
                 throw stop(
                     .unexpectedReply,
@@ -448,7 +448,7 @@ final class ScenarioExecution {
             throw stop(.protocolViolation, expectation.summary, error.description, .drop, event: "protocol-error")
         case (.closed, .closed):
             return nil
-        case (.closed, .reply(let reply, _)):
+        case (.closed, .reply(let reply)):
             throw stop(
                 .unexpectedReply,
                 "the server to close the connection",
@@ -475,7 +475,7 @@ final class ScenarioExecution {
                 .drop,
                 event: "unsolicited-bytes"
             )
-        case (.nothing, .reply(let reply, _)):
+        case (.nothing, .reply(let reply)):
             throw stop(
                 .unexpectedReply,
                 "no reply within \(waited)",
@@ -537,8 +537,7 @@ final class ScenarioExecution {
 
     /// Milliseconds since the scenario started.
     var elapsed: Int {
-        let (seconds, attoseconds) = (ContinuousClock.now - start).components
-        return Int(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        Int((NIODeadline.now() - start).nanoseconds / 1_000_000)
     }
 
     /// Keeps the record of `step`, run at `site`: its verdict, and the time since `started` (zero when the step
@@ -547,7 +546,7 @@ final class ScenarioExecution {
         of step: Step,
         at site: Site,
         _ verdict: StepRecord.Verdict,
-        since started: ContinuousClock.Instant? = nil,
+        since started: NIODeadline? = nil,
         verb: String? = nil,
         sent: String? = nil,
         reply: ReplyRecord? = nil,
@@ -562,7 +561,7 @@ final class ScenarioExecution {
                 sent: sent,
                 reply: reply,
                 verdict: verdict,
-                duration: started.map { ContinuousClock.now - $0 } ?? .zero,
+                duration: started?.elapsed ?? .zero,
                 attempts: attempts
             )
         )
