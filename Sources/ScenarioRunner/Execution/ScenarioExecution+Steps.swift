@@ -113,12 +113,7 @@ extension ScenarioExecution {
                 try await exchange(ByteBuffer(bytes: bytes), step: step, at: site)
             }
         case .wait(let duration):
-            note("waiting \(DurationSyntax.format(duration))")
-            do {
-                try await Task.sleep(for: duration)
-            } catch {
-                throw interrupted(at: site)
-            }
+            try await pause(for: duration, at: site)
         case .reconnect:
             await dropConnection()
             note("reconnecting")
@@ -206,6 +201,18 @@ extension ScenarioExecution {
             note("fail: \(text)")
             keepRecord(of: step, at: site, .failed)
             throw stop(.deliberate, at: site, expected: nil, actual: "fail: \(text)", cleanup: .politeQuit)
+        }
+    }
+
+    /// A `wait` step. On its own, not inline in ``execute(_:at:)``: `Task.sleep(for:)` needs a `ContinuousClock`,
+    /// a type from a module built for library evolution, which an async function allocates on entry whichever case
+    /// runs.
+    private func pause(for duration: Duration, at site: Site) async throws(Stop) {
+        note("waiting \(DurationSyntax.format(duration))")
+        do {
+            try await Task.sleep(for: duration)
+        } catch {
+            throw interrupted(at: site)
         }
     }
 
