@@ -61,14 +61,6 @@ def medians(rounds, commands):
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def server_cpu(pid, load):
-    """User and system CPU seconds a running server spends while `load` runs."""
-    before = session_profile.cpu_seconds(pid)
-    session_profile.child_cpu(load)
-    after = session_profile.cpu_seconds(pid)
-    return after[0] - before[0], after[1] - before[1]
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
@@ -141,16 +133,12 @@ def main():
             cpu = session_profile.child_cpu(command)
             rows.append([f"{name} (sending)", f"{cpu[0] / n * 1e6:.1f}", f"{cpu[1] / n * 1e6:.1f}"])
         for name, port in ports.items():
-            cpu = server_cpu(servers[name].pid, ["smtp-source", "-s", "1", "-m", str(n), *SESSION,
+            cpu = session_profile.server_cpu(servers[name].pid, ["smtp-source", "-s", "1", "-m", str(n), *SESSION,
                                                   f"127.0.0.1:{port}"])
             rows.append([f"{name} (receiving)", f"{cpu[0] / n * 1e6:.1f}", f"{cpu[1] / n * 1e6:.1f}"])
         run_all.table("CPU per session, one at a time (microseconds)", ["", "user", "system"], rows)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-                child.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        run_all.stop(children, work)
 
 
 if __name__ == "__main__":

@@ -239,11 +239,16 @@ def main():
         if not args.quick:
             soak(binary, sink, work)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-                child.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        stop(children, work)
+
+
+def stop(children, work):
+    """Ends the servers a script started and removes its scratch folder."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+            child.wait()
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def soak(binary, sink, work):

@@ -201,6 +201,14 @@ def child_cpu(command):
     return usage.ru_utime, usage.ru_stime
 
 
+def server_cpu(pid, load):
+    """User and system CPU seconds a running server spends while `load` runs."""
+    before = cpu_seconds(pid)
+    child_cpu(load)
+    after = cpu_seconds(pid)
+    return after[0] - before[0], after[1] - before[1]
+
+
 def cpu_per_session(binary, sink_port, sink_pid, work, sessions):
     """CPU microseconds per session, user and system, of ours and of Postfix's tools doing the same work, without
     valgrind. (Instruction counts of the C tools would mislead: smtp-source's event loop clears a large descriptor
@@ -221,10 +229,7 @@ def cpu_per_session(binary, sink_port, sink_pid, work, sessions):
         run_all.wait_for_port(port)
         for label, pid, target in [("mock (serve)", mock.pid, f"127.0.0.1:{port}"),
                                    ("smtp-sink", sink_pid, sink)]:
-            before = cpu_seconds(pid)
-            child_cpu([*source, target])
-            after = cpu_seconds(pid)
-            rows.append((label, (after[0] - before[0], after[1] - before[1])))
+            rows.append((label, server_cpu(pid, [*source, target])))
     finally:
         mock.send_signal(signal.SIGINT)
         mock.wait(timeout=60)
