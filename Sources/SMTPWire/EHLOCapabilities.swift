@@ -12,7 +12,7 @@ public struct EHLOCapabilities: Sendable, Hashable {
         // Split on the bytes, decoding word by word: a server's reply is split this way once per EHLO.
         for line in reply.rawLines.dropFirst() {
             let words = line.dropFirst(4).split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
-                .map { SMTPCommandLine.upperCased(Substring(String(decoding: $0, as: UTF8.self))) }
+                .map { $0.withUnsafeBytes(SMTPCommandLine.upperCased) }
             guard let keyword = words.first else { continue }
             if extensions[keyword] == nil { keywords.append(keyword) }
             extensions[keyword, default: []].append(contentsOf: words.dropFirst())

@@ -36,6 +36,21 @@ struct CommandLineTests {
         #expect(unknown.verb == nil)
     }
 
+    /// Received bytes split before they are decoded: invalid UTF-8 becomes U+FFFD in whichever part it is.
+    @Test func receivedBytesSplitThenDecodeLeniently() {
+        let line = SMTPCommandLine(ByteBuffer(bytes: Array("mail FROM:<".utf8) + [0xFF, 0xC3] + Array(">".utf8)))
+        #expect(line.verb == .mail)
+        #expect(line.argument == "FROM:<\u{FFFD}\u{FFFD}>")
+
+        let odd = SMTPCommandLine(ByteBuffer(bytes: [0x65, 0xC3, 0x20, 0x61]))
+        #expect(odd.keyword == "E\u{FFFD}")
+        #expect(odd.verb == nil)
+        #expect(odd.argument == "a")
+
+        let empty = SMTPCommandLine(ByteBuffer())
+        #expect(empty.keyword == "" && empty.argument == "" && empty.verb == nil)
+    }
+
     @Test func aLineBreakIsACRorAnLFAnywhere() {
         #expect(!SMTPCommandLine.containsLineBreak("MAIL FROM:<a@b.example>\t SIZE=10 ü"))
         for text in ["a\r\nb", "a\nb", "a\rb", "\n", "end\r"] {

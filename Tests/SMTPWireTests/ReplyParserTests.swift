@@ -199,4 +199,32 @@ struct SmallCodecTests {
         ReplyEncoder.encode(code: code, lines: [], into: &buffer)
         #expect(String(buffer: buffer) == "\(code)-4.12.345 x\r\n\(code) 4.12.345\r\n\(code) \r\n")
     }
+
+    /// The queue ID `delivered` steps look for: letters and digits after the first `queued as `, on any line.
+    @Test(
+        arguments: [
+            ("250 2.0.0 Ok: queued as 4F1X2Y", "4F1X2Y"),
+            ("250 2.0.0 Ok: queued as 4dQ9z7; id=123", "4dQ9z7"),
+            ("250-first line\r\n250 Ok queued as AB12", "AB12"),
+            ("250 queued as 1 queued as 2", "1"),
+            ("250 2.0.0 Ok: queued as ", nil),
+            ("250 2.0.0 Ok: queued as <x>", nil),
+            ("250 2.0.0 Ok: Queued As X1", nil),
+            ("250 queued as", nil),
+            ("250 ok", nil),
+            ("354 End data with <CR><LF>.<CR><LF>", nil),
+        ] as [(String, String?)]
+    )
+    func queueIDIsTheWordAfterQueuedAs(_ reply: String, _ id: String?) throws {
+        var buffer = ByteBuffer(string: reply + "\r\n")
+        var parser = ReplyParser()
+        #expect(try #require(try parser.parse(&buffer)).queueID == id)
+    }
+
+    @Test func hostPortBracketsIPv6Only() {
+        #expect(HostPort.text("127.0.0.1", 25) == "127.0.0.1:25")
+        #expect(HostPort.text("mail.example.org", 587) == "mail.example.org:587")
+        #expect(HostPort.text("::1", 2525) == "[::1]:2525")
+        #expect(HostPort.text("fe80::1%eth0", 25) == "[fe80::1%eth0]:25")
+    }
 }

@@ -296,7 +296,7 @@ extension ScenarioExecution {
     func noteAccepted(_ reply: Reply?, sentAt: Date) {
         guard let reply, reply.code / 100 == 2 else { return }
         messageSentAt = sentAt
-        lastQueueID = Self.queueID(in: reply.text)
+        lastQueueID = reply.queueID
     }
 
     /// The lines of `bytes` that end in CRLF, without it; bytes after the last CRLF are not a line.
@@ -315,13 +315,6 @@ extension ScenarioExecution {
             }
         }
         return lines
-    }
-
-    /// The ID in `... queued as ID` (Postfix and the mock say it so): letters and digits after the phrase.
-    static func queueID(in text: String) -> String? {
-        guard let phrase = text.firstRange(of: "queued as ") else { return nil }
-        let id = text[phrase.upperBound...].prefix { $0.isASCII && ($0.isLetter || $0.isNumber) }
-        return id.isEmpty ? nil : String(id)
     }
 
     /// Follows the session state a command and its reply imply: EHLO extensions, DATA mode, QUIT.
