@@ -30,6 +30,9 @@ public actor EmbeddedMockResolver: ServerResolver, StoredMessageLookup {
         self.network = NetworkServerResolver(dnsServer: dnsServer)
     }
 
+    /// The resolver itself: its mocks' stores.
+    public nonisolated var messageLookup: (any StoredMessageLookup)? { self }
+
     public func endpoint(for target: ServerTarget) async throws -> Endpoint {
         switch target {
         case .remote, .mx:

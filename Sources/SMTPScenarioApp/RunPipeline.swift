@@ -309,7 +309,7 @@ public enum RunPipeline {
         else {
             return (ExitCode.usage, false)
         }
-        options.messageLookup = resolver as? any StoredMessageLookup
+        options.messageLookup = resolver.messageLookup
         var consoleOptions = ConsoleReport.Options()
         consoleOptions.color = configuration.color
         consoleOptions.verbose = configuration.verbose

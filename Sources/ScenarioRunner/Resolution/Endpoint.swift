@@ -56,6 +56,15 @@ public struct Endpoint: Sendable, Hashable {
 public protocol ServerResolver: Sendable {
     /// The endpoint for `target`; throws when it cannot be provided (a mock policy file with errors, say).
     func endpoint(for target: ServerTarget) async throws -> Endpoint
+
+    /// Where `delivered` steps find the messages this resolver's servers accepted; nil (the default) when it keeps
+    /// none. A requirement rather than a cast: `as? any StoredMessageLookup` scans every protocol conformance
+    /// record of the static binary (8,300 of them, 600,000 instructions) on each run's start.
+    var messageLookup: (any StoredMessageLookup)? { get }
+}
+
+extension ServerResolver {
+    public var messageLookup: (any StoredMessageLookup)? { nil }
 }
 
 /// Resolves network servers (and `mx:` targets) only; `mock` targets are refused with a clear message.
