@@ -217,6 +217,43 @@ struct CompilerTests {
         #expect(file.scenarios.allSatisfy { $0.location.line == 1 })
     }
 
+    /// Steps without a variable are compiled once for all of a matrix's combinations: each combination's steps
+    /// are still exactly what compiling that combination alone gives, warnings included.
+    @Test func matrixCombinationsCompileAsTheyWouldAlone() throws {
+        let steps = """
+            steps:
+              - send: EHLO client.example.org
+                expect: {code: 250, text: /ok/i}
+              - {send: "MAIL FROM:<s@x>", name: plain name, timeout: 3s}
+              - send: "RCPT TO:<postmaster@${host}>"
+              - starttls: true
+              - send: "MAIL FROM:<again@x>"
+              - starttls: true
+              - send: EHLO client.example.org
+              - send: "MAIL FROM:<third@x>"
+              - data: "Subject: fixed\\n\\nbody\\n"
+              - raw: {hex: "0d 0a"}
+              - send: QUIT
+                expect: 221
+            """
+        let hosts = ["a.example", "b.example", "c.example"]
+        let sweep = ScenarioCompiler.compile(
+            source: "name: Sweep\nmatrix:\n  host: [\(hosts.joined(separator: ", "))]\n" + steps,
+            displayPath: "t.yaml",
+            options: CompileOptions()
+        )
+        let scenarios = try #require(sweep.file?.scenarios)
+        #expect(scenarios.count == 3)
+        // Once (each combination's is the same), and not for the MAIL after the second EHLO.
+        #expect(sweep.diagnostics.map(\.message) == ["MAIL after STARTTLS without a new EHLO"])
+        #expect(sweep.diagnostics.map(\.location.line) == [10])
+        for (scenario, host) in zip(scenarios, hosts) {
+            let alone = try compile("name: Sweep\nvars:\n  host: \(host)\n" + steps)  // the same lines
+            #expect(scenario.steps == alone.scenarios[0].steps)
+        }
+        #expect(scenarios[2].steps[2].action == .send(Template(literal: "RCPT TO:<postmaster@c.example>")))
+    }
+
     @Test func secretsAreCollected() throws {
         var options = CompileOptions()
         options.secrets = ["token": "cli-secret"]

@@ -98,3 +98,94 @@ extension FileCompiler {
         return (display, values)
     }
 }
+
+/// The steps of a matrix scenario that every combination compiles alike, compiled once.
+///
+/// A fleet sweep (`matrix: {server: [...]}`) compiles the same steps for each server; a step that mentions no
+/// variable (`send: EHLO client.example.org`) compiles to the same ``Step`` every time, at about 10,000
+/// instructions a step. The first combination compiles it and the others reuse it when nothing they bring in can
+/// change it: only plain `send`/`data`/`raw` steps of the scenario's own list, with no `$` anywhere in them (so no
+/// `${...}` reference), no capture, and no diagnostic; and only from the same session state (the context the step
+/// reads and changes) and reply timeout. A reused step still counts its text against the file's expansion budget,
+/// as compiling it again would.
+struct MatrixStepMemo {
+    /// What a step reads of, and does to, the compilation's state.
+    struct State: Equatable {
+        let replyTimeout: Duration
+        let tlsWithoutNewEHLO: Bool
+        let connected: Bool
+
+        init(_ context: StepContext) {
+            replyTimeout = context.replyTimeout
+            tlsWithoutNewEHLO = context.tlsWithoutNewEHLO
+            connected = context.connected
+        }
+    }
+
+    struct Entry {
+        let step: Step
+        /// Bytes the step's text counted against the file's budget.
+        let budgetBytes: Int
+        let before: State
+        let after: State
+    }
+
+    /// Keys a reusable step may have: its action and the keys whose meaning cannot vary between combinations.
+    static let reusableKeys: Set<String> = ["send", "data", "raw", "expect", "name", "timeout"]
+
+    /// By the step's location: each step of the scenario's list is one YAML node.
+    var entries: [SourceLocation: Entry] = [:]
+
+    /// Whether `mapping` is a step that compiles alike wherever the same state reaches it.
+    static func isReusable(_ mapping: YAMLMapping, context: StepContext) -> Bool {
+        context.callStack.isEmpty && context.pathText.isEmpty && !context.insidePipeline
+            && mapping.entries.allSatisfy { reusableKeys.contains($0.key) && !mentionsDollar($0.value) }
+    }
+
+    /// Whether any scalar or key under `value` holds a `$`: the only way a value can refer to a variable.
+    private static func mentionsDollar(_ value: YAMLValue) -> Bool {
+        switch value.kind {
+        case .scalar(let text): text.containsUTF8Byte { $0 == UInt8(ascii: "$") }
+        case .null: false
+        case .sequence(let items): items.contains(where: mentionsDollar)
+        case .mapping(let mapping):
+            mapping.entries.contains {
+                $0.key.containsUTF8Byte { $0 == UInt8(ascii: "$") } || mentionsDollar($0.value)
+            }
+        }
+    }
+}
+
+extension FileCompiler {
+    /// The step at `mapping` as an earlier combination compiled it, when it applies here; the context moves on as
+    /// compiling the step would have moved it.
+    mutating func reusedStep(_ mapping: YAMLMapping, context: inout StepContext) -> Step? {
+        guard let entry = matrixStepMemo?.entries[mapping.location], entry.before == MatrixStepMemo.State(context),
+            budget.used + entry.budgetBytes <= ExpansionLimits.maxFileBytes
+        else { return nil }
+        budget.used += entry.budgetBytes
+        context.tlsWithoutNewEHLO = entry.after.tlsWithoutNewEHLO
+        context.connected = entry.after.connected
+        return entry.step
+    }
+
+    /// Keeps `step`, just compiled from `mapping`, for the next combinations when it qualifies.
+    mutating func remember(
+        _ step: Step,
+        from mapping: YAMLMapping,
+        before: MatrixStepMemo.State,
+        budgetBefore: Int,
+        diagnosticsBefore: Int,
+        context: StepContext
+    ) {
+        guard matrixStepMemo != nil, diagnostics.count == diagnosticsBefore,
+            MatrixStepMemo.isReusable(mapping, context: context)
+        else { return }
+        matrixStepMemo?.entries[mapping.location] = MatrixStepMemo.Entry(
+            step: step,
+            budgetBytes: budget.used - budgetBefore,
+            before: before,
+            after: MatrixStepMemo.State(context)
+        )
+    }
+}

@@ -167,7 +167,15 @@ extension FileCompiler {
                 )
                 break
             }
+            if matrixStepMemo != nil, let step = reusedStep(mapping, context: &context) {
+                // Reusable steps change no scope: they capture nothing.
+                steps.append(step)
+                continue
+            }
             var stepScope = context.insidePipeline ? before : scope
+            let stateBefore = MatrixStepMemo.State(context)
+            let budgetBefore = budget.used
+            let diagnosticsBefore = diagnostics.count
             if let step = compileStep(
                 mapping,
                 label: "step \(context.pathText)\(number)",
@@ -177,6 +185,14 @@ extension FileCompiler {
             ) {
                 steps.append(step)
                 if case .fail = step.action { failedAt = step.location }
+                remember(
+                    step,
+                    from: mapping,
+                    before: stateBefore,
+                    budgetBefore: budgetBefore,
+                    diagnosticsBefore: diagnosticsBefore,
+                    context: context
+                )
             }
             if context.insidePipeline {
                 for capture in steps.last?.captures ?? [] { scope.capture(capture.name) }

@@ -54,6 +54,8 @@ struct FileCompiler {
     var callCounter = 0
     /// Expansion budget of the whole file, shared by every scope.
     let budget = ExpansionBudget()
+    /// While a matrix scenario's combinations compile: the steps they share (nil otherwise).
+    var matrixStepMemo: MatrixStepMemo?
 
     init(unit: SourceUnit, options: CompileOptions, loader: LibraryLoader) {
         self.unit = unit
@@ -589,6 +591,8 @@ struct FileCompiler {
         guard let combinations = matrixCombinations(matrix) else { return [] }
         var scenarios: [Scenario] = []
         let before = diagnostics.count
+        matrixStepMemo = MatrixStepMemo()
+        defer { matrixStepMemo = nil }
         for combination in combinations {
             if let scenario = compileScenario(mapping, defaults: defaults, suite: suite, matrix: combination) {
                 scenarios.append(scenario)
