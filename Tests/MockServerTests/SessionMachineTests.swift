@@ -55,6 +55,33 @@ struct SessionMachineTests {
         #expect(session.send("EHLO")[0].hasPrefix("501 5.5.4"))
     }
 
+    /// The line serve logs for each session: its counters, then each note in parentheses.
+    @Test func sessionLineCountsTheSession() {
+        var session = Session()
+        _ = session.machine.greeting()
+        let commands = [
+            "EHLO client.example.org", "MAIL FROM:<a@b.example>", "RCPT TO:<alice@example.com>",
+            "RCPT TO:<nobody@example.com>",
+        ]
+        #expect(session.codes(commands) == [250, 250, 250, 550])
+        let line = MockSessionHandler.sessionLine(
+            client: "127.0.0.1:40312",
+            machine: session.machine,
+            milliseconds: 12,
+            notes: ["client vanished during DATA; nothing stored", "reset by the client"]
+        )
+        #expect(
+            line
+                == "127.0.0.1:40312 helo=client.example.org tls=no auth=- commands=4 mail=1 rcpt=1/2 messages=0 "
+                + "duration=12ms (client vanished during DATA; nothing stored) (reset by the client)"
+        )
+        let fresh = Session()
+        #expect(
+            MockSessionHandler.sessionLine(client: "[::1]:5", machine: fresh.machine, milliseconds: 0, notes: [])
+                == "[::1]:5 helo=- tls=no auth=- commands=0 mail=0 rcpt=0/0 messages=0 duration=0ms"
+        )
+    }
+
     @Test func sequenceErrorsAre503() {
         var session = Session()
         #expect(session.send("MAIL FROM:<a@b.c>")[0].hasPrefix("503 5.5.1"))

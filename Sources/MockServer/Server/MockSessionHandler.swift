@@ -176,17 +176,45 @@ final class MockSessionHandler: ChannelDuplexHandler {
             core.connectionClosed()
             let elapsed = ContinuousClock.now - started
             let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-            var partial = dataReceiver != nil ? " (client vanished during DATA; nothing stored)" : ""
-            if chunkReceiver != nil { partial = " (client vanished during BDAT; nothing stored)" }
-            let ending = sessionEnding.map { " (\($0))" } ?? ""
+            var partial: String?
+            if dataReceiver != nil { partial = "client vanished during DATA; nothing stored" }
+            if chunkReceiver != nil { partial = "client vanished during BDAT; nothing stored" }
             core.log(
-                "\(clientDescription) helo=\(machine.helo ?? "-") tls=\(machine.tlsActive ? "yes" : "no") "
-                    + "auth=\(machine.authenticatedUser ?? "-") \(machine.stats) duration=\(ms)ms\(partial)\(ending)"
+                Self.sessionLine(
+                    client: clientDescription,
+                    machine: machine,
+                    milliseconds: ms,
+                    notes: [partial, sessionEnding].compactMap { $0 }
+                )
             )
         }
         dataReceiver = nil
         chunkReceiver = nil
         context.fireChannelInactive()
+    }
+
+    /// The line `serve` logs when a session ends: `127.0.0.1:40312 helo=client tls=no auth=- commands=5 mail=1
+    /// rcpt=1/1 messages=1 duration=2ms`, then each note in parentheses.
+    ///
+    /// Gathered as bytes and decoded once: as an interpolation of interpolations it cost 11,000 instructions a
+    /// session (a thirtieth of the mock's work), and appended to a String piece by piece still 7,000.
+    static func sessionLine(client: String, machine: SessionMachine, milliseconds: Int64, notes: [String]) -> String {
+        let stats = machine.stats
+        let parts: [String] = [
+            client, " helo=", machine.helo ?? "-", machine.tlsActive ? " tls=yes auth=" : " tls=no auth=",
+            machine.authenticatedUser ?? "-", " commands=", String(stats.commands), " mail=", String(stats.mail),
+            " rcpt=", String(stats.recipientsAccepted), "/", String(stats.recipientsAccepted + stats.recipientsRefused),
+            " messages=", String(stats.messages), " duration=", String(milliseconds), "ms",
+        ]
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(parts.reduce(0) { $0 + $1.utf8.count } + notes.reduce(0) { $0 + $1.utf8.count + 3 })
+        for part in parts { bytes.append(contentsOf: part.utf8) }
+        for note in notes {
+            bytes.append(contentsOf: " (".utf8)
+            bytes.append(contentsOf: note.utf8)
+            bytes.append(UInt8(ascii: ")"))
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     // MARK: - Processing

@@ -46,17 +46,13 @@ struct SessionMachine {
     /// Counters for the one-line session log.
     private(set) var stats = Stats()
 
-    struct Stats: CustomStringConvertible {
+    struct Stats {
         var commands = 0
         var mail = 0
         var recipientsAccepted = 0
         var recipientsRefused = 0
         var messages = 0
         var lastReply: Int?
-
-        var description: String {
-            "commands=\(commands) mail=\(mail) rcpt=\(recipientsAccepted)/\(recipientsAccepted + recipientsRefused) messages=\(messages)"
-        }
     }
 
     /// Whether the next line belongs to an AUTH exchange rather than being a command.
