@@ -241,6 +241,28 @@ struct CommandLineTests {
         #expect(run.stdout.contains("1 passed, 0 failed"), "\(run.stdout)")
     }
 
+    /// A file named through `..` is placed where it is: its imports are found beside it, its messages name it as
+    /// given, and naming it twice differently still compiles it once. (Foundation's URL dropped the `..` and looked
+    /// for the import in the working folder.)
+    @Test func aFileNamedThroughTheParentFolderFindsItsImports() async throws {
+        let directory = try write([
+            "other/lib.yaml": "groups:\n  hello: {steps: [{send: EHLO a, expect: 250}]}\n",
+            "other/x.yaml": "import: {l: lib.yaml}\nname: x\nsteps: [{call: l.hello}]\n",
+            "here/y.yaml": "name: y\nsteps: [{send: EHLO a, expect: 250}, {call: nowhere}]\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let here = directory.appendingPathComponent("here")
+        let result = try await ProcessRunner.smtpScenario(
+            ["validate", "../other/x.yaml", "../here/../other/./x.yaml"],
+            currentDirectory: here
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "1 file, 1 scenario: OK\n")
+        let broken = try await ProcessRunner.smtpScenario(["validate", "../here/y.yaml"], currentDirectory: here)
+        #expect(broken.status == 2)
+        #expect(broken.stderr.hasPrefix("y.yaml:2:"), "\(broken.stderr)")
+    }
+
     @Test func aWrongExpectationFailsWithExpectedGotAndTranscript() async throws {
         let directory = try write([
             "wrong.yaml":

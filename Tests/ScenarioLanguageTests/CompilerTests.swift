@@ -254,6 +254,28 @@ struct CompilerTests {
         #expect(scenarios[2].steps[2].action == .send(Template(literal: "RCPT TO:<postmaster@c.example>")))
     }
 
+    /// Paths are made absolute and standardized as text: `..` climbs (never above the root), `.` and repeated or
+    /// trailing slashes go, and display paths are relative to the working folder when below it.
+    @Test(arguments: [
+        ("a.yaml", "/work/x/a.yaml"), ("./a.yaml", "/work/x/a.yaml"), ("../up.yaml", "/work/up.yaml"),
+        ("../../../../z.yaml", "/z.yaml"), ("a/./b/../c.yaml", "/work/x/a/c.yaml"), ("a//b/", "/work/x/a/b"),
+        ("/abs/./p/..", "/abs"), ("/", "/"), (".", "/work/x"), ("..", "/work"), ("a/..", "/work/x"),
+        ("a/.../..b/c", "/work/x/a/.../..b/c"), ("ü/ñ %20.yaml", "/work/x/ü/ñ %20.yaml"),
+    ])
+    func pathsAreStandardizedAsText(_ path: String, _ absolute: String) {
+        #expect(ScenarioCompiler.absolutePath(path, workingDirectory: "/work/x/") == absolute)
+    }
+
+    @Test func displayPathsAndFolders() {
+        #expect(ScenarioCompiler.displayPath(for: "../x/s.yaml", workingDirectory: "/w/here") == "../x/s.yaml")
+        #expect(ScenarioCompiler.displayPath(for: "../here/s.yaml", workingDirectory: "/w/here") == "s.yaml")
+        #expect(ScenarioCompiler.displayPath(for: "/w/here/a/s.yaml", workingDirectory: "/w/here/") == "a/s.yaml")
+        #expect(ScenarioCompiler.displayPath(for: "/etc/s.yaml", workingDirectory: "/") == "etc/s.yaml")
+        #expect(PathText.directory(of: "/a/b.yaml") == "/a")
+        #expect(PathText.directory(of: "/b.yaml") == "/")
+        #expect(PathText.directory(of: "/") == "/")
+    }
+
     @Test func secretsAreCollected() throws {
         var options = CompileOptions()
         options.secrets = ["token": "cli-secret"]

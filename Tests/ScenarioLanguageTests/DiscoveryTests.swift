@@ -29,4 +29,37 @@ struct DiscoveryTests {
         let files = try ScenarioDiscovery.files(in: [folder.path])
         #expect(files == ["a.yaml", "link.yaml", "more.yaml/b.yml"].map { folder.path + "/" + $0 })
     }
+
+    /// Folders are searched to any depth, hidden ones too; a link to a folder is not followed (a link could lead
+    /// back up and loop); a folder given twice, or a file also found in a folder, is compiled once.
+    @Test func foldersAreSearchedDeeplyButLinksToFoldersAreNot() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("discovery-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = root.appendingPathComponent("scenarios")
+        let scenario = Data("name: x\nsteps: [{send: EHLO a}]\n".utf8)
+        for file in ["deep/er/still/z.yaml", ".hidden/h.yaml", "top.yml"] {
+            let url = folder.appendingPathComponent(file)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
+            try scenario.write(to: url)
+        }
+        let elsewhere = root.appendingPathComponent("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        try scenario.write(to: elsewhere.appendingPathComponent("o.yaml"))
+        try FileManager.default.createSymbolicLink(
+            atPath: folder.appendingPathComponent("linked").path,
+            withDestinationPath: elsewhere.path
+        )
+        try FileManager.default.createSymbolicLink(
+            atPath: folder.appendingPathComponent("loop").path,
+            withDestinationPath: folder.path
+        )
+
+        let files = try ScenarioDiscovery.files(
+            in: [folder.path + "/", folder.path, folder.path + "/./top.yml"]
+        )
+        #expect(files == [".hidden/h.yaml", "deep/er/still/z.yaml", "top.yml"].map { folder.path + "/" + $0 })
+    }
 }

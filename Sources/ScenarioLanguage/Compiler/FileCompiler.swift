@@ -422,10 +422,7 @@ struct FileCompiler {
                 )
                 continue
             }
-            let absolute =
-                path.hasPrefix("/")
-                ? URL(fileURLWithPath: path).standardized.path
-                : URL(fileURLWithPath: unit.directory).appendingPathComponent(path).standardized.path
+            let absolute = PathText.absolute(path, in: unit.directory)
             let display = ScenarioCompiler.displayPath(for: absolute, workingDirectory: options.workingDirectory)
             if let cycle = loader.cycle(to: absolute, display: display) {
                 diagnostics.error(
@@ -863,7 +860,7 @@ struct FileCompiler {
     }
 
     private func absolutePath(_ path: String) -> String {
-        path.hasPrefix("/") ? path : URL(fileURLWithPath: unit.directory).appendingPathComponent(path).standardized.path
+        path.hasPrefix("/") ? path : PathText.absolute(path, in: unit.directory)
     }
 
     /// 32 bytes from hex (with or without colons) or base64.

@@ -96,7 +96,7 @@ public enum ScenarioCompiler {
             return compile(bytes: bytes, options: options, loader: loader) {
                 SourceUnit(
                     displayPath: display,
-                    directory: URL(fileURLWithPath: absolute, isDirectory: false).deletingLastPathComponent().path,
+                    directory: PathText.directory(of: absolute),
                     identity: absolute
                 )
             }
@@ -117,7 +117,7 @@ public enum ScenarioCompiler {
             SourceUnit(
                 displayPath: displayPath,
                 directory: folder,
-                identity: URL(fileURLWithPath: folder).appendingPathComponent(displayPath).standardized.path
+                identity: PathText.absolute(displayPath, in: folder)
             )
         }
     }
@@ -228,7 +228,7 @@ public enum ScenarioCompiler {
         }
         let unit = SourceUnit(
             displayPath: display,
-            directory: URL(fileURLWithPath: path).deletingLastPathComponent().path,
+            directory: PathText.directory(of: PathText.standardized(path)),
             identity: path
         )
         var compiler = FileCompiler(unit: unit, options: options, loader: loader)
@@ -239,19 +239,13 @@ public enum ScenarioCompiler {
     /// `path` relative to `workingDirectory` when it lies below it, else as given.
     public static func displayPath(for path: String, workingDirectory: String) -> String {
         let absolute = absolutePath(path, workingDirectory: workingDirectory)
-        let base = URL(fileURLWithPath: workingDirectory, isDirectory: true).standardized.path
+        let base = PathText.standardized(workingDirectory)
         let prefix = base.hasSuffix("/") ? base : base + "/"
         if absolute.hasPrefix(prefix) { return String(absolute.dropFirst(prefix.count)) }
         return path
     }
 
     static func absolutePath(_ path: String, workingDirectory: String) -> String {
-        // `isDirectory` given, so that Foundation does not stat the path to find out: the answer does not change
-        // `.path`, and a run of a thousand files asked it several times each.
-        URL(
-            fileURLWithPath: path,
-            isDirectory: false,
-            relativeTo: URL(fileURLWithPath: workingDirectory, isDirectory: true)
-        ).standardized.path
+        PathText.absolute(path, in: PathText.standardized(workingDirectory))
     }
 }

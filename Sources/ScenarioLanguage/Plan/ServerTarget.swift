@@ -68,9 +68,7 @@ public enum ServerTarget: Sendable, Hashable, CustomStringConvertible {
         if trimmed.hasPrefix("mock:") {
             let file = String(trimmed.dropFirst(5))
             guard !file.isEmpty else { return nil }
-            let absolute =
-                file.hasPrefix("/")
-                ? file : URL(fileURLWithPath: directory).appendingPathComponent(file).standardized.path
+            let absolute = file.hasPrefix("/") ? file : PathText.absolute(file, in: directory)
             return .mock(policyFile: absolute)
         }
         var rest = Substring(trimmed)
