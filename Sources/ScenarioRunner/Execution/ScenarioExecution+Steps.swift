@@ -9,11 +9,13 @@ import ScenarioResults
 /// The step kinds.
 extension ScenarioExecution {
     /// What reports call a step: its name, or what it sends (secrets masked, then cut).
-    func label(for step: Step) -> String {
+    /// `sendLine` is a send step's line when the caller has resolved it already.
+    func label(for step: Step, sendLine: String? = nil) -> String {
         // Masked first, then cut: a cut must never leave part of a secret visible.
         if let name = step.name { return Abbreviation.text(Self.printable(redactor.mask(resolve(name))), limit: 200) }
         switch step.action {
-        case .send(let template): return Abbreviation.text(Self.printable(redactor.mask(resolve(template))), limit: 200)
+        case .send(let template):
+            return Abbreviation.text(Self.printable(redactor.mask(sendLine ?? resolve(template))), limit: 200)
         case .data: return "message content"
         case .bdat(let chunk): return chunk.last ? "BDAT LAST" : "BDAT"
         case .raw(.text(let template)):
@@ -48,12 +50,14 @@ extension ScenarioExecution {
 
     /// Runs one step; throws ``ScenarioExecution/Stop`` when it fails.
     func execute(_ step: Step, at path: StepPath) async throws(Stop) {
-        let label = label(for: step)
+        // A send step's line is resolved once, for its label and for the wire.
+        let sendLine: String? = if case .send(let template) = step.action { resolve(template) } else { nil }
+        let label = label(for: step, sendLine: sendLine)
         let site = Site(path: path, label: label, location: step.location)
         let started = NIODeadline.now()
         switch step.action {
         case .send(let template):
-            let line = try commandLine(template, at: site)
+            let line = try commandLine(sendLine ?? resolve(template), of: template, at: site)
             sent(line)
             var buffer = ByteBuffer()
             SMTPCommandLine.encode(line, into: &buffer)
@@ -220,7 +224,11 @@ extension ScenarioExecution {
     /// would send two commands and put every later reply out of step, so the step fails instead, sending nothing.
     /// (The compiler refuses line breaks that are in the file or in static variables.)
     func commandLine(_ template: Template, at site: Site) throws(Stop) -> String {
-        let line = resolve(template)
+        try commandLine(resolve(template), of: template, at: site)
+    }
+
+    /// `line`, `template` resolved; a stop when its variables brought in a line break.
+    func commandLine(_ line: String, of template: Template, at site: Site) throws(Stop) -> String {
         guard SMTPCommandLine.containsLineBreak(line) else { return line }
         let variables = template.variableNames
         let names = variables.map { "${\($0)}" }.joined(separator: ", ") + (variables.count == 1 ? " is" : " are")
