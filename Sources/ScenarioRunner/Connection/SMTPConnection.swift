@@ -57,13 +57,17 @@ final class SMTPConnection: Sendable {
         } catch {
             throw ConnectError(description: Self.describe(error, host: host, port: port, timeout: timeout))
         }
+        let lookUpReader: @Sendable () throws -> (NIOLoopBound<ReplyReader>, String) = {
+            let handler = try channel.pipeline.syncOperations.handler(type: ReplyReader.self)
+            // Noted when the connection opened: a server that closes at once leaves no address on the channel.
+            let ip = handler.remoteIP ?? channel.remoteAddress?.ipAddress ?? host
+            return (NIOLoopBound(handler, eventLoop: channel.eventLoop), ip)
+        }
         do {
-            let (reader, remoteIP) = try await channel.eventLoop.submit {
-                let handler = try channel.pipeline.syncOperations.handler(type: ReplyReader.self)
-                // Noted when the connection opened: a server that closes at once leaves no address on the channel.
-                let ip = handler.remoteIP ?? channel.remoteAddress?.ipAddress ?? host
-                return (NIOLoopBound(handler, eventLoop: channel.eventLoop), ip)
-            }.resolved()
+            // A scenario's task runs on its connection's loop: there the handler is at hand, with no task to submit.
+            let (reader, remoteIP) =
+                channel.eventLoop.inEventLoop
+                ? try lookUpReader() : try await channel.eventLoop.submit(lookUpReader).resolved()
             return SMTPConnection(channel: channel, reader: reader, remoteIP: remoteIP)
         } catch {
             channel.close(promise: nil)
@@ -219,6 +223,14 @@ final class SMTPConnection: Sendable {
 
     /// Closes the connection, ignoring errors (it may already be closed).
     func close(isolation: isolated (any Actor)? = #isolation) async {
+        // On the connection's loop (where scenarios run) a plain socket is closed before `close` returns: nothing
+        // to wait for, and no future, continuation and trip through the loop's queue per connection. (TLS may
+        // first exchange close_notify: then the channel's own close future is awaited.)
+        if channel.eventLoop.inEventLoop {
+            channel.close(promise: nil)
+            if channel.isActive { try? await channel.closeFuture.resolved() }
+            return
+        }
         try? await channel.close().resolved()
     }
 
