@@ -173,6 +173,18 @@ struct SmallCodecTests {
         #expect(ByteEscaping.escaped([UInt8]()) == "")
     }
 
+    /// Every byte value, alone and inside printable text: tab and 0x20-0x7E pass, anything else is `\xNN`.
+    @Test func escapingDecidesEachByteValue() {
+        for value in 0...255 {
+            let byte = UInt8(value)
+            let printable = (0x20...0x7E).contains(byte) || byte == 0x09
+            let shown =
+                printable ? String(UnicodeScalar(byte)) : "\\x" + (value < 16 ? "0" : "") + String(value, radix: 16)
+            #expect(ByteEscaping.escaped([byte]) == shown, "\(value)")
+            #expect(ByteEscaping.escaped(Array("250 ok".utf8) + [byte] + [0x21]) == "250 ok" + shown + "!", "\(value)")
+        }
+    }
+
     @Test func ehloKeywordsAreUpperCasedWhateverTheirCase() {
         let reply = Reply(
             code: 250,
