@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import SMTPWire
 
 /// What every connection of one server shares: policy, store, greylist, TLS, the connection count, the log.
 final class MockServerCore: Sendable {
@@ -208,8 +209,11 @@ public final class MockServer: Sendable {
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // The peer's address read and formatted once (each is a lookup and an inet_ntop).
+                    let remote = channel.remoteAddress
+                    let clientIP = remote?.ipAddress
                     let connection = SessionMachine.Connection(
-                        clientAddress: channel.remoteAddress?.ipAddress ?? "unknown",
+                        clientAddress: clientIP ?? "unknown",
                         serverAddress: channel.localAddress?.ipAddress ?? host,
                         tlsAvailable: core.tlsContext != nil && !implicitTLS
                     )
@@ -218,7 +222,11 @@ public final class MockServer: Sendable {
                         try sync.addHandler(NIOSSLServerHandler(context: tls))
                     }
                     try sync.addHandler(IdleStateHandler(readTimeout: TimeAmount(limits.idleTimeout)))
-                    let handler = MockSessionHandler(core: core, connection: connection)
+                    let handler = MockSessionHandler(
+                        core: core,
+                        connection: connection,
+                        clientDescription: clientIP.map { HostPort.text($0, remote?.port ?? 0) }
+                    )
                     try sync.addHandler(handler)
                     if implicitTLS { handler.markTLSActive() }
                 }

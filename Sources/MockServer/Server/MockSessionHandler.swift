@@ -54,12 +54,17 @@ final class MockSessionHandler: ChannelDuplexHandler {
     private var sessionTimer: Scheduled<Void>?
     private let started = ContinuousClock.now
     private var clientDescription = "unknown"
+    /// Whether `clientDescription` is already `ip:port`.
+    private let describedClient: Bool
 
-    init(core: MockServerCore, connection: SessionMachine.Connection) {
+    /// `clientDescription` is the peer as `ip:port` when the caller knows it; else it is read when the channel
+    /// becomes active.
+    init(core: MockServerCore, connection: SessionMachine.Connection, clientDescription: String? = nil) {
         self.core = core
         self.refusesImproperPipelining = core.policy.refusesImproperPipelining
         self.machine = SessionMachine(policy: core.policy, connection: connection, greylist: core.greylist)
-        self.clientDescription = connection.clientAddress
+        self.clientDescription = clientDescription ?? connection.clientAddress
+        self.describedClient = clientDescription != nil
     }
 
     /// Bytes of storage held for unprocessed input (for tests of the input bounds).
@@ -72,7 +77,7 @@ final class MockSessionHandler: ChannelDuplexHandler {
     func markTLSActive() { machine.tlsEstablished() }
 
     func channelActive(context: ChannelHandlerContext) {
-        if let remote = context.remoteAddress {
+        if !describedClient, let remote = context.remoteAddress {
             clientDescription = HostPort.text(remote.ipAddress ?? "?", remote.port ?? 0)
         }
         guard core.connectionOpened() else {
