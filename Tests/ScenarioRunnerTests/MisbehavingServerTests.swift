@@ -116,39 +116,6 @@ struct MisbehavingServerTests {
         #expect(!lines.contains("QUIT"), "after a timeout the connection is dropped without QUIT")
     }
 
-    /// One deadline callback watches a connection's reads in turn: a read may outlast the deadline of the read
-    /// before it, and a read with a shorter timeout than the one before still ends on its own.
-    @Test func eachReadKeepsItsOwnDeadline() async throws {
-        let started = ContinuousClock.now
-        let (slow, _) = try await runScripted(
-            // The greeting's read (the scenario's 4 s timeout) arms the callback; the NOOP's reply comes after it.
-            "name: s\ntimeout: 4s\nsteps:\n  - {send: NOOP, timeout: 60s, expect: 250}\n",
-            greeting { connection in
-                _ = await connection.readLine()
-                try? await Task.sleep(for: .seconds(6))
-                await connection.send("250 ok\r\n")
-                await connection.answerQuit()
-            }
-        )
-        #expect(failureOf(slow) == nil, "\(String(describing: failureOf(slow)))")
-
-        let (short, _) = try await runScripted(
-            "name: t\nsteps:\n  - {send: EHLO a, timeout: 60s, expect: 250}\n"
-                + "  - {send: NOOP, timeout: 1s, expect: 250}\n",
-            greeting { connection in
-                _ = await connection.readLine()
-                await connection.send("250 ok\r\n")
-                _ = await connection.readLine()
-                _ = await connection.readLine()
-            }
-        )
-        let failure = try #require(failureOf(short))
-        #expect(failure.kind == .timeout)
-        #expect(failure.stepNumber == "2")
-        #expect(failure.actual.hasPrefix("no complete reply within 1s"), "\(failure.actual)")
-        #expect(ContinuousClock.now - started < .seconds(40), "the 1 s deadline, not the 60 s one, ended it")
-    }
-
     @Test func aWrongReplyIsFollowedByQuit() async throws {
         let (result, server) = try await runScripted(
             "name: g\nsteps:\n  - send: RCPT TO:<x@y>\n    expect: 250\n",

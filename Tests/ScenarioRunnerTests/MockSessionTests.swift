@@ -230,6 +230,32 @@ struct MockSessionTests {
         )
     }
 
+    /// One deadline callback watches a connection's reads in turn: a read may outlast the deadline of the read
+    /// before it (here the greeting's), and a read with a shorter timeout than the one before still ends on its
+    /// own. Against the mock, whose delays run on its event loop: a scripted server's replies, on the test
+    /// process's task pool, could come late under a loaded test run.
+    @Test func eachReadKeepsItsOwnDeadline() async throws {
+        var slowNoop = MockPolicy()
+        slowNoop.faults = [.delay(stage: .noop, duration: .seconds(6))]
+        let outlasting = try await run(
+            "name: s\ntimeout: 4s\nsteps:\n  - {send: NOOP, timeout: 60s, expect: 250}\n",
+            policy: slowNoop
+        )
+        #expect(outlasting.outcome == .passed, "\(outlasting.transcript.rendered())")
+
+        let started = ContinuousClock.now
+        let shorter = try await run(
+            "name: t\nsteps:\n  - {send: EHLO a, timeout: 60s, expect: 250}\n"
+                + "  - {send: NOOP, timeout: 1s, expect: 250}\n",
+            policy: slowNoop
+        )
+        let failure = try #require(shorter.outcome.failure)
+        #expect(failure.kind == .timeout)
+        #expect(failure.stepNumber == "2")
+        #expect(failure.actual.hasPrefix("no complete reply within 1s"), "\(failure.actual)")
+        #expect(ContinuousClock.now - started < .seconds(40), "the 1 s deadline, not the 60 s one, ended it")
+    }
+
     @Test func greylistingRetryWithReconnectAndWait() async throws {
         var policy = MockPolicy()
         policy.greylisting = .init(delay: .milliseconds(600))
