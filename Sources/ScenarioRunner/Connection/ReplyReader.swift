@@ -103,12 +103,10 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func deadlineFired(generation: UInt64) {
-        guard generation == timerGeneration, let pending = pendingRead, let loop = eventLoop else {
-            if generation == timerGeneration { timer = nil }
-            return
-        }
+        guard generation == timerGeneration else { return }
         timer = nil
-        if NIODeadline.now() < pending.deadline {
+        guard let pending = pendingRead else { return }
+        if NIODeadline.now() < pending.deadline, let loop = eventLoop {
             // Armed for an earlier read: watch this one's deadline now.
             if !arm(at: pending.deadline, on: loop) { complete(with: .cancelled) }
             return
