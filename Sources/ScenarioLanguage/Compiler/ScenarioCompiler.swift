@@ -209,7 +209,8 @@ public enum ScenarioCompiler {
         return diagnostics.all.sorted { $0.location < $1.location }.map { $0.mapText(redactor.mask) }
     }
 
-    /// Loads a library imported by another file; nil unit (and no diagnostics) when the file has scenarios.
+    /// Loads a library imported by another file (`path` absolute and standardized, as the import resolved it); nil
+    /// unit (and no diagnostics) when the file has scenarios.
     static func loadLibrary(
         path: String,
         display: String,
@@ -228,7 +229,7 @@ public enum ScenarioCompiler {
         }
         let unit = SourceUnit(
             displayPath: display,
-            directory: PathText.directory(of: PathText.standardized(path)),
+            directory: PathText.directory(of: path),
             identity: path
         )
         var compiler = FileCompiler(unit: unit, options: options, loader: loader)

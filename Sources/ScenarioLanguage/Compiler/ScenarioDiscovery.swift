@@ -56,7 +56,10 @@ public enum ScenarioDiscovery {
             }
             if isFolder {
                 collectScenarioFiles(in: full, into: &found)
-            } else if name.hasSuffix(".yaml") || name.hasSuffix(".yml"), isRegularFile(full) {
+            } else if name.hasSuffix(".yaml") || name.hasSuffix(".yml"),
+                Int32(entry.pointee.d_type) == DT_REG || isRegularFile(full)
+            {
+                // A regular entry is one already; a link, or an entry of unknown type, is asked with stat.
                 found.append(full)
             }
         }
