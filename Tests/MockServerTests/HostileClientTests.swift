@@ -22,6 +22,43 @@ struct HostileClientTests {
         }
     }
 
+    /// Replies go out at once (TCP_NODELAY): with Nagle's algorithm a reply written while the last one is still
+    /// unacknowledged waits for the client's delayed ACK, up to 40 ms a command. Accepted sockets inherit the option
+    /// from the listener; the server's end of a connection is found among this process's descriptors by its ports.
+    @Test func acceptedConnectionsHaveNagleOff() async throws {
+        try await Harness.withMock { mock in
+            let client = try RawClient(port: mock.port)
+            client.readReplies(1)
+            let serverEnds = (0..<Int32(4096)).filter { fd in
+                guard let local = Self.port(fd, getsockname), let peer = Self.port(fd, getpeername) else {
+                    return false
+                }
+                return local == mock.port && peer == client.localPort
+            }
+            #expect(serverEnds.count == 1)
+            for fd in serverEnds {
+                var value: Int32 = 0
+                var length = socklen_t(MemoryLayout<Int32>.size)
+                #expect(getsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &value, &length) == 0)
+                #expect(value == 1)
+            }
+        }
+    }
+
+    /// The IPv4 port `query` (getsockname or getpeername) gives for `fd`, nil for anything else.
+    private static func port(
+        _ fd: Int32,
+        _ query: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32
+    ) -> Int? {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let result = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { query(fd, $0, &length) }
+        }
+        guard result == 0, address.sin_family == sa_family_t(AF_INET) else { return nil }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     @Test func pipeliningInOneWriteOnTheWire() throws {
         let channel = try mockSession(readingGreeting: false).channel
         _ = try channel.readOutbound(as: ByteBuffer.self)

@@ -26,6 +26,16 @@ public final class RawClient: @unchecked Sendable {
 
     deinit { close(fd) }
 
+    /// The client's own port, to find the server's end of this connection.
+    public var localPort: Int {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     /// Sends text as is.
     public func send(_ text: String) { send(Array(text.utf8)) }
 

@@ -54,11 +54,11 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         eventLoop = context.eventLoop
-        if context.channel.isActive { remoteIP = context.remoteAddress?.ipAddress }
+        if context.channel.isActive { remoteIP = context.remoteAddress?.numericHost }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        remoteIP = context.remoteAddress?.ipAddress
+        remoteIP = context.remoteAddress?.numericHost
         context.fireChannelActive()
     }
 

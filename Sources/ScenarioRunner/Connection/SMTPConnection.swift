@@ -60,7 +60,7 @@ final class SMTPConnection: Sendable {
         let lookUpReader: @Sendable () throws -> (NIOLoopBound<ReplyReader>, String) = {
             let handler = try channel.pipeline.syncOperations.handler(type: ReplyReader.self)
             // Noted when the connection opened: a server that closes at once leaves no address on the channel.
-            let ip = handler.remoteIP ?? channel.remoteAddress?.ipAddress ?? host
+            let ip = handler.remoteIP ?? channel.remoteAddress?.numericHost ?? host
             return (NIOLoopBound(handler, eventLoop: channel.eventLoop), ip)
         }
         do {
