@@ -387,4 +387,21 @@ struct SessionMachineTests {
         #expect(Session.replies(last).last == "421 4.7.0 mx.example.test Error: too many errors")
         #expect(last.last == .close)
     }
+
+    @Test func queueIDsAreTwelveCharactersOfTheAlphabetAndDoNotRepeat() {
+        let alphabet = Set("0123456789ABCDEFGHJKLMNPQRSTVWXYZ")
+        let ids = (0..<20_000).map { _ in SessionMachine.queueID() }
+        #expect(ids.allSatisfy { $0.count == 12 && $0.allSatisfy(alphabet.contains) })
+        #expect(Set(ids).count == ids.count)
+        // Consecutive messages do not share their last character, as a plain counter's high digits would (random
+        // draws share it about once in 33).
+        let sharedLastCharacter = zip(ids, ids.dropFirst()).filter { $0.last == $1.last }.count
+        #expect(sharedLastCharacter < 2_000)
+    }
+
+    @Test func splitMix64MatchesItsReferenceOutputs() {
+        // The reference generator's first outputs for seed 0 (state advanced by the golden gamma before mixing).
+        #expect(SessionMachine.splitMix64(0x9E37_79B9_7F4A_7C15) == 0xE220_A839_7B1D_CDAF)
+        #expect(SessionMachine.splitMix64(0x9E37_79B9_7F4A_7C15 &* 2) == 0x6E78_9E6A_A1B9_65F4)
+    }
 }

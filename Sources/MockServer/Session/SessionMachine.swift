@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import SMTPAuth
 import SMTPWire
+import Synchronization
 
 /// What a session reads the time from: the wall clock for trace headers (`Received:`, `Date:`), and a monotonic
 /// instant for greylisting. Injected into ``SessionMachine`` rather than read there, so tests can fix both (a
@@ -592,9 +593,13 @@ struct SessionMachine {
         }
     }
 
+    /// A queue ID: twelve characters of Postfix's long-ID alphabet from a 64-bit value (33^12 < 2^64). The value is
+    /// SplitMix64 of a counter offset by one random seed per process: as spread as a random draw, distinct for
+    /// every message of a process before the reduction to twelve digits, and without the getrandom system call each
+    /// message paid for a draw from the system generator.
     static func queueID() -> String {
-        // One draw from the system generator (one getrandom call, not twelve): 33^12 < 2^64.
-        var value = UInt64.random(in: 0...UInt64.max)
+        let count = queueIDCounter.wrappingAdd(1, ordering: .relaxed).oldValue
+        var value = splitMix64(queueIDSeed &+ count &* 0x9E37_79B9_7F4A_7C15)
         return String(
             unsafeUninitializedCapacity: 12,
             initializingUTF8With: { buffer in
@@ -608,4 +613,14 @@ struct SessionMachine {
     }
 
     private static let queueIDAlphabet = Array("0123456789ABCDEFGHJKLMNPQRSTVWXYZ".utf8)
+    private static let queueIDSeed = UInt64.random(in: 0...UInt64.max)
+    private static let queueIDCounter = Atomic<UInt64>(0)
+
+    /// SplitMix64's finaliser (Steele, Lea and Flood 2014): a bijection on 64-bit values that spreads neighbours apart.
+    static func splitMix64(_ input: UInt64) -> UInt64 {
+        var value = input
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        return value ^ (value >> 31)
+    }
 }
