@@ -181,6 +181,44 @@ struct HostileClientTests {
         }
     }
 
+    /// The idle limit counts from the client's last input, not from the start: on the embedded loop's clock.
+    @Test func theIdleLimitCountsFromTheLastInput() throws {
+        var policy = MockPolicy()
+        policy.limits.idleTimeout = .milliseconds(300)
+        let channel = try mockSession(policy).channel
+        let loop = channel.embeddedEventLoop
+        loop.advanceTime(by: .milliseconds(200))
+        try channel.writeInbound(ByteBuffer(string: "NOOP\r\n"))
+        #expect(try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "250 2.0.0 Ok\r\n")
+        loop.advanceTime(by: .milliseconds(299))
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil, "299 ms after the NOOP: still open")
+        #expect(channel.isActive)
+        loop.advanceTime(by: .milliseconds(1))
+        let reply = try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) }
+        #expect(reply == "421 4.4.2 mx.example.test Error: idle timeout\r\n")
+        #expect(!channel.isActive)
+    }
+
+    /// A client that keeps talking is still cut off at the session's time limit.
+    @Test func theSessionLimitEndsASessionThatIsNeverIdle() throws {
+        var policy = MockPolicy()
+        policy.limits.idleTimeout = .milliseconds(300)
+        policy.limits.sessionTimeout = .seconds(1)
+        let channel = try mockSession(policy).channel
+        let loop = channel.embeddedEventLoop
+        for _ in 0..<4 {
+            loop.advanceTime(by: .milliseconds(240))
+            try channel.writeInbound(ByteBuffer(string: "NOOP\r\n"))
+            #expect(try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "250 2.0.0 Ok\r\n")
+        }
+        loop.advanceTime(by: .milliseconds(39))
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil, "999 ms: still open")
+        loop.advanceTime(by: .milliseconds(1))
+        let reply = try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) }
+        #expect(reply == "421 4.4.2 mx.example.test Error: session time limit exceeded\r\n")
+        #expect(!channel.isActive)
+    }
+
     @Test func anOverlongCommandLineGets500AndTheSessionGoesOn() async throws {
         try await Harness.withMock { mock in
             let client = try RawClient(port: mock.port)

@@ -192,7 +192,6 @@ public final class MockServer: Sendable {
     )
         async throws -> Channel
     {
-        let limits = core.policy.limits
         // One event loop accepts and serves every session of a listener: a session handed to another loop costs
         // a cross-thread wake-up per connection (smtp-source at one session: +27% sessions/s with one loop).
         let channel = try await ServerBootstrap(group: group.next())
@@ -224,7 +223,6 @@ public final class MockServer: Sendable {
                     if implicitTLS, let tls = core.tlsContext {
                         try sync.addHandler(NIOSSLServerHandler(context: tls))
                     }
-                    try sync.addHandler(IdleStateHandler(readTimeout: TimeAmount(limits.idleTimeout)))
                     let handler = MockSessionHandler(
                         core: core,
                         connection: connection,

@@ -51,8 +51,17 @@ final class MockSessionHandler: ChannelDuplexHandler {
     private var counted = false
     /// A `read()` held back by back-pressure, to issue once input can flow again.
     private var readHeldBack = false
-    private var sessionTimer: Scheduled<Void>?
-    private let started = ContinuousClock.now
+    /// The session's one timer. It fires at the earlier of the session's time limit and the idle limit after the
+    /// last input, and re-arms while input keeps coming. NIO's IdleStateHandler plus a separate session timer
+    /// scheduled and cancelled two tasks a connection and put one more handler on every read and write.
+    /// Times are the event loop's (`now`), so that an embedded loop's clock drives them in tests.
+    private var timer: Scheduled<Void>?
+    private var started = NIODeadline.uptimeNanoseconds(0)
+    private var sessionDeadline = NIODeadline.distantFuture
+    private let sessionTimeout: TimeAmount
+    private let idleTimeout: TimeAmount
+    /// When the client last sent anything (decrypted input, as the session sees it).
+    private var lastInput = NIODeadline.uptimeNanoseconds(0)
     private var clientDescription = "unknown"
     /// Whether `clientDescription` is already `ip:port`.
     private let describedClient: Bool
@@ -61,8 +70,11 @@ final class MockSessionHandler: ChannelDuplexHandler {
     /// becomes active.
     init(core: MockServerCore, connection: SessionMachine.Connection, clientDescription: String? = nil) {
         self.core = core
-        self.refusesImproperPipelining = core.policy.refusesImproperPipelining
-        self.machine = SessionMachine(policy: core.policy, connection: connection, greylist: core.greylist)
+        let policy = core.policy
+        self.refusesImproperPipelining = policy.refusesImproperPipelining
+        self.sessionTimeout = TimeAmount(policy.limits.sessionTimeout)
+        self.idleTimeout = TimeAmount(policy.limits.idleTimeout)
+        self.machine = SessionMachine(policy: policy, connection: connection, greylist: core.greylist)
         self.clientDescription = clientDescription ?? connection.clientAddress
         self.describedClient = clientDescription != nil
     }
@@ -96,10 +108,10 @@ final class MockSessionHandler: ChannelDuplexHandler {
             return
         }
         counted = true
-        let loop = context.eventLoop.assumeIsolated()
-        sessionTimer = loop.scheduleTask(in: TimeAmount(core.policy.limits.sessionTimeout)) { [self] in
-            timeOut(context: context, reason: "session time limit exceeded")
-        }
+        started = context.eventLoop.now
+        sessionDeadline = started + sessionTimeout
+        lastInput = started
+        armTimer(at: min(sessionDeadline, lastInput + idleTimeout), context: context)
         enqueue(machine.greeting())
         process(context: context)
         context.fireChannelActive()
@@ -108,6 +120,7 @@ final class MockSessionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         guard !finished else { return }
+        lastInput = context.eventLoop.now
         if buffer.readableBytes == 0 {
             buffer = incoming
         } else {
@@ -144,10 +157,6 @@ final class MockSessionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            timeOut(context: context, reason: "idle timeout")
-            return
-        }
         if case .handshakeCompleted = event as? TLSUserEvent {
             awaitingHandshake = false
             machine.tlsEstablished()
@@ -176,11 +185,11 @@ final class MockSessionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        sessionTimer?.cancel()
+        timer?.cancel()
+        timer = nil
         if counted {
             core.connectionClosed()
-            let elapsed = ContinuousClock.now - started
-            let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+            let ms = (context.eventLoop.now - started).nanoseconds / 1_000_000
             var partial: String?
             if dataReceiver != nil { partial = "client vanished during DATA; nothing stored" }
             if chunkReceiver != nil { partial = "client vanished during BDAT; nothing stored" }
@@ -397,6 +406,25 @@ final class MockSessionHandler: ChannelDuplexHandler {
         let bytes = outbound
         outbound = ByteBuffer()
         context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    // MARK: - Time limits
+
+    private func armTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            timerFired(context: context)
+        }
+    }
+
+    /// Ends the session when a limit has passed; otherwise (input came since the timer was set) waits again.
+    private func timerFired(context: ChannelHandlerContext) {
+        timer = nil
+        guard !finished else { return }
+        let now = context.eventLoop.now
+        if now >= sessionDeadline { return timeOut(context: context, reason: "session time limit exceeded") }
+        let idleDeadline = lastInput + idleTimeout
+        if now >= idleDeadline { return timeOut(context: context, reason: "idle timeout") }
+        armTimer(at: min(sessionDeadline, idleDeadline), context: context)
     }
 
     private func timeOut(context: ChannelHandlerContext, reason: String) {
