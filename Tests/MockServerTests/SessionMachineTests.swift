@@ -82,6 +82,20 @@ struct SessionMachineTests {
         )
     }
 
+    @Test func decimalsAreWrittenAsStringWritesThem() {
+        var values: [Int64] = [0, 1, 9, 10, 99, 100, 101, 999, 1_000, 65_535, -1, -10, .max, .min, .max - 1, .min + 1]
+        var power: Int64 = 1
+        for _ in 0..<18 {
+            power *= 10
+            values += [power - 1, power, power + 1, -power]
+        }
+        for value in values {
+            var bytes: [UInt8] = [UInt8(ascii: "=")]
+            MockSessionHandler.appendDecimal(value, to: &bytes)
+            #expect(String(decoding: bytes, as: UTF8.self) == "=\(value)")
+        }
+    }
+
     @Test func sequenceErrorsAre503() {
         var session = Session()
         #expect(session.send("MAIL FROM:<a@b.c>")[0].hasPrefix("503 5.5.1"))

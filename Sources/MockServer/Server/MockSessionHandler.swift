@@ -210,25 +210,49 @@ final class MockSessionHandler: ChannelDuplexHandler {
     /// The line `serve` logs when a session ends: `127.0.0.1:40312 helo=client tls=no auth=- commands=5 mail=1
     /// rcpt=1/1 messages=1 duration=2ms`, then each note in parentheses.
     ///
-    /// Gathered as bytes and decoded once: as an interpolation of interpolations it cost 11,000 instructions a
-    /// session (a thirtieth of the mock's work), and appended to a String piece by piece still 7,000.
+    /// Gathered as bytes and decoded once, numbers written as digits in place: as an interpolation of
+    /// interpolations it cost 11,000 instructions a session (a thirtieth of the mock's work), as an array of
+    /// strings 6,400.
     static func sessionLine(client: String, machine: SessionMachine, milliseconds: Int64, notes: [String]) -> String {
         let stats = machine.stats
-        let parts: [String] = [
-            client, " helo=", machine.helo ?? "-", machine.tlsActive ? " tls=yes auth=" : " tls=no auth=",
-            machine.authenticatedUser ?? "-", " commands=", String(stats.commands), " mail=", String(stats.mail),
-            " rcpt=", String(stats.recipientsAccepted), "/", String(stats.recipientsAccepted + stats.recipientsRefused),
-            " messages=", String(stats.messages), " duration=", String(milliseconds), "ms",
-        ]
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(parts.reduce(0) { $0 + $1.utf8.count } + notes.reduce(0) { $0 + $1.utf8.count + 3 })
-        for part in parts { bytes.append(contentsOf: part.utf8) }
+        bytes.reserveCapacity(160 + notes.reduce(0) { $0 + $1.utf8.count + 3 })
+        bytes.append(contentsOf: client.utf8)
+        bytes.append(contentsOf: " helo=".utf8)
+        bytes.append(contentsOf: (machine.helo ?? "-").utf8)
+        bytes.append(contentsOf: (machine.tlsActive ? " tls=yes auth=" : " tls=no auth=").utf8)
+        bytes.append(contentsOf: (machine.authenticatedUser ?? "-").utf8)
+        bytes.append(contentsOf: " commands=".utf8)
+        appendDecimal(Int64(stats.commands), to: &bytes)
+        bytes.append(contentsOf: " mail=".utf8)
+        appendDecimal(Int64(stats.mail), to: &bytes)
+        bytes.append(contentsOf: " rcpt=".utf8)
+        appendDecimal(Int64(stats.recipientsAccepted), to: &bytes)
+        bytes.append(UInt8(ascii: "/"))
+        appendDecimal(Int64(stats.recipientsAccepted + stats.recipientsRefused), to: &bytes)
+        bytes.append(contentsOf: " messages=".utf8)
+        appendDecimal(Int64(stats.messages), to: &bytes)
+        bytes.append(contentsOf: " duration=".utf8)
+        appendDecimal(milliseconds, to: &bytes)
+        bytes.append(contentsOf: "ms".utf8)
         for note in notes {
             bytes.append(contentsOf: " (".utf8)
             bytes.append(contentsOf: note.utf8)
             bytes.append(UInt8(ascii: ")"))
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `value` in decimal, as `String(value)` writes it (a minus sign for a negative value).
+    static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        let magnitude = value.magnitude
+        var divisor: UInt64 = 1
+        while magnitude / divisor >= 10 { divisor *= 10 }
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude / divisor % 10))
+            divisor /= 10
+        } while divisor > 0
     }
 
     // MARK: - Processing
