@@ -28,9 +28,15 @@ public protocol Reporter: Sendable {
     func runFinished(_ summary: RunSummary) async
     /// Instead of a run: files that did not compile (nothing ran).
     func compilationFailed(_ failures: [CompileFailure], at date: Date) async
+    /// Whether this reporter reads ``ScenarioResult/steps``. When no reporter of a run does, the runner keeps only
+    /// the records of `retry` steps (``ScenarioResult/retriedAttempts`` reads them): a record per step, its reply's
+    /// lines escaped a second time, was 4% of a session's work.
+    var usesStepRecords: Bool { get }
 }
 
 extension Reporter {
+    /// Most reports read the outcome and the transcript only.
+    public var usesStepRecords: Bool { false }
     public func runStarted(_ start: RunStart) async {}
     public func compilationFailed(_ failures: [CompileFailure], at date: Date) async {}
 }
@@ -57,6 +63,8 @@ public struct ReporterGroup: Reporter {
     public func compilationFailed(_ failures: [CompileFailure], at date: Date) async {
         for reporter in reporters { await reporter.compilationFailed(failures, at: date) }
     }
+
+    public var usesStepRecords: Bool { reporters.contains { $0.usesStepRecords } }
 }
 
 /// Keeps every result in memory: for tests, and for small runs whose results are needed at once (relay-check).
@@ -72,6 +80,9 @@ public actor CollectingReporter: Reporter {
     public func scenarioFinished(_ result: ScenarioResult) async { results.append(result) }
 
     public func runFinished(_ summary: RunSummary) async { self.summary = summary }
+
+    /// Results are kept whole.
+    public nonisolated var usesStepRecords: Bool { true }
 
     /// The collected run (the summary of an unfinished run counts what arrived).
     public var run: RunResult {

@@ -330,7 +330,8 @@ public struct ScenarioResult: Sendable, Hashable {
     public let duration: Duration
     /// What was said.
     public let transcript: Transcript
-    /// The steps that ran, in order (leaf steps, and each `retry` with its attempts).
+    /// The steps that ran, in order (leaf steps, and each `retry` with its attempts). Only the `retry` steps when
+    /// no reporter of the run reads step records (``Reporter/usesStepRecords``).
     public let steps: [StepRecord]
     /// Facts for reports (`smtp.mx-host`, ...).
     public let properties: [ResultProperty]

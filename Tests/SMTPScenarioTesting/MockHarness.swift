@@ -120,6 +120,8 @@ public struct ClosureReporter: Reporter {
 
     public func scenarioFinished(_ result: ScenarioResult) async { await onResult(result) }
     public func runFinished(_ summary: RunSummary) async {}
+    /// Tests see results whole.
+    public var usesStepRecords: Bool { true }
 }
 
 extension Harness {

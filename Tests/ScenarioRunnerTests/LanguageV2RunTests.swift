@@ -127,6 +127,61 @@ struct LanguageV2RunTests {
         }
     }
 
+    /// A run whose reports read no step records (the console alone) keeps only the `retry`'s, whose attempts every
+    /// report shows; a run with a report that reads them (JSON, or a collector) keeps every step's.
+    @Test func stepRecordsAreBuiltOnlyWhenAReportReadsThem() async throws {
+        var policy = MockPolicy()
+        policy.greylisting = .init(delay: .milliseconds(300))
+        try await Harness.withMock(policy) { mock in
+            let plan = Plan(files: [
+                try Harness.compile(
+                    """
+                    name: greylisted
+                    steps:
+                      - send: EHLO client.example
+                      - retry: {attempts: 4, interval: 400ms, on: "4xx"}
+                        steps:
+                          - send: RSET
+                          - send: MAIL FROM:<a@example.net>
+                          - send: RCPT TO:<alice@example.com>
+                            expect: 250
+                      - send: QUIT
+                        expect: 221
+                    """
+                )
+            ])
+            var options = RunOptions()
+            options.jobs = 1
+            let resolver = FixedResolver(Harness.endpoint(of: mock))
+            let outcomesOnly = OutcomeOnlyReporter()
+            await PlanRunner.run(plan, options: options, resolver: resolver, reporter: outcomesOnly)
+            let lean = try #require(await outcomesOnly.results.first)
+            #expect(lean.outcome == .passed, "\(lean.transcript.rendered())")
+            #expect(lean.steps.count == 1, "\(lean.steps.map(\.label))")
+            #expect(lean.steps.first?.attempts == 2)
+            #expect(lean.retriedAttempts == 2)
+            #expect(lean.transcript.rendered().contains("C: RCPT TO:<alice@example.com>"), "the transcript is whole")
+
+            let whole = try #require(
+                await PlanRunner.collect(plan, options: options, resolver: resolver).allResults.first
+            )
+            #expect(whole.outcome == .passed)
+            let ehlo = try #require(whole.steps.first)
+            #expect(ehlo.verb == "EHLO")
+            #expect(ehlo.sent == "EHLO client.example")
+            #expect(ehlo.reply?.code == 250)
+            #expect(whole.steps.last?.verb == "QUIT")
+            #expect(whole.steps.count == 6, "EHLO, RSET, MAIL, RCPT, the retry, QUIT: \(whole.steps.map(\.label))")
+        }
+    }
+
+    /// Keeps results but reads no step records, as the console report does.
+    private actor OutcomeOnlyReporter: Reporter {
+        var results: [ScenarioResult] = []
+        func scenarioFinished(_ result: ScenarioResult) async { results.append(result) }
+        func runFinished(_ summary: RunSummary) async {}
+    }
+
     @Test func retryFailsAtOnceOnAFailureItDoesNotName() async throws {
         let result = try await Harness.run(
             "name: x\nsteps:\n  - send: EHLO a\n  - send: MAIL FROM:<a@example.net>\n  - send: RCPT TO:<nobody@example.com>\n    expect: 250\n    retry: {attempts: 5, interval: 10s}\n"

@@ -175,6 +175,9 @@ public actor JSONReporter: Reporter {
     private let document: JSONDocument
     private let onError: ReportErrorSink
 
+    /// Each scenario's `steps` array comes from its step records.
+    public nonisolated var usesStepRecords: Bool { true }
+
     /// A reporter writing `path`.
     public init(path: String, options: JSONReport.Options, onError: @escaping ReportErrorSink) {
         self.path = path

@@ -48,7 +48,8 @@ public struct RunOptions: Sendable {
 public enum PlanRunner {
     /// Runs `plan`, feeding `reporter` every result in plan order as soon as the scenario and every one before it
     /// have finished. When the calling task is cancelled (Ctrl-C), running scenarios end as interrupted, the rest
-    /// are reported as interrupted without running, and the reporter still finishes.
+    /// are reported as interrupted without running, and the reporter still finishes. Step records are built for
+    /// every step only when the reporter reads them (``Reporter/usesStepRecords``).
     @discardableResult
     public static func run(
         _ plan: Plan,
@@ -65,6 +66,7 @@ public enum PlanRunner {
             interval: options.connectionsPerSecondPerServer.map { .nanoseconds(Int64(1e9 / $0)) }
         )
         await reporter.runStarted(RunStart(startedAt: startedAt, scenarioCount: scenarios.count, shard: options.shard))
+        let keepsStepRecords = reporter.usesStepRecords
         var pending: [Int: ScenarioResult] = [:]
         var nextToReport = 0
         // With one job, the run itself (report a result, start the next scenario) prefers the one loop every
@@ -91,7 +93,8 @@ public enum PlanRunner {
                             options: options,
                             resolver: resolver,
                             gate: gate,
-                            executor: executor
+                            executor: executor,
+                            keepsStepRecords: keepsStepRecords
                         )
                         return (index, result)
                     }
@@ -135,7 +138,8 @@ public enum PlanRunner {
         options: RunOptions,
         resolver: any ServerResolver,
         gate: ConnectionGate,
-        executor: EventLoopTaskExecutor
+        executor: EventLoopTaskExecutor,
+        keepsStepRecords: Bool = true
     ) async -> ScenarioResult {
         let startedAt = Date()
         let clock = NIODeadline.now()
@@ -180,7 +184,8 @@ public enum PlanRunner {
             messageLookup: options.messageLookup,
             logger: options.logger,
             extraSecrets: options.extraSecrets,
-            taskExecutor: executor
+            taskExecutor: executor,
+            keepsStepRecords: keepsStepRecords
         )
         // The task already prefers `executor` (the task group added it so): the steps run on its loop.
         let outcome = await execution.run()

@@ -248,14 +248,14 @@ extension ScenarioExecution {
         at site: Site,
         since started: NIODeadline,
         verb: String? = nil,
-        sent: String? = nil,
+        sent: @autoclosure () -> String? = nil,
         _ body: () async throws(Stop) -> Reply?
     ) async throws(Stop) -> Reply? {
         do {
             // The body is a nonisolated closure: it runs on the task executor the scenario's task prefers, the
             // event loop, like everything else here.
             let reply = try await body()
-            keepRecord(of: step, at: site, .passed, since: started, verb: verb, sent: sent, reply: reply.map(record))
+            keepRecord(of: step, at: site, .passed, since: started, verb: verb, sent: sent(), reply: reply.map(record))
             return reply
         } catch {
             keepRecord(
@@ -264,7 +264,7 @@ extension ScenarioExecution {
                 .failed,
                 since: started,
                 verb: verb,
-                sent: sent,
+                sent: sent(),
                 reply: error.failure.mismatch?.actualReply
             )
             throw error

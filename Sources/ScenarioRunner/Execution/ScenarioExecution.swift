@@ -62,8 +62,10 @@ final class ScenarioExecution {
     let logger: Logger
     private let start = NIODeadline.now()
     private(set) var transcript = Transcript()
-    /// The steps that ran, as data.
+    /// The steps that ran, as data (kept only when `keepsStepRecords`).
     private(set) var records: [StepRecord] = []
+    /// Whether every step's record is kept: off when no report of the run reads them (a `retry`'s is kept anyway).
+    let keepsStepRecords: Bool
     var redactor: Redactor
     /// Run-time variables by key: built-ins, captures, repeat indexes.
     var variables: [String: String] = [:]
@@ -101,8 +103,10 @@ final class ScenarioExecution {
         messageLookup: (any StoredMessageLookup)?,
         logger: Logger,
         extraSecrets: [String],
-        taskExecutor: EventLoopTaskExecutor? = nil
+        taskExecutor: EventLoopTaskExecutor? = nil,
+        keepsStepRecords: Bool = true
     ) {
+        self.keepsStepRecords = keepsStepRecords
         self.gate = gate
         self.messageLookup = messageLookup
         self.scenario = scenario
@@ -541,25 +545,27 @@ final class ScenarioExecution {
     }
 
     /// Keeps the record of `step`, run at `site`: its verdict, and the time since `started` (zero when the step
-    /// takes no time of its own).
+    /// takes no time of its own). When no report reads records, only a `retry`'s is kept (its attempts are in every
+    /// report, as ``ScenarioResult/retriedAttempts``); for the other steps nothing is built, reply lines included.
     func keepRecord(
         of step: Step,
         at site: Site,
         _ verdict: StepRecord.Verdict,
         since started: NIODeadline? = nil,
         verb: String? = nil,
-        sent: String? = nil,
-        reply: ReplyRecord? = nil,
+        sent: @autoclosure () -> String? = nil,
+        reply: @autoclosure () -> ReplyRecord? = nil,
         attempts: Int? = nil
     ) {
+        guard keepsStepRecords || attempts != nil else { return }
         records.append(
             StepRecord(
                 path: site.path,
                 location: step.location,
                 label: site.label,
                 verb: verb,
-                sent: sent,
-                reply: reply,
+                sent: sent(),
+                reply: reply(),
                 verdict: verdict,
                 duration: started?.elapsed ?? .zero,
                 attempts: attempts
