@@ -30,7 +30,7 @@ public protocol Reporter: Sendable {
     func compilationFailed(_ failures: [CompileFailure], at date: Date) async
     /// Whether this reporter reads ``ScenarioResult/steps``. When no reporter of a run does, the runner keeps only
     /// the records of `retry` steps (``ScenarioResult/retriedAttempts`` reads them): a record per step, its reply's
-    /// lines escaped a second time, was 4% of a session's work.
+    /// lines escaped a second time, was 5% of a runner session's instructions.
     var usesStepRecords: Bool { get }
 }
 
