@@ -381,26 +381,27 @@ extension FileCompiler {
     @discardableResult
     mutating func checkConnections(_ steps: [Step], connected start: Bool) -> Bool {
         var connected = start
-        for step in steps {
-            switch step.action {
+        // By index: `for step in steps` copied every Step whole (a matrix compiles this once per combination).
+        for index in steps.indices {
+            switch steps[index].action {
             case .send, .data, .bdat, .raw, .read, .startTLS, .auth, .pipeline, .disconnect:
                 if !connected {
                     diagnostics.error(
                         .badValue,
-                        at: step.location,
+                        at: steps[index].location,
                         "this step needs a connection, but none is open here",
                         hint: "the scenario has `connect: false` or an earlier `disconnect`: add `connect: {}` first"
                     )
                     connected = true
                 }
-                if case .disconnect = step.action { connected = false }
+                if case .disconnect = steps[index].action { connected = false }
             case .reconnect:
                 connected = true
             case .connect:
                 if connected {
                     diagnostics.error(
                         .badValue,
-                        at: step.location,
+                        at: steps[index].location,
                         "`connect` while a connection is open",
                         hint: "use `reconnect: true` for a new session, or `disconnect: true` first"
                     )
