@@ -57,7 +57,6 @@ final class MockSessionHandler: ChannelDuplexHandler {
     /// Times are the event loop's (`now`), so that an embedded loop's clock drives them in tests.
     private var timer: Scheduled<Void>?
     private var started = NIODeadline.uptimeNanoseconds(0)
-    private var sessionDeadline = NIODeadline.distantFuture
     private let sessionTimeout: TimeAmount
     private let idleTimeout: TimeAmount
     /// When the client last sent anything (decrypted input, as the session sees it).
@@ -90,7 +89,7 @@ final class MockSessionHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         if !describedClient, let remote = context.remoteAddress {
-            clientDescription = HostPort.text(remote.ipAddress ?? "?", remote.port ?? 0)
+            clientDescription = HostPort.text(remote.numericHost ?? "?", remote.port ?? 0)
         }
         guard core.connectionOpened() else {
             var reply = ByteBuffer()
@@ -109,7 +108,6 @@ final class MockSessionHandler: ChannelDuplexHandler {
         }
         counted = true
         started = context.eventLoop.now
-        sessionDeadline = started + sessionTimeout
         lastInput = started
         armTimer(at: min(sessionDeadline, lastInput + idleTimeout), context: context)
         enqueue(machine.greeting())
@@ -434,6 +432,8 @@ final class MockSessionHandler: ChannelDuplexHandler {
     }
 
     // MARK: - Time limits
+
+    private var sessionDeadline: NIODeadline { started + sessionTimeout }
 
     private func armTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
