@@ -5,8 +5,9 @@ extension EventLoopFuture where Value: Sendable {
     /// the future completes: it resumes right there, where `get()` (a nonisolated async function) would hop to the
     /// global executor and back, two thread switches per wait.
     ///
-    /// (An `isolated` parameter rather than `nonisolated(nonsending)`: with optimisation, Swift 6.3 still started
-    /// such instance methods on the global executor; the parameter form is kept exactly.)
+    /// (An `isolated` parameter rather than `nonisolated(nonsending)`: called from an actor, Swift 6.3 with
+    /// optimisation started such methods on the global executor. Its callers, ``SMTPConnection``'s methods, are
+    /// nonisolated(nonsending) on a task that prefers the loop, where both forms run on the loop.)
     func resolved(isolation: isolated (any Actor)? = #isolation) async throws -> Value {
         try await withUnsafeThrowingContinuation { continuation in
             whenComplete { continuation.resume(with: $0) }

@@ -8,7 +8,9 @@ import ScenarioResults
 
 /// A client connection to an SMTP server: write bytes, read one reply at a time with a deadline, upgrade to TLS.
 ///
-/// Every wait has a deadline and ends early when the run is interrupted.
+/// Every wait has a deadline and ends early when the run is interrupted. The async methods are
+/// `nonisolated(nonsending)`: they run on the caller's executor (a scenario's event loop) with no executor switch on
+/// entry.
 final class SMTPConnection: Sendable {
     private let channel: Channel
     private let reader: NIOLoopBound<ReplyReader>
@@ -30,13 +32,12 @@ final class SMTPConnection: Sendable {
     }
 
     /// Opens a TCP connection within `timeout`.
-    static func open(
+    nonisolated(nonsending) static func open(
         host: String,
         port: Int,
         timeout: Duration,
         group: EventLoopGroup,
-        maxReplyLineLength: Int = ReplyParser.defaultMaxLineLength,
-        isolation: isolated (any Actor)? = #isolation
+        maxReplyLineLength: Int = ReplyParser.defaultMaxLineLength
     ) async throws(ConnectError) -> SMTPConnection {
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(timeout))
@@ -102,7 +103,7 @@ final class SMTPConnection: Sendable {
     }
 
     /// Writes and flushes `bytes` and waits until they are written.
-    func write(_ bytes: ByteBuffer, isolation: isolated (any Actor)? = #isolation) async throws {
+    nonisolated(nonsending) func write(_ bytes: ByteBuffer) async throws {
         try await channel.writeAndFlush(bytes).resolved()
     }
 
@@ -125,7 +126,7 @@ final class SMTPConnection: Sendable {
     /// Interruption ends the wait through ``cancelPendingRead()``,
     /// which the scenario's cancellation handler calls (one handler per scenario: a handler per read would move
     /// every read to the global executor and back).
-    func readReply(timeout: Duration, isolation: isolated (any Actor)? = #isolation) async -> ReadOutcome {
+    nonisolated(nonsending) func readReply(timeout: Duration) async -> ReadOutcome {
         if Task.isCancelled { return .cancelled }
         let reader = self.reader
         let loop = channel.eventLoop
@@ -153,12 +154,11 @@ final class SMTPConnection: Sendable {
     /// Bytes already received and not read as replies (plaintext the server sent after its 220) fail it with
     /// ``PlaintextBeforeHandshake`` before TLS starts: they are checked and the TLS handler added in one event-loop
     /// task, so nothing can arrive in between and be lost or read inside TLS.
-    func startTLS(
+    nonisolated(nonsending) func startTLS(
         context: NIOSSLContext,
         serverHostname: String?,
         verification: TLSVerification,
-        timeout: Duration,
-        isolation: isolated (any Actor)? = #isolation
+        timeout: Duration
     )
         async throws -> TLSSessionInfo
     {
@@ -222,7 +222,7 @@ final class SMTPConnection: Sendable {
     }
 
     /// Closes the connection, ignoring errors (it may already be closed).
-    func close(isolation: isolated (any Actor)? = #isolation) async {
+    nonisolated(nonsending) func close() async {
         // On the connection's loop (where scenarios run) a plain socket is closed before `close` returns: nothing
         // to wait for, and no future, continuation and trip through the loop's queue per connection. (TLS may
         // first exchange close_notify: then the channel's own close future is awaited.)
@@ -238,7 +238,7 @@ final class SMTPConnection: Sendable {
     var isActive: Bool { channel.isActive }
 
     /// Whether the server sent bytes no read has taken yet.
-    func hasUnreadBytes(isolation: isolated (any Actor)? = #isolation) async -> Bool {
+    nonisolated(nonsending) func hasUnreadBytes() async -> Bool {
         let reader = self.reader
         let loop = channel.eventLoop
         if loop.inEventLoop { return reader.value.hasUnreadBytes }
@@ -246,7 +246,7 @@ final class SMTPConnection: Sendable {
     }
 
     /// Waits until the server closes the connection, at most `timeout`; true when it did.
-    func awaitClose(timeout: Duration, isolation: isolated (any Actor)? = #isolation) async -> Bool {
+    nonisolated(nonsending) func awaitClose(timeout: Duration) async -> Bool {
         let channel = self.channel
         let loop = channel.eventLoop
         let closed: EventLoopFuture<Bool> = loop.flatSubmit {

@@ -72,7 +72,7 @@ public struct DeliveredMessage: Sendable, Hashable {
 /// mock's store, so the runner never depends on the mock.
 public protocol StoredMessageLookup: Sendable {
     /// The stored message (as written to disk) with queue id `id`, once it has arrived.
-    func message(withID id: String) async -> [UInt8]?
+    nonisolated(nonsending) func message(withID id: String) async -> [UInt8]?
 }
 
 extension ScenarioExecution {
@@ -80,7 +80,7 @@ extension ScenarioExecution {
     static let deliveryPollInterval: Duration = .milliseconds(25)
 
     /// Waits up to the step's timeout for the message, then checks it.
-    func checkDelivery(_ check: DeliveryCheck, step: Step, at site: Site) async throws(Stop) {
+    nonisolated(nonsending) func checkDelivery(_ check: DeliveryCheck, step: Step, at site: Site) async throws(Stop) {
         let started = NIODeadline.now()
         let deadline = started + TimeAmount(step.timeout)
         var newest: DeliveredMessage?

@@ -38,7 +38,7 @@ extension ScenarioExecution {
     }
 
     /// Runs `steps` in order, each at its path under `prefix`.
-    func execute(_ steps: [Step], under prefix: StepPath) async throws(Stop) {
+    nonisolated(nonsending) func execute(_ steps: [Step], under prefix: StepPath) async throws(Stop) {
         for step in steps {
             let path = prefix.appending(step.position)
             if Task.isCancelled {
@@ -49,7 +49,7 @@ extension ScenarioExecution {
     }
 
     /// Runs one step; throws ``ScenarioExecution/Stop`` when it fails.
-    func execute(_ step: Step, at path: StepPath) async throws(Stop) {
+    nonisolated(nonsending) func execute(_ step: Step, at path: StepPath) async throws(Stop) {
         // A send step's line is resolved once, for its label and for the wire.
         let sendLine: String? = if case .send(let template) = step.action { resolve(template) } else { nil }
         let label = label(for: step, sendLine: sendLine)
@@ -211,7 +211,7 @@ extension ScenarioExecution {
     /// A `wait` step. On its own, not inline in ``execute(_:at:)``: `Task.sleep(for:)` needs a `ContinuousClock`,
     /// a type from a module built for library evolution, which an async function allocates on entry whichever case
     /// runs.
-    private func pause(for duration: Duration, at site: Site) async throws(Stop) {
+    private nonisolated(nonsending) func pause(for duration: Duration, at site: Site) async throws(Stop) {
         note("waiting \(DurationSyntax.format(duration))")
         do {
             try await Task.sleep(for: duration)
@@ -243,17 +243,15 @@ extension ScenarioExecution {
     }
 
     /// Runs a step's exchange and keeps its record, passed or failed.
-    private func recorded(
+    private nonisolated(nonsending) func recorded(
         _ step: Step,
         at site: Site,
         since started: NIODeadline,
         verb: String? = nil,
         sent: @autoclosure () -> String? = nil,
-        _ body: () async throws(Stop) -> Reply?
+        _ body: nonisolated(nonsending) () async throws(Stop) -> Reply?
     ) async throws(Stop) -> Reply? {
         do {
-            // The body is a nonisolated closure: it runs on the task executor the scenario's task prefers, the
-            // event loop, like everything else here.
             let reply = try await body()
             keepRecord(of: step, at: site, .passed, since: started, verb: verb, sent: sent(), reply: reply.map(record))
             return reply
@@ -272,7 +270,7 @@ extension ScenarioExecution {
     }
 
     /// Writes `bytes` and, when the step expects one, reads and checks the reply and applies its captures.
-    func exchange(_ bytes: ByteBuffer, step: Step, at site: Site) async throws(Stop) -> Reply? {
+    nonisolated(nonsending) func exchange(_ bytes: ByteBuffer, step: Step, at site: Site) async throws(Stop) -> Reply? {
         let outcome: ReadOutcome
         if let writeFailure = write(bytes) {
             outcome = writeFailure
@@ -347,7 +345,7 @@ extension ScenarioExecution {
 
     /// Runs the body until it passes; a failure `retry.retryOn` names is tried again after the interval, any
     /// other fails at once. The connection is left as the failed attempt left it.
-    private func retry(
+    private nonisolated(nonsending) func retry(
         _ retry: RetryAction,
         step: Step,
         at site: Site,
@@ -400,7 +398,11 @@ extension ScenarioExecution {
 
     // MARK: - PIPELINING (RFC 2920)
 
-    private func pipeline(_ pipeline: PipelineAction, step: Step, at site: Site) async throws(Stop) {
+    private nonisolated(nonsending) func pipeline(
+        _ pipeline: PipelineAction,
+        step: Step,
+        at site: Site
+    ) async throws(Stop) {
         let steps = pipeline.steps
         let capabilities = self.capabilities
         if pipeline.unadvertised {
@@ -480,7 +482,11 @@ extension ScenarioExecution {
 
     // MARK: - AUTH (RFC 4954)
 
-    private func authenticate(_ auth: AuthAction, step: Step, at site: Site) async throws(Stop) -> Reply? {
+    private nonisolated(nonsending) func authenticate(
+        _ auth: AuthAction,
+        step: Step,
+        at site: Site
+    ) async throws(Stop) -> Reply? {
         let username = resolve(auth.username)
         let secret = resolve(auth.secret)
         redactor.add([secret])

@@ -9,7 +9,7 @@ import ScenarioResults
 /// STARTTLS (RFC 3207) and implicit TLS (RFC 8314).
 extension ScenarioExecution {
     /// A `starttls` step: STARTTLS and its 220 (unless `command: false`), then the handshake and TLS checks.
-    func startTLS(_ action: StartTLSAction, step: Step, at site: Site) async throws(Stop) {
+    nonisolated(nonsending) func startTLS(_ action: StartTLSAction, step: Step, at site: Site) async throws(Stop) {
         var tlsExpectation: TLSExpectation?
         if case .reply(let reply) = step.expectation { tlsExpectation = reply.tls }
         if action.sendsCommand {
@@ -38,7 +38,7 @@ extension ScenarioExecution {
     /// Runs the TLS handshake on the current connection and checks `tlsExpectation`.
     ///
     /// Returns true when the handshake failed as the expectation demanded (the connection is then closed).
-    func handshake(tlsExpectation: TLSExpectation?, at site: Site) async throws(Stop) -> Bool {
+    nonisolated(nonsending) func handshake(tlsExpectation: TLSExpectation?, at site: Site) async throws(Stop) -> Bool {
         func stop(_ kind: StepFailure.Kind, _ expected: String?, _ actual: String, _ cleanup: Cleanup) -> Stop {
             self.stop(kind, at: site, expected: expected, actual: actual, cleanup: cleanup)
         }
