@@ -227,6 +227,28 @@ struct LanguageV2Tests {
         #expect(cycle.location.description == "y.yaml:1:10")
     }
 
+    /// A matrix compiles its scenario's own steps once for all combinations, found again by line and column: a
+    /// called group's step at the same line and column of another file is still compiled as itself.
+    @Test func aMatrixReusesOnlyTheScenariosOwnSteps() throws {
+        let files = try Files([
+            "lib.yaml": "groups:\n  g:\n    steps:\n      - send: NOOP from the group\n",
+            "x.yaml": "import: {l: lib.yaml}\nname: x\nmatrix: {n: [1, 2]}\nsteps: [{send: EHLO top}, {call: l.g}]\n",
+        ])
+        let compiled = files.compile("x.yaml")[0]
+        #expect(compiled.diagnostics.isEmpty, "\(compiled.diagnostics)")
+        let scenarios = try #require(compiled.file?.scenarios)
+        #expect(scenarios.count == 2)
+        for scenario in scenarios {
+            #expect(scenario.steps[0].location.line == 4 && scenario.steps[0].location.column == 9)
+            guard case .call(let call) = scenario.steps[1].action else {
+                Issue.record("not a call: \(scenario.steps[1].action)")
+                continue
+            }
+            #expect(call.steps[0].location.line == 4 && call.steps[0].location.column == 9)
+            #expect(call.steps[0].action == .send(Template(literal: "NOOP from the group")))
+        }
+    }
+
     @Test func importingAFileWithScenariosIsRefused() throws {
         let files = try Files([
             "x.yaml": "import: {y: y.yaml}\nname: x\nsteps: []\n",

@@ -51,12 +51,15 @@ extension FileCompiler {
             )
             return nil
         }
-        var combinations = [MatrixCombination(label: "", values: [], shown: [])]
-        for axis in axes {
+        // The first axis as it is (most matrices have one), each further one multiplied in.
+        var combinations = axes[0].map { choice in
+            MatrixCombination(label: choice.label, values: choice.values, shown: [choice.shown])
+        }
+        for axis in axes.dropFirst() {
             combinations = combinations.flatMap { partial in
                 axis.map { choice in
                     MatrixCombination(
-                        label: partial.label.isEmpty ? choice.label : partial.label + ", " + choice.label,
+                        label: partial.label + ", " + choice.label,
                         values: partial.values + choice.values,
                         shown: partial.shown + [choice.shown]
                     )
@@ -133,12 +136,28 @@ struct MatrixStepMemo {
     /// Keys a reusable step may have: its action and the keys whose meaning cannot vary between combinations.
     static let reusableKeys: Set<String> = ["send", "data", "raw", "expect", "name", "timeout"]
 
-    /// By the step's location: each step of the scenario's list is one YAML node.
-    var entries: [SourceLocation: Entry] = [:]
+    /// Where a step of the scenario's own list starts: each is one YAML node, and all are in the scenario's file, so
+    /// line and column tell them apart (hashing two integers, not the file's name, on every lookup).
+    struct Key: Hashable {
+        let line: Int
+        let column: Int
+
+        init(_ location: SourceLocation) {
+            line = location.line
+            column = location.column
+        }
+    }
+
+    var entries: [Key: Entry] = [:]
+
+    /// Whether the step being compiled is one of the scenario's own list: the only steps kept or looked up.
+    static func isOwnStep(_ context: StepContext) -> Bool {
+        context.callStack.isEmpty && context.pathText.isEmpty && !context.insidePipeline
+    }
 
     /// Whether `mapping` is a step that compiles alike wherever the same state reaches it.
     static func isReusable(_ mapping: YAMLMapping, context: StepContext) -> Bool {
-        context.callStack.isEmpty && context.pathText.isEmpty && !context.insidePipeline
+        isOwnStep(context)
             && mapping.entries.allSatisfy { reusableKeys.contains($0.key) && !mentionsDollar($0.value) }
     }
 
@@ -160,7 +179,9 @@ extension FileCompiler {
     /// The step at `mapping` as an earlier combination compiled it, when it applies here; the context moves on as
     /// compiling the step would have moved it.
     mutating func reusedStep(_ mapping: YAMLMapping, context: inout StepContext) -> Step? {
-        guard let entry = matrixStepMemo?.entries[mapping.location], entry.before == MatrixStepMemo.State(context),
+        guard MatrixStepMemo.isOwnStep(context),
+            let entry = matrixStepMemo?.entries[MatrixStepMemo.Key(mapping.location)],
+            entry.before == MatrixStepMemo.State(context),
             budget.used + entry.budgetBytes <= ExpansionLimits.maxFileBytes
         else { return nil }
         budget.used += entry.budgetBytes
@@ -181,7 +202,7 @@ extension FileCompiler {
         guard matrixStepMemo != nil, diagnostics.count == diagnosticsBefore,
             MatrixStepMemo.isReusable(mapping, context: context)
         else { return }
-        matrixStepMemo?.entries[mapping.location] = MatrixStepMemo.Entry(
+        matrixStepMemo?.entries[MatrixStepMemo.Key(mapping.location)] = MatrixStepMemo.Entry(
             step: step,
             budgetBytes: budget.used - budgetBefore,
             before: before,

@@ -153,6 +153,14 @@ extension FileCompiler {
         steps.reserveCapacity(items.count)
         var failedAt: SourceLocation?
         for (index, item) in items.enumerated() {
+            // A step an earlier matrix combination compiled alike is taken as it is, before any text is built for
+            // its messages. Reusable steps change no scope: they capture nothing.
+            if matrixStepMemo != nil, failedAt == nil, let mapping = item.mapping,
+                let step = reusedStep(mapping, context: &context)
+            {
+                steps.append(step)
+                continue
+            }
             let number = Self.number(index + 1, context)
             let position: StepPath.Component = context.insidePipeline ? .pipelined(index + 1) : .step(index + 1)
             guard let mapping = item.mapping("step \(context.pathText)\(number)", into: &diagnostics) else {
@@ -166,11 +174,6 @@ extension FileCompiler {
                     hint: "remove the steps after `fail`, or the `fail`"
                 )
                 break
-            }
-            if matrixStepMemo != nil, let step = reusedStep(mapping, context: &context) {
-                // Reusable steps change no scope: they capture nothing.
-                steps.append(step)
-                continue
             }
             var stepScope = context.insidePipeline ? before : scope
             let stateBefore = MatrixStepMemo.State(context)
