@@ -275,7 +275,10 @@ final class MockSessionHandler: ChannelDuplexHandler {
     /// Carries out queued work, then reads further lines, until input runs out or something must wait (a delay,
     /// a TLS handshake, or a client that does not read its replies).
     private func process(context: ChannelHandlerContext) {
-        while !finished, !paused, !awaitingHandshake, context.channel.isWritable {
+        // Looked up once: `context.channel` goes through the pipeline, and the loop asks about writability before
+        // each of a session's thirty-odd steps.
+        let channel = context.channel
+        while !finished, !paused, !awaitingHandshake, channel.isWritable {
             if !queue.isEmpty {
                 perform(queue.removeFirst(), context: context)
                 continue
