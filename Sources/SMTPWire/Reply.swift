@@ -82,7 +82,7 @@ public enum ByteEscaping {
     /// The same for part of a line (its text after the code), without a copy.
     public static func escaped(_ bytes: ArraySlice<UInt8>) -> String {
         // Nearly every line a server sends is printable ASCII: one check and one copy, not a string per byte.
-        if bytes.allSatisfy({ (0x20..<0x7F).contains($0) || $0 == 0x09 }) {
+        if bytes.withUnsafeBytes({ PrintableASCII.firstOtherByte(in: $0) }) == nil {
             return String(decoding: bytes, as: UTF8.self)
         }
         let array = Array(bytes)

@@ -574,6 +574,8 @@ struct SessionMachine {
 
     /// No control characters (tab aside) and valid UTF-8; an all-ASCII line, the usual one, is checked in one pass.
     static func isPrintable(_ line: ByteBuffer) -> Bool {
+        // Nearly every command line is printable ASCII, which a word-at-a-time scan confirms.
+        if line.withUnsafeReadableBytes({ PrintableASCII.firstOtherByte(in: $0) }) == nil { return true }
         var ascii = true
         for byte in line.readableBytesView {
             if byte < 0x20 && byte != 0x09 || byte == 0x7F { return false }
