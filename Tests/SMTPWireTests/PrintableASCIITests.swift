@@ -13,10 +13,10 @@ struct PrintableASCIITests {
         bytes.withUnsafeBytes { PrintableASCII.firstOtherByte(in: $0) }
     }
 
-    /// Every byte value at every position of a printable line that spans two words and a tail: where the scan
-    /// finds it depends on the byte alone, not on its place in a word.
+    /// Every byte value at every position of a printable line of three words and a tail: where the scan finds it
+    /// depends on the byte alone, not on its place in a word or in the tail.
     @Test func everyByteValueAtEveryPosition() {
-        let line = Array("250-mx.example.org Hello".utf8)  // 24 bytes: three words
+        let line = Array("250-mx.example.org Hello ok".utf8)  // 27 bytes: three words of eight, three after them
         for position in 0..<line.count {
             for value in 0...255 {
                 var bytes = line

@@ -72,7 +72,7 @@ public struct DeliveredMessage: Sendable, Hashable {
 /// mock's store, so the runner never depends on the mock.
 public protocol StoredMessageLookup: Sendable {
     /// The stored message (as written to disk) with queue id `id`, once it has arrived.
-    nonisolated(nonsending) func message(withID id: String) async -> [UInt8]?
+    func message(withID id: String) async -> [UInt8]?
 }
 
 extension ScenarioExecution {
