@@ -1,5 +1,13 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// How a line received from the peer ended.
 ///
 /// SMTP requires CRLF; a bare LF is tolerated when reading replies and policed by the server inside DATA,
@@ -48,26 +56,25 @@ public struct LineFramer: Sendable {
     /// Bytes of an incomplete line stay in `buffer` unless the line already exceeds the limit, in which case
     /// they are dropped and the framer discards until the next LF.
     public mutating func next(from buffer: inout ByteBuffer) -> FramedLine? {
-        let view = buffer.readableBytesView
-        guard let lfIndex = view.firstIndex(of: UInt8(ascii: "\n")) else {
-            let pending = view.count
+        let scan = Self.scan(buffer)
+        guard let lineLength = scan.lineFeed else {
+            let pending = buffer.readableBytes
             if discarding {
-                if let last = view.last { lastDiscardedWasCR = last == UInt8(ascii: "\r") }
+                if pending > 0 { lastDiscardedWasCR = scan.lastIsCR }
                 discardedSoFar += pending
                 buffer.moveReaderIndex(forwardBy: pending)
             } else if pending > maxLineLength + 1 {
                 // The line cannot fit any more (one spare byte for a CR that may precede the LF).
                 discarding = true
-                lastDiscardedWasCR = view.last == UInt8(ascii: "\r")
+                lastDiscardedWasCR = scan.lastIsCR
                 discardedSoFar = pending
                 buffer.moveReaderIndex(forwardBy: pending)
             }
             return nil
         }
-        let lineLength = lfIndex - view.startIndex
         if discarding {
             let discarded = discardedSoFar + lineLength + 1
-            let endsWithCR = lineLength > 0 ? view[lfIndex - 1] == UInt8(ascii: "\r") : lastDiscardedWasCR
+            let endsWithCR = lineLength > 0 ? scan.crBeforeLineFeed : lastDiscardedWasCR
             buffer.moveReaderIndex(forwardBy: lineLength + 1)
             discarding = false
             discardedSoFar = 0
@@ -76,7 +83,7 @@ public struct LineFramer: Sendable {
         }
         var content = lineLength
         var ending = LineEnding.lf
-        if lineLength > 0, view[lfIndex - 1] == UInt8(ascii: "\r") {
+        if scan.crBeforeLineFeed {
             content -= 1
             ending = .crlf
         }
@@ -87,5 +94,18 @@ public struct LineFramer: Sendable {
         let line = buffer.readSlice(length: content)!
         buffer.moveReaderIndex(forwardBy: lineLength + 1 - content)
         return .line(line, ending)
+    }
+
+    /// Where the first LF of `buffer`'s readable bytes is (its offset), whether a CR comes just before it, and
+    /// whether the last byte is a CR; one look at the storage, the LF found by `memchr`.
+    private static func scan(_ buffer: ByteBuffer) -> (lineFeed: Int?, crBeforeLineFeed: Bool, lastIsCR: Bool) {
+        buffer.withUnsafeReadableBytes { bytes in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return (nil, false, false) }
+            guard let hit = memchr(base, Int32(UInt8(ascii: "\n")), bytes.count) else {
+                return (nil, false, bytes[bytes.count - 1] == UInt8(ascii: "\r"))
+            }
+            let offset = base.distance(to: UnsafeRawPointer(hit))
+            return (offset, offset > 0 && bytes[offset - 1] == UInt8(ascii: "\r"), false)
+        }
     }
 }

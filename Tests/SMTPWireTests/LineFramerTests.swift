@@ -43,4 +43,32 @@ struct LineFramerTests {
         var other = LineFramer(maxLineLength: 8)
         #expect(other.next(from: &bare) == .overlong(discarded: 21, ending: .lf))
     }
+
+    @Test func whileDiscardingEachReadWithoutLFRemembersWhetherItEndedInCR() {
+        var framer = LineFramer(maxLineLength: 4)
+        var buffer = ByteBuffer(string: "0123456789")
+        #expect(framer.next(from: &buffer) == nil)
+        buffer.writeString("ab\r")
+        #expect(framer.next(from: &buffer) == nil)
+        buffer.writeString("cd")
+        #expect(framer.next(from: &buffer) == nil, "a CR that is not last no longer counts")
+        buffer.writeString("\nok\r\n")
+        #expect(framer.next(from: &buffer) == .overlong(discarded: 16, ending: .lf))
+        #expect(framer.next(from: &buffer) == .line(ByteBuffer(string: "ok"), .crlf))
+        var split = LineFramer(maxLineLength: 4)
+        var parts = ByteBuffer(string: "0123456789\r")
+        #expect(split.next(from: &parts) == nil)
+        #expect(split.next(from: &parts) == nil, "an empty read keeps the CR seen last")
+        parts.writeString("\n")
+        #expect(split.next(from: &parts) == .overlong(discarded: 12, ending: .crlf))
+    }
+
+    @Test func anEmptyLineAndALineFeedFirstInTheBufferFrame() {
+        var framer = LineFramer(maxLineLength: 4)
+        var buffer = ByteBuffer(string: "\n\r\nx\r\n")
+        #expect(framer.next(from: &buffer) == .line(ByteBuffer(), .lf))
+        #expect(framer.next(from: &buffer) == .line(ByteBuffer(), .crlf))
+        #expect(framer.next(from: &buffer) == .line(ByteBuffer(string: "x"), .crlf))
+        #expect(framer.next(from: &buffer) == nil)
+    }
 }
