@@ -69,10 +69,16 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// Waits for the next complete reply, or `timeout`, or the end of the connection, and resumes `continuation`
-    /// with it, exactly once.
-    func readReply(timeout: TimeAmount, on loop: EventLoop, continuation: UnsafeContinuation<ReadOutcome, Never>) {
+    /// with it, exactly once. `buffered` false says the caller has just found no reply buffered
+    /// (``readWithoutWaiting()`` on this loop, nothing run since), so the buffer is not parsed again.
+    func readReply(
+        timeout: TimeAmount,
+        on loop: EventLoop,
+        buffered: Bool = true,
+        continuation: UnsafeContinuation<ReadOutcome, Never>
+    ) {
         precondition(pendingRead == nil, "one reply read at a time")
-        if let outcome = tryCompleteRead() { return continuation.resume(returning: outcome) }
+        if buffered, let outcome = tryCompleteRead() { return continuation.resume(returning: outcome) }
         let deadline = NIODeadline.now() + timeout
         if let timer, timer.at <= deadline {
             // The armed callback fires first and arms itself again for this read.

@@ -133,10 +133,12 @@ final class SMTPConnection: Sendable {
         let deadline = TimeAmount(timeout)
         // On the connection's own event loop (where scenarios run) the read starts at once, without a hop, and a
         // reply that is already buffered (pipelining) is returned without suspending at all.
-        if loop.inEventLoop, let outcome = reader.value.readWithoutWaiting() { return outcome }
+        let onLoop = loop.inEventLoop
+        if onLoop, let outcome = reader.value.readWithoutWaiting() { return outcome }
         return await withUnsafeContinuation { continuation in
             if loop.inEventLoop {
-                reader.value.readReply(timeout: deadline, on: loop, continuation: continuation)
+                // The continuation's body runs at once, on this thread: what was found above still holds.
+                reader.value.readReply(timeout: deadline, on: loop, buffered: !onLoop, continuation: continuation)
             } else {
                 loop.execute { reader.value.readReply(timeout: deadline, on: loop, continuation: continuation) }
             }
