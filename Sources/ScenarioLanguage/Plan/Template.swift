@@ -17,6 +17,11 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
 
     /// Creates a template from parts, merging adjacent literals.
     public init(parts: [Part]) {
+        // Nearly every template is one piece: kept as given, without building a merged copy.
+        if parts.count <= 1 {
+            if case .literal("")? = parts.first { self.parts = [] } else { self.parts = parts }
+            return
+        }
         var merged: [Part] = []
         for part in parts {
             if case .literal(let text) = part, case .literal(let previous)? = merged.last {
@@ -35,6 +40,7 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
 
     /// The text when no run-time variable is involved.
     public var staticText: String? {
+        if parts.count == 1, case .literal(let text) = parts[0] { return text }
         var text = ""
         for part in parts {
             guard case .literal(let literal) = part else { return nil }
@@ -61,12 +67,16 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
 
     /// Fills in run-time variables; `lookup` returns nil for an unknown name, which leaves `${name}` visible.
     public func resolve(_ lookup: (String) -> String?) -> String {
-        parts.map { part in
+        // A step's text is nearly always one literal: returned as it is, with no pieces to collect and join.
+        if parts.count == 1, case .literal(let text) = parts[0] { return text }
+        var text = ""
+        for part in parts {
             switch part {
-            case .literal(let text): return text
-            case .variable(let name): return lookup(name) ?? "${\(name)}"
+            case .literal(let literal): text += literal
+            case .variable(let name): text += lookup(name) ?? "${\(name)}"
             }
-        }.joined()
+        }
+        return text
     }
 
     /// The template as written, with run-time variables shown as `${name}`.
