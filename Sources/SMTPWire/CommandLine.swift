@@ -106,8 +106,17 @@ public struct SMTPCommandLine: Sendable, Hashable {
 
     /// Encodes a command line for the wire: the text followed by CRLF.
     public static func encode(_ line: String, into buffer: inout ByteBuffer) {
-        buffer.writeString(line)
-        buffer.writeStaticString("\r\n")
+        // One write of the line and its CRLF: each ByteBuffer write checks capacity and exclusivity again, and a
+        // second write into a buffer sized for the first may grow it.
+        var line = line
+        line.withUTF8 { text in
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: text.count + 2) { memory in
+                memory.copyMemory(from: UnsafeRawBufferPointer(text))
+                memory[text.count] = UInt8(ascii: "\r")
+                memory[text.count + 1] = UInt8(ascii: "\n")
+                return text.count + 2
+            }
+        }
     }
 }
 

@@ -58,4 +58,14 @@ struct CommandLineTests {
         }
         #expect(!SMTPCommandLine.containsLineBreak("line\u{2028}separator"), "only CR and LF end an SMTP line")
     }
+
+    @Test func aLineIsEncodedWithItsCRLFAfterWhatTheBufferHolds() {
+        var buffer = ByteBuffer(string: "RSET\r\n")
+        SMTPCommandLine.encode("MAIL FROM:<jos\u{E9}@example.org>", into: &buffer)
+        SMTPCommandLine.encode("", into: &buffer)
+        #expect(Array(buffer.readableBytesView) == Array("RSET\r\nMAIL FROM:<jos\u{E9}@example.org>\r\n\r\n".utf8))
+        var empty = ByteBuffer()
+        SMTPCommandLine.encode("QUIT", into: &empty)
+        #expect(String(buffer: empty) == "QUIT\r\n")
+    }
 }
