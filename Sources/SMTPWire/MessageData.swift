@@ -6,8 +6,8 @@ public enum MessageData {
     /// begins with `.` dot-stuffed, a final CRLF added when missing, then the terminating `.` CRLF.
     public static func encode(_ text: String) -> ByteBuffer {
         var out = ByteBuffer()
-        write(Array(text.utf8), dotStuffing: true, into: &out)
-        out.writeStaticString(".\r\n")
+        var text = text
+        text.withUTF8 { write($0, dotStuffing: true, into: &out, trailer: ".\r\n") }
         return out
     }
 
@@ -15,7 +15,8 @@ public enum MessageData {
     /// content of a BDAT chunk.
     public static func chunkContent(_ text: String) -> [UInt8] {
         var out = ByteBuffer()
-        write(Array(text.utf8), dotStuffing: false, into: &out)
+        var text = text
+        text.withUTF8 { write($0, dotStuffing: false, into: &out, trailer: "") }
         return Array(out.readableBytesView)
     }
 
@@ -29,26 +30,83 @@ public enum MessageData {
         return out
     }
 
-    private static func write(_ bytes: [UInt8], dotStuffing: Bool, into out: inout ByteBuffer) {
-        out.reserveCapacity(bytes.count + bytes.count / 32 + 5)
+    /// Writes `bytes` with every line ending (CRLF, bare CR, bare LF) as CRLF, a final CRLF when the last line has
+    /// none, a line starting with `.` given a second one when `dotStuffing`, then `trailer`.
+    ///
+    /// One pass measures the result and a second writes it into the buffer's memory in one call, copying the runs
+    /// between line ends at once: a write per byte checked the buffer's capacity and exclusivity on every byte.
+    private static func write(
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        dotStuffing: Bool,
+        into out: inout ByteBuffer,
+        trailer: StaticString
+    ) {
+        let cr = UInt8(ascii: "\r")
+        let lf = UInt8(ascii: "\n")
+        let dot = UInt8(ascii: ".")
+        var size = 0
         var atLineStart = true
         var index = 0
         while index < bytes.count {
             let byte = bytes[index]
-            if byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n") {
-                out.writeStaticString("\r\n")
-                if byte == UInt8(ascii: "\r"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") {
-                    index += 1
-                }
+            if byte == cr || byte == lf {
+                size += 2
+                if byte == cr, index + 1 < bytes.count, bytes[index + 1] == lf { index += 1 }
                 atLineStart = true
             } else {
-                if dotStuffing, atLineStart, byte == UInt8(ascii: ".") { out.writeInteger(UInt8(ascii: ".")) }
-                out.writeInteger(byte)
+                size += dotStuffing && atLineStart && byte == dot ? 2 : 1
                 atLineStart = false
             }
             index += 1
         }
-        if !atLineStart { out.writeStaticString("\r\n") }
+        if !atLineStart { size += 2 }
+        size += trailer.utf8CodeUnitCount
+        guard size > 0 else { return }
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { memory in
+            let base = memory.baseAddress!
+            var at = 0
+            var runStart = 0
+            func copyRun(upTo end: Int) {
+                guard runStart < end, let source = bytes.baseAddress else { return }
+                (base + at).copyMemory(from: source + runStart, byteCount: end - runStart)
+                at += end - runStart
+            }
+            func put(_ byte: UInt8) {
+                memory[at] = byte
+                at += 1
+            }
+            var atLineStart = true
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == cr || byte == lf {
+                    copyRun(upTo: index)
+                    put(cr)
+                    put(lf)
+                    if byte == cr, index + 1 < bytes.count, bytes[index + 1] == lf { index += 1 }
+                    atLineStart = true
+                    runStart = index + 1
+                } else {
+                    if dotStuffing, atLineStart, byte == dot {
+                        copyRun(upTo: index)
+                        put(dot)
+                        runStart = index
+                    }
+                    atLineStart = false
+                }
+                index += 1
+            }
+            copyRun(upTo: bytes.count)
+            if !atLineStart {
+                put(cr)
+                put(lf)
+            }
+            trailer.withUTF8Buffer { tail in
+                for byte in tail { put(byte) }
+            }
+            precondition(at == size, "MessageData measured \(size) bytes and wrote \(at)")
+            return at
+        }
     }
 }
 

@@ -15,6 +15,44 @@ struct MessageDataTests {
         #expect(String(buffer: MessageData.encode("")) == ".\r\n")
     }
 
+    /// Every text of up to six bytes from `a . \r \n`, against the rule written out byte by byte.
+    @Test func everyShortMixOfDotsAndLineEndingsEncodesAsTheByteByByteRule() {
+        func reference(_ bytes: [UInt8], dotStuffing: Bool) -> [UInt8] {
+            var out: [UInt8] = []
+            var atLineStart = true
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == 13 || byte == 10 {
+                    out += [13, 10]
+                    if byte == 13, index + 1 < bytes.count, bytes[index + 1] == 10 { index += 1 }
+                    atLineStart = true
+                } else {
+                    if dotStuffing, atLineStart, byte == 46 { out.append(46) }
+                    out.append(byte)
+                    atLineStart = false
+                }
+                index += 1
+            }
+            if !atLineStart { out += [13, 10] }
+            return out
+        }
+        let alphabet: [UInt8] = [97, 46, 13, 10]
+        var texts: [[UInt8]] = [[]]
+        var last: [[UInt8]] = [[]]
+        for _ in 1...6 {
+            last = last.flatMap { prefix in alphabet.map { prefix + [$0] } }
+            texts += last
+        }
+        for bytes in texts {
+            let text = String(decoding: bytes, as: UTF8.self)
+            #expect(
+                Array(MessageData.encode(text).readableBytesView) == reference(bytes, dotStuffing: true) + [46, 13, 10]
+            )
+            #expect(MessageData.chunkContent(text) == reference(bytes, dotStuffing: false))
+        }
+    }
+
     @Test func aChunkIsNormalisedToCRLFButNeverDotStuffed() {
         #expect(
             MessageData.chunkContent("Subject: x\n\n.hidden\rlast")
