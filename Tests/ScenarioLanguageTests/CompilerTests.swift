@@ -178,6 +178,27 @@ struct CompilerTests {
         )
     }
 
+    @Test func aVariableHoldingARunTimeReferenceIsSplicedAndAStaticOneIsText() throws {
+        let file = try compile(
+            """
+            name: x
+            vars: {host: "${server.ip}", suffix: s1, literal: "[${host}]", id: "${literal}-${suffix}"}
+            steps:
+              - send: "HELO ${literal} ${suffix}${suffix}"
+              - send: "NOOP ${id}"
+            """
+        )
+        let steps = file.scenarios[0].steps
+        #expect(
+            steps[0].action
+                == .send(Template(parts: [.literal("HELO ["), .variable("server.ip"), .literal("] s1s1")])),
+            "a value with a run-time reference is spliced in; static values join the literal around them"
+        )
+        #expect(
+            steps[1].action == .send(Template(parts: [.literal("NOOP ["), .variable("server.ip"), .literal("]-s1")]))
+        )
+    }
+
     @Test func capturesInsideAPipelineAreUsableOnlyAfterIt() {
         let inside = ScenarioCompiler.compile(
             source: """

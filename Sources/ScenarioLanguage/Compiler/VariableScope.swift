@@ -325,7 +325,9 @@ struct VariableScope {
         guard !name.isEmpty else { return .failure("empty variable reference ${}", hint: "write ${NAME}") }
         if let key = runtimeKeys[name] { return .runtime(key) }
         if failedNames.contains(name) { return .alreadyReported }
-        if let value = staticValues[name] { return .template(value) }
+        // A value without run-time references (a matrix value, most `vars`) is text: spliced into the literal
+        // being built rather than added as pieces to merge.
+        if let value = staticValues[name] { return value.staticText.map { .value($0) } ?? .template(value) }
         if let step = laterCaptures[name] {
             return .failure(
                 "variable '\(name)' is used before it is captured (it is captured by \(step))",
