@@ -135,6 +135,17 @@ struct SessionMachineTests {
         #expect(session.send("HELP")[0].hasPrefix("214 2.0.0"))
     }
 
+    @Test func aCommandLineIsPrintableWhenItHasNoControlByteAndValidUTF8() {
+        func printable(_ bytes: [UInt8]) -> Bool { SessionMachine.isPrintable(ByteBuffer(bytes: bytes)) }
+        #expect(printable(Array("MAIL FROM:<a@example.org>\tSIZE=10".utf8)))
+        #expect(printable(Array("MAIL FROM:<j\u{F6}s\u{E9}@example.org> SMTPUTF8".utf8)), "UTF-8 past the ASCII")
+        #expect(!printable(Array("MAIL FROM:<a@example.org>".utf8) + [0x01]), "a control byte after printable ASCII")
+        #expect(!printable(Array("RCPT TO:<\u{E9}".utf8) + [0x7F]), "DEL after UTF-8")
+        #expect(!printable(Array("NOOP ".utf8) + [0xC3]), "a UTF-8 sequence cut short")
+        #expect(!printable(Array("NOOP ".utf8) + [0xFF, 0x41]), "a byte never valid in UTF-8")
+        #expect(printable([]))
+    }
+
     @Test func localUsersUnknownUsersAndRelay() {
         var session = Session()
         #expect(session.codes(["EHLO a", "MAIL FROM:<s@example.org>"]) == [250, 250])

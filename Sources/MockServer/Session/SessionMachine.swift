@@ -574,14 +574,12 @@ struct SessionMachine {
 
     /// No control characters (tab aside) and valid UTF-8; an all-ASCII line, the usual one, is checked in one pass.
     static func isPrintable(_ line: ByteBuffer) -> Bool {
-        // Nearly every command line is printable ASCII, which a word-at-a-time scan confirms.
-        if line.withUnsafeReadableBytes({ PrintableASCII.firstOtherByte(in: $0) }) == nil { return true }
-        var ascii = true
-        for byte in line.readableBytesView {
-            if byte < 0x20 && byte != 0x09 || byte == 0x7F { return false }
-            if byte >= 0x80 { ascii = false }
-        }
-        return ascii || String(validating: line.readableBytesView, as: UTF8.self) != nil
+        // Nearly every command line is printable ASCII, which a word-at-a-time scan confirms. Otherwise the bytes
+        // from the first other one on hold a control byte (refused) or UTF-8, which must be valid.
+        guard let first = line.withUnsafeReadableBytes({ PrintableASCII.firstOtherByte(in: $0) }) else { return true }
+        let view = line.readableBytesView
+        for byte in view.dropFirst(first) where byte < 0x20 && byte != 0x09 || byte == 0x7F { return false }
+        return String(validating: view, as: UTF8.self) != nil
     }
 
     static func enhancedCode(forFault code: Int) -> String {
