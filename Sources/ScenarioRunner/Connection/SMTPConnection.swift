@@ -136,9 +136,10 @@ final class SMTPConnection: Sendable {
         let onLoop = loop.inEventLoop
         if onLoop, let outcome = reader.value.readWithoutWaiting() { return outcome }
         return await withUnsafeContinuation { continuation in
-            if loop.inEventLoop {
-                // The continuation's body runs at once, on this thread: what was found above still holds.
-                reader.value.readReply(timeout: deadline, on: loop, buffered: !onLoop, continuation: continuation)
+            if onLoop {
+                // The continuation's body runs at once, on this thread: no reply was buffered a moment ago, and
+                // nothing has run since.
+                reader.value.readReply(timeout: deadline, on: loop, buffered: false, continuation: continuation)
             } else {
                 loop.execute { reader.value.readReply(timeout: deadline, on: loop, continuation: continuation) }
             }
