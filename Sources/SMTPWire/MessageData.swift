@@ -24,8 +24,7 @@ public enum MessageData {
     public static func bdat(_ bytes: [UInt8], last: Bool) -> ByteBuffer {
         var out = ByteBuffer()
         out.reserveCapacity(bytes.count + 24)
-        out.writeString("BDAT \(bytes.count)" + (last ? " LAST" : ""))
-        out.writeStaticString("\r\n")
+        SMTPCommandLine.encode("BDAT \(bytes.count)" + (last ? " LAST" : ""), into: &out)
         out.writeBytes(bytes)
         return out
     }
@@ -33,79 +32,79 @@ public enum MessageData {
     /// Writes `bytes` with every line ending (CRLF, bare CR, bare LF) as CRLF, a final CRLF when the last line has
     /// none, a line starting with `.` given a second one when `dotStuffing`, then `trailer`.
     ///
-    /// One pass measures the result and a second writes it into the buffer's memory in one call, copying the runs
-    /// between line ends at once: a write per byte checked the buffer's capacity and exclusivity on every byte.
+    /// The rule is walked twice: once to measure the result, once to write it into the buffer's memory in one call,
+    /// copying the runs between line ends at once (a write per byte checked the buffer's capacity and exclusivity on
+    /// every byte).
     private static func write(
         _ bytes: UnsafeBufferPointer<UInt8>,
         dotStuffing: Bool,
         into out: inout ByteBuffer,
         trailer: StaticString
     ) {
-        let cr = UInt8(ascii: "\r")
-        let lf = UInt8(ascii: "\n")
-        let dot = UInt8(ascii: ".")
-        var size = 0
-        var atLineStart = true
-        var index = 0
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == cr || byte == lf {
-                size += 2
-                if byte == cr, index + 1 < bytes.count, bytes[index + 1] == lf { index += 1 }
-                atLineStart = true
-            } else {
-                size += dotStuffing && atLineStart && byte == dot ? 2 : 1
-                atLineStart = false
-            }
-            index += 1
-        }
-        if !atLineStart { size += 2 }
-        size += trailer.utf8CodeUnitCount
+        var size = trailer.utf8CodeUnitCount
+        walk(bytes, dotStuffing: dotStuffing, copy: { size += $0.count }, put: { _ in size += 1 })
         guard size > 0 else { return }
         out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { memory in
-            let base = memory.baseAddress!
             var at = 0
-            var runStart = 0
-            func copyRun(upTo end: Int) {
-                guard runStart < end, let source = bytes.baseAddress else { return }
-                (base + at).copyMemory(from: source + runStart, byteCount: end - runStart)
-                at += end - runStart
-            }
             func put(_ byte: UInt8) {
                 memory[at] = byte
                 at += 1
             }
-            var atLineStart = true
-            var index = 0
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == cr || byte == lf {
-                    copyRun(upTo: index)
-                    put(cr)
-                    put(lf)
-                    if byte == cr, index + 1 < bytes.count, bytes[index + 1] == lf { index += 1 }
-                    atLineStart = true
-                    runStart = index + 1
-                } else {
-                    if dotStuffing, atLineStart, byte == dot {
-                        copyRun(upTo: index)
-                        put(dot)
-                        runStart = index
-                    }
-                    atLineStart = false
-                }
-                index += 1
-            }
-            copyRun(upTo: bytes.count)
-            if !atLineStart {
-                put(cr)
-                put(lf)
-            }
+            walk(
+                bytes,
+                dotStuffing: dotStuffing,
+                copy: { run in
+                    guard let source = bytes.baseAddress else { return }
+                    (memory.baseAddress! + at).copyMemory(from: source + run.lowerBound, byteCount: run.count)
+                    at += run.count
+                },
+                put: put
+            )
             trailer.withUTF8Buffer { tail in
                 for byte in tail { put(byte) }
             }
             precondition(at == size, "MessageData measured \(size) bytes and wrote \(at)")
             return at
+        }
+    }
+
+    /// The rule of ``write(_:dotStuffing:into:trailer:)`` as pieces, in order: `copy` for each non-empty run of
+    /// `bytes` kept as it is, `put` for each byte the rule adds (CR and LF for a line ending, a stuffed dot).
+    private static func walk(
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        dotStuffing: Bool,
+        copy: (Range<Int>) -> Void,
+        put: (UInt8) -> Void
+    ) {
+        let cr = UInt8(ascii: "\r")
+        let lf = UInt8(ascii: "\n")
+        let dot = UInt8(ascii: ".")
+        var runStart = 0
+        var atLineStart = true
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == cr || byte == lf {
+                if runStart < index { copy(runStart..<index) }
+                put(cr)
+                put(lf)
+                if byte == cr, index + 1 < bytes.count, bytes[index + 1] == lf { index += 1 }
+                atLineStart = true
+                runStart = index + 1
+            } else {
+                if dotStuffing, atLineStart, byte == dot {
+                    if runStart < index { copy(runStart..<index) }
+                    put(dot)
+                    runStart = index
+                }
+                atLineStart = false
+            }
+            index += 1
+        }
+        if runStart < bytes.count { copy(runStart..<bytes.count) }
+        if !atLineStart {
+            put(cr)
+            put(lf)
         }
     }
 }
