@@ -86,8 +86,22 @@ struct DNSArguments: ParsableArguments {
     }
 }
 
+/// An option's value chosen among an enum's raw values, with argument-parser's help members spelled out.
+///
+/// The library's defaults for these members are generic: they build key paths at run time, and each first use looks
+/// the enum's conformances up by scanning every conformance record in the binary (about 255,000 instructions a scan).
+/// Spelled out here they are plain calls; the help text they give is the same.
+protocol ArgumentChoice: ExpressibleByArgument, CaseIterable, RawRepresentable where RawValue == String {}
+
+extension ArgumentChoice {
+    static var allValueStrings: [String] { allCases.map { $0.rawValue } }
+    static var allValueDescriptions: [String: String] { [:] }
+    static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
+    var defaultValueDescription: String { rawValue }
+}
+
 /// `--color auto|always|never`, honouring NO_COLOR.
-enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
+enum ColorChoice: String, ArgumentChoice {
     case auto, always, never
 
     var enabled: Bool {
@@ -103,7 +117,7 @@ enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// `--annotations github|none`; without it, GitHub annotations when `GITHUB_ACTIONS=true`.
-enum AnnotationChoice: String, ExpressibleByArgument, CaseIterable {
+enum AnnotationChoice: String, ArgumentChoice {
     case github, none
 
     /// What to use when `--annotations` is not given.
