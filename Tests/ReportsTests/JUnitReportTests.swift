@@ -220,7 +220,7 @@ struct JUnitReportTests {
         (.seconds(61), "61.000"),
     ])
     func secondsUseThreeDecimalsAndADot(_ duration: Duration, _ text: String) {
-        #expect(JUnitDocument.seconds(duration) == text)
+        #expect(DurationText.seconds(duration) == text)
     }
 }
 

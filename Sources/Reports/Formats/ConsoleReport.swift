@@ -41,7 +41,7 @@ public actor ConsoleReport: Reporter {
             currentFile = identity.file
             write(paint(Self.oneLine(identity.file), .bold) + "\n")
         }
-        var time = Self.seconds(result.duration)
+        var time = DurationText.short(result.duration)
         if let attempts = result.retriedAttempts { time += ", passed after \(attempts) attempts" }
         let name = Self.oneLine(identity.name)
         var showTranscript = options.verbose
@@ -89,7 +89,7 @@ public actor ConsoleReport: Reporter {
         if summary.count(.xfailed) > 0 { line += ", \(summary.count(.xfailed)) xfailed" }
         if summary.count(.xpassed) > 0 { line += ", \(summary.count(.xpassed)) xpassed" }
         if summary.count(.error) > 0 { line += " (\(summary.count(.error)) could not run)" }
-        line += " in \(Self.seconds(summary.duration))"
+        line += " in \(DurationText.short(summary.duration))"
         if let shard = summary.shard { line += " (shard \(shard))" }
         if summary.interrupted { line += " - interrupted" }
         let color: Style = summary.exitCode != 0 || summary.interrupted ? .red : .green
@@ -180,9 +180,4 @@ public actor ConsoleReport: Reporter {
         return text.split(separator: "\n", omittingEmptySubsequences: false).map { pad + $0 }.joined(separator: "\n")
     }
 
-    static func seconds(_ duration: Duration) -> String {
-        let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        if ms < 1000 { return "\(ms) ms" }
-        return String(format: "%.2f s", Double(ms) / 1000)
-    }
 }

@@ -89,7 +89,7 @@ final class HTMLDocument {
         html += "<span class=\"name\">\(Self.text(identity.name))</span> "
         html +=
             "<a class=\"where\" href=\"\(Self.attribute(identity.file))\">\(Self.text(identity.location.fileAndLine))</a> "
-        var timing = Self.milliseconds(result.duration)
+        var timing = DurationText.short(result.duration)
         if let attempts = result.retriedAttempts { timing += ", passed after \(attempts) attempts" }
         html += "<span class=\"time\">\(Self.text(timing))</span>"
         for tag in identity.tags { html += " <span class=\"tag\">\(Self.text(tag))</span>" }
@@ -152,11 +152,6 @@ final class HTMLDocument {
         }
     }
 
-    private static func milliseconds(_ duration: Duration) -> String {
-        let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        return ms < 1000 ? "\(ms) ms" : String(format: "%.2f s", Double(ms) / 1000)
-    }
-
     func write(summary: RunSummary, to sink: (Data) -> Void) {
         var head = """
             <!DOCTYPE html>
@@ -166,7 +161,7 @@ final class HTMLDocument {
             <style>\(Self.style)</style></head>
             <body data-ready="0">
             <header><h1>smtp-scenario report</h1>
-            <p class="meta">started \(Self.text(JSONValue.timestamp(summary.startedAt).text.replacingOccurrences(of: "\"", with: ""))), \(Self.milliseconds(summary.duration))
+            <p class="meta">started \(Self.text(JSONValue.timestamp(summary.startedAt).text.replacingOccurrences(of: "\"", with: ""))), \(DurationText.short(summary.duration))
             """
         if let shard = summary.shard { head += ", shard \(Self.text(shard))" }
         if summary.interrupted { head += ", <strong>interrupted</strong>" }

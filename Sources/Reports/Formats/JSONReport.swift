@@ -223,10 +223,10 @@ final class JSONDocument {
     }
 
     func add(_ result: ScenarioResult) {
-        var text = first ? "\n    " : ",\n    "
+        var text = Array((first ? "\n    " : ",\n    ").utf8)
         first = false
         JSONReport.scenario(result, transcripts: options.transcripts).write(into: &text)
-        scenarios.append(text)
+        scenarios.append(bytes: text)
     }
 
     func write(summary: RunSummary, to sink: (Data) -> Void) {

@@ -207,12 +207,13 @@ final class JUnitDocument {
         verdict: Verdict,
         systemOut: String
     ) {
-        var attributes = [("name", name), ("classname", classname), ("time", Self.seconds(time))]
+        var attributes = [("name", name), ("classname", classname), ("time", DurationText.seconds(time))]
         if !options.strict {
             attributes.append(("file", file))
             attributes.append(("line", String(max(1, line))))
         }
-        var xml = "    <testcase\(Self.attributes(attributes))>\n"
+        // Written as bytes, the escaped text straight into them: the transcript is most of a testcase.
+        var xml = Array("    <testcase\(Self.attributes(attributes))>\n".utf8)
         current!.tests += 1
         current!.time += time
         switch verdict {
@@ -220,19 +221,22 @@ final class JUnitDocument {
             break
         case .failure(let type, let message, let body):
             current!.failures += 1
-            xml += "      <failure\(Self.attributes([("type", type), ("message", message)]))>"
-            xml += XMLEscaping.text(body) + "</failure>\n"
+            xml += "      <failure\(Self.attributes([("type", type), ("message", message)]))>".utf8
+            XMLEscaping.appendText(body, to: &xml)
+            xml += "</failure>\n".utf8
         case .error(let type, let message, let body):
             current!.errors += 1
-            xml += "      <error\(Self.attributes([("type", type), ("message", message)]))>"
-            xml += XMLEscaping.text(body) + "</error>\n"
+            xml += "      <error\(Self.attributes([("type", type), ("message", message)]))>".utf8
+            XMLEscaping.appendText(body, to: &xml)
+            xml += "</error>\n".utf8
         case .skipped(let message):
             current!.skipped += 1
-            xml += "      <skipped\(Self.attributes([("message", message)]))/>\n"
+            xml += "      <skipped\(Self.attributes([("message", message)]))/>\n".utf8
         }
-        xml += "      <system-out>" + XMLEscaping.text(systemOut) + "</system-out>\n"
-        xml += "    </testcase>\n"
-        current!.body.append(xml)
+        xml += "      <system-out>".utf8
+        XMLEscaping.appendText(systemOut, to: &xml)
+        xml += "</system-out>\n    </testcase>\n".utf8
+        current!.body.append(bytes: xml)
     }
 
     /// Writes the current suite's element (counts known now) and its testcases to the finished suites.
@@ -246,7 +250,8 @@ final class JUnitDocument {
         var xml = "  <testsuite"
         xml += Self.attributes([
             ("name", suite.name), ("tests", String(suite.tests)), ("failures", String(suite.failures)),
-            ("errors", String(suite.errors)), ("skipped", String(suite.skipped)), ("time", Self.seconds(suite.time)),
+            ("errors", String(suite.errors)), ("skipped", String(suite.skipped)),
+            ("time", DurationText.seconds(suite.time)),
             ("timestamp", Self.timestamp(suite.timestamp)), ("hostname", options.hostname), ("file", suite.file),
         ])
         xml += ">\n"
@@ -274,7 +279,7 @@ final class JUnitDocument {
             ("errors", String(errors)),
         ]
         if !options.strict { rootAttributes.append(("skipped", String(skipped))) }
-        rootAttributes.append(("time", Self.seconds(totalTime)))
+        rootAttributes.append(("time", DurationText.seconds(totalTime)))
         if !options.strict { rootAttributes.append(("timestamp", Self.timestamp(timestamp))) }
         sink(Data("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites\(Self.attributes(rootAttributes))>\n".utf8))
         suites.copy(to: sink)
@@ -315,13 +320,6 @@ final class JUnitDocument {
 
     static func attributes(_ pairs: [(String, String)]) -> String {
         pairs.map { " \($0.0)=\"\(XMLEscaping.attribute($0.1))\"" }.joined()
-    }
-
-    /// Decimal seconds with 3 places and `.` as separator, whatever the locale.
-    static func seconds(_ duration: Duration) -> String {
-        let ms = max(0, duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
-        let fraction = String(ms % 1000)
-        return "\(ms / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
 
     /// ISO 8601 in UTC without a zone suffix, the form every JUnit reader accepts.

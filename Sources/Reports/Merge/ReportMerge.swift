@@ -184,7 +184,9 @@ public enum ReportMerge {
         return Int((value * 1000).rounded())
     }
 
-    private static func seconds(_ milliseconds: Int) -> String { JUnitDocument.seconds(.milliseconds(milliseconds)) }
+    private static func seconds(_ milliseconds: Int) -> String {
+        DurationText.seconds(milliseconds: Int64(max(0, milliseconds)))
+    }
 
     // MARK: - JSON
 

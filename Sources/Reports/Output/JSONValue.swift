@@ -5,7 +5,8 @@ enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case int(Int)
-    case number(Double)
+    /// Seconds written with three decimals from a count of milliseconds.
+    case seconds(milliseconds: Int64)
     case string(String)
     case array([JSONValue])
     case object([(String, JSONValue)])
@@ -18,8 +19,7 @@ enum JSONValue: Sendable, Hashable {
 
     /// Seconds as a number with millisecond precision.
     static func seconds(_ duration: Duration) -> JSONValue {
-        let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        return .number(Double(ms) / 1000)
+        .seconds(milliseconds: DurationText.milliseconds(duration))
     }
 
     /// ISO 8601 UTC with a `Z`.
@@ -34,57 +34,65 @@ enum JSONValue: Sendable, Hashable {
 
     /// Compact JSON text.
     var text: String {
-        var out = ""
+        var out: [UInt8] = []
         write(into: &out)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    /// Appends the JSON text to `out`.
-    func write(into out: inout String) {
+    /// Appends the JSON text's UTF-8 to `out`. Bytes, not a `String`: each small append to a string cost about 150
+    /// instructions, several times a byte array's.
+    func write(into out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
-        case .int(let value): out += String(value)
-        case .number(let value):
-            out += value.isFinite ? String(format: "%.3f", value) : "null"
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
+        case .int(let value): out.append(contentsOf: String(value).utf8)
+        case .seconds(let milliseconds): out.append(contentsOf: DurationText.seconds(milliseconds: milliseconds).utf8)
         case .string(let value): Self.writeString(value, into: &out)
         case .array(let items):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
-                if index > 0 { out += "," }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
                 item.write(into: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (index, (key, value)) in members.enumerated() {
-                if index > 0 { out += "," }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
                 Self.writeString(key, into: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 value.write(into: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    /// RFC 8259 string escaping: quotes, backslash and every control character.
-    static func writeString(_ value: String, into out: inout String) {
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F || (0x2028...0x2029).contains(scalar.value) {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
+    /// RFC 8259 string escaping: quotes, backslash and every control character, and U+2028/U+2029 (lead byte 0xE2)
+    /// for JavaScript readers.
+    static func writeString(_ value: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        stringEscaping.append(value, to: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    private static let stringEscaping = TextEscaping(
+        marking: (0x00..<0x20).map(UInt8.init) + [0x22, 0x5C, 0x7F],
+        leadBytes: [0xE2]
+    ) { scalar in
+        switch scalar {
+        case "\"": return "\\\""
+        case "\\": return "\\\\"
+        case "\n": return "\\n"
+        case "\r": return "\\r"
+        case "\t": return "\\t"
+        case "\u{7F}", "\u{2028}", "\u{2029}", "\u{0}"..."\u{1F}": return unicodeEscape(scalar)
+        default: return nil
         }
-        out += "\""
+    }
+
+    /// `\u` and four lowercase hex digits.
+    private static func unicodeEscape(_ scalar: Unicode.Scalar) -> String {
+        let hex = String(scalar.value, radix: 16)
+        return "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
     }
 }

@@ -24,9 +24,12 @@ final class SpillBuffer {
     }
 
     /// Appends `text`.
-    func append(_ text: String) {
-        count += text.utf8.count
-        memory.append(contentsOf: text.utf8)
+    func append(_ text: String) { append(bytes: text.utf8) }
+
+    /// Appends text already encoded as UTF-8.
+    func append(bytes: some Collection<UInt8>) {
+        count += bytes.count
+        memory.append(contentsOf: bytes)
         if memory.count >= threshold { spill() }
     }
 

@@ -2,33 +2,35 @@
 /// reject. Characters XML 1.0 does not allow are written visibly as `\xNN` instead.
 enum XMLEscaping {
     /// Escapes text content.
-    static func text(_ string: String) -> String { escape(string, attribute: false) }
+    static func text(_ string: String) -> String { textEscaping.escape(string) }
+
+    /// Appends `string` escaped as text content to the UTF-8 bytes `out`.
+    static func appendText(_ string: String, to out: inout [UInt8]) { textEscaping.append(string, to: &out) }
 
     /// Escapes an attribute value (quotes, and line breaks as character references so they survive).
-    static func attribute(_ string: String) -> String { escape(string, attribute: true) }
+    static func attribute(_ string: String) -> String { attributeEscaping.escape(string) }
 
-    private static func escape(_ string: String, attribute: Bool) -> String {
-        var out = ""
-        out.reserveCapacity(string.utf8.count)
-        for scalar in string.unicodeScalars {
+    private static let textEscaping = escaping(attribute: false)
+    private static let attributeEscaping = escaping(attribute: true)
+
+    /// Marks `& < >`, CR, the control characters XML 1.0 does not allow, and U+FFFE/U+FFFF (lead byte 0xEF); an
+    /// attribute also marks the quote, LF and tab.
+    private static func escaping(attribute: Bool) -> TextEscaping {
+        let kept: [UInt8] = attribute ? [] : [0x09, 0x0A]
+        let controls = (0x00..<0x20).map(UInt8.init).filter { !kept.contains($0) }
+        let marked = controls + Array("&<>".utf8) + (attribute ? Array("\"".utf8) : [])
+        return TextEscaping(marking: marked, leadBytes: [0xEF]) { scalar in
             switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"" where attribute: out += "&quot;"
-            case "\n" where attribute: out += "&#10;"
-            case "\r": out += attribute ? "&#13;" : "\n"
-            case "\t": out += attribute ? "&#9;" : "\t"
-            case "\n": out += "\n"
-            default:
-                if isAllowed(scalar) {
-                    out.unicodeScalars.append(scalar)
-                } else {
-                    out += visible(scalar)
-                }
+            case "&": return "&amp;"
+            case "<": return "&lt;"
+            case ">": return "&gt;"
+            case "\"": return "&quot;"
+            case "\n": return "&#10;"
+            case "\r": return attribute ? "&#13;" : "\n"
+            case "\t": return "&#9;"
+            default: return isAllowed(scalar) ? nil : visible(scalar)
             }
         }
-        return out
     }
 
     /// XML 1.0 `Char`: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
