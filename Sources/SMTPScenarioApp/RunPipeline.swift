@@ -185,6 +185,7 @@ public enum RunPipeline {
     /// `smtp-scenario validate`: compiles only. 0 when every file compiles, 2 otherwise.
     public static func validate(paths: [String], options: CompileOptions, output: ConsoleOutput) -> Int32 {
         guard let loaded = load(paths: paths, options: options, output: output) else { return ExitCode.usage }
+        defer { ProcessLifetime.keepUntilExit(loaded) }
         if loaded.hasErrors { return ExitCode.usage }
         // The mock policy files the scenarios name are part of what `run` would refuse: check them the same way.
         guard policyFilesAreValid(loaded.plan, override: nil, output: output) else { return ExitCode.usage }
@@ -250,6 +251,7 @@ public enum RunPipeline {
         guard let loaded = load(paths: configuration.paths, options: configuration.compile, output: output) else {
             return (ExitCode.usage, false)
         }
+        defer { ProcessLifetime.keepUntilExit(loaded) }
         let reportFailures = ReportWriteFailures()
         let reportOutputs = fileReporters(configuration, output: reportFailures.counting(output))
         if loaded.hasErrors {

@@ -526,6 +526,39 @@ struct LanguageV2Tests {
         )
     }
 
+    @Test func serverTargetsNameTheScenarioServerThenEachConnectInOrderInsideLoopsToo() throws {
+        let compiled = ScenarioCompiler.compile(
+            source: """
+                suite: s
+                servers: {mx: "127.0.0.1:25", submission: "127.0.0.1:587"}
+                scenarios:
+                  - name: none
+                    steps: [{send: NOOP}]
+                  - name: nested
+                    server: submission
+                    connect: false
+                    steps:
+                      - connect: {server: mx}
+                      - disconnect: true
+                      - repeat: 2
+                        steps:
+                          - connect: {server: "127.0.0.1:2525"}
+                          - disconnect: true
+                      - retry: {attempts: 2, interval: 1s}
+                        steps:
+                          - connect: {server: "127.0.0.1:2526"}
+                          - disconnect: true
+                """,
+            displayPath: "t.yaml",
+            options: CompileOptions()
+        )
+        #expect(compiled.diagnostics.isEmpty, "\(compiled.diagnostics)")
+        let file = try #require(compiled.file)
+        func remote(_ port: Int) -> ServerTarget { .remote(host: "127.0.0.1", port: port, implicitTLS: false) }
+        #expect(file.scenarios[0].serverTargets == [])
+        #expect(file.scenarios[1].serverTargets == [remote(587), remote(25), remote(2525), remote(2526)])
+    }
+
     @Test func pipelineItemsTakeEveryExpectFormAndAnUnadvertisedPipelineIsMarked() throws {
         let compiled = ScenarioCompiler.compile(
             source: """

@@ -168,19 +168,23 @@ extension Scenario {
         return checks(steps)
     }
 
-    /// Every address the scenario names: its server and the servers of its `connect` steps.
+    /// Every address the scenario names: its server and the servers of its `connect` steps. Collected into one array
+    /// (none when there is nothing to collect), not an array a step joined up.
     public var serverTargets: [ServerTarget] {
-        func connects(_ steps: [Step]) -> [ServerTarget] {
-            steps.flatMap { step -> [ServerTarget] in
+        var targets: [ServerTarget] = []
+        if let server { targets.append(server.target) }
+        func collect(_ steps: [Step]) {
+            for step in steps {
                 switch step.action {
-                case .connect(let action): return action.server.map { [$0.target] } ?? []
-                case .call(let call): return connects(call.steps)
-                case .repeatSteps(let loop): return connects(loop.steps)
-                case .retry(let retry): return connects(retry.steps)
-                default: return []
+                case .connect(let action): if let server = action.server { targets.append(server.target) }
+                case .call(let call): collect(call.steps)
+                case .repeatSteps(let loop): collect(loop.steps)
+                case .retry(let retry): collect(retry.steps)
+                default: break
                 }
             }
         }
-        return (server.map { [$0.target] } ?? []) + connects(steps)
+        collect(steps)
+        return targets
     }
 }
