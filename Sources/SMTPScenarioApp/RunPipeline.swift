@@ -251,7 +251,6 @@ public enum RunPipeline {
         guard let loaded = load(paths: configuration.paths, options: configuration.compile, output: output) else {
             return (ExitCode.usage, false)
         }
-        defer { ProcessLifetime.keepUntilExit(loaded) }
         let reportFailures = ReportWriteFailures()
         let reportOutputs = fileReporters(configuration, output: reportFailures.counting(output))
         if loaded.hasErrors {
