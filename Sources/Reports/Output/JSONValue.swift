@@ -10,6 +10,9 @@ enum JSONValue: Sendable, Hashable {
     case string(String)
     case array([JSONValue])
     case object([(String, JSONValue)])
+    /// JSON text already written, for a large uniform part of a record (a transcript's entries), where a node per
+    /// field cost more to build, write and free than the text itself.
+    case written([UInt8])
 
     static func == (lhs: JSONValue, rhs: JSONValue) -> Bool { lhs.text == rhs.text }
     func hash(into hasher: inout Hasher) { hasher.combine(text) }
@@ -48,6 +51,7 @@ enum JSONValue: Sendable, Hashable {
         case .int(let value): out.append(contentsOf: String(value).utf8)
         case .seconds(let milliseconds): out.append(contentsOf: DurationText.seconds(milliseconds: milliseconds).utf8)
         case .string(let value): Self.writeString(value, into: &out)
+        case .written(let text): out.append(contentsOf: text)
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
