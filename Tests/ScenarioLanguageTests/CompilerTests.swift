@@ -297,6 +297,22 @@ struct CompilerTests {
         #expect(PathText.directory(of: "/") == "/")
     }
 
+    @Test func aNamedFileKeepsItsAbsolutePathAsWrittenAndAnchorsARelativeOne() throws {
+        #expect(PathText.anchored("/srv/link/../policy.yaml", in: "/w") == "/srv/link/../policy.yaml")
+        #expect(PathText.anchored("../p/./policy.yaml", in: "/w/here") == "/w/p/policy.yaml")
+        let file = try compile(
+            """
+            name: x
+            server: mock:../policies/./p.yaml
+            steps: []
+            """
+        )
+        let folder = CompileOptions().workingDirectory
+        #expect(
+            file.scenarios[0].serverTargets == [.mock(policyFile: PathText.absolute("../policies/p.yaml", in: folder))]
+        )
+    }
+
     @Test func secretsAreCollected() throws {
         var options = CompileOptions()
         options.secrets = ["token": "cli-secret"]

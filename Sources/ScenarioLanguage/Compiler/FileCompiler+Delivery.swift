@@ -30,7 +30,7 @@ extension FileCompiler {
         if let value = mapping["maildir"], let raw = value.string("maildir", into: &diagnostics),
             let path = scope.staticString(value, text: raw, what: "maildir", into: &diagnostics)
         {
-            maildir = path.hasPrefix("/") ? path : PathText.absolute(path, in: context.unit.directory)
+            maildir = PathText.anchored(path, in: context.unit.directory)
         }
         var headers: [(String, TextMatch)] = []
         if let value = mapping["headers"], let fields = value.mapping("headers", into: &diagnostics) {

@@ -860,7 +860,7 @@ struct FileCompiler {
     }
 
     private func absolutePath(_ path: String) -> String {
-        path.hasPrefix("/") ? path : PathText.absolute(path, in: unit.directory)
+        PathText.anchored(path, in: unit.directory)
     }
 
     /// 32 bytes from hex (with or without colons) or base64.

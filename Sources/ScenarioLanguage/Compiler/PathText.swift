@@ -7,6 +7,13 @@ import Foundation
 /// drops the `..` before resolving, so a file given as `../x/s.yaml` was placed in the working folder and its
 /// imports were looked for there. It was also slow: about 250,000 instructions for each file of a run.
 enum PathText {
+    /// An absolute `path` as written (its `..` after a symbolic link is the kernel's to resolve), a relative one made
+    /// absolute against `directory` as `absolute(_:in:)` does: how a file a scenario names (a policy file, a maildir,
+    /// a TLS file) is kept.
+    static func anchored(_ path: String, in directory: String) -> String {
+        path.hasPrefix("/") ? path : absolute(path, in: directory)
+    }
+
     /// `path` made absolute against `directory` (itself taken from the working folder when relative) and
     /// standardized.
     static func absolute(_ path: String, in directory: String) -> String {

@@ -68,8 +68,7 @@ public enum ServerTarget: Sendable, Hashable, CustomStringConvertible {
         if trimmed.hasPrefix("mock:") {
             let file = String(trimmed.dropFirst(5))
             guard !file.isEmpty else { return nil }
-            let absolute = file.hasPrefix("/") ? file : PathText.absolute(file, in: directory)
-            return .mock(policyFile: absolute)
+            return .mock(policyFile: PathText.anchored(file, in: directory))
         }
         var rest = Substring(trimmed)
         var implicitTLS = false
