@@ -297,6 +297,26 @@ struct CompilerTests {
         #expect(PathText.directory(of: "/") == "/")
     }
 
+    @Test func everyShortPathIsStandardizedAsByTheComponentRule() {
+        // Every path of up to six bytes from "/", "." and "a": the fast check for an already standard path must give
+        // what the component rule gives.
+        var paths = [""]
+        var previous = [""]
+        for _ in 1...6 {
+            previous = previous.flatMap { prefix in ["/", ".", "a"].map { prefix + $0 } }
+            paths += previous
+        }
+        for path in paths {
+            var components: [Substring] = []
+            for component in path.split(separator: "/") where component != "." {
+                if component == ".." { _ = components.popLast() } else { components.append(component) }
+            }
+            let expected = components.isEmpty ? "/" : components.map { "/" + $0 }.joined()
+            #expect(PathText.standardized(path) == expected, "\(path)")
+            #expect(PathText.isStandard(path) == (path == expected), "\(path)")
+        }
+    }
+
     @Test func aNamedFileKeepsItsAbsolutePathAsWrittenAndAnchorsARelativeOne() throws {
         #expect(PathText.anchored("/srv/link/../policy.yaml", in: "/w") == "/srv/link/../policy.yaml")
         #expect(PathText.anchored("../p/./policy.yaml", in: "/w/here") == "/w/p/policy.yaml")

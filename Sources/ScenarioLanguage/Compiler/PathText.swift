@@ -24,6 +24,8 @@ enum PathText {
 
     /// An absolute path without `.`, `..`, repeated or trailing slashes; `..` at the root stays at the root.
     static func standardized(_ path: String) -> String {
+        // Most paths arrive standard already (a run standardizes each file's path six times): one look, no copy.
+        if isStandard(path) { return path }
         // By bytes: `/` and `.` are ASCII, and splitting the String by Characters cost 50,000 instructions a file.
         let bytes = Array(path.utf8)
         var components: [ArraySlice<UInt8>] = []
@@ -43,6 +45,29 @@ enum PathText {
             result.append(contentsOf: component)
         }
         return String(decoding: result, as: UTF8.self)
+    }
+
+    /// Whether `path` is `/`, or starts with `/` and has no empty, `.` or `..` component (so no `//` and no trailing
+    /// `/`): what `standardized` would return unchanged.
+    static func isStandard(_ path: String) -> Bool {
+        var utf8 = path.utf8.makeIterator()
+        guard utf8.next() == UInt8(ascii: "/") else { return false }
+        var length = 0
+        var dots = 0
+        var components = 0
+        while let byte = utf8.next() {
+            if byte == UInt8(ascii: "/") {
+                if length == 0 || (length == dots && dots <= 2) { return false }
+                components += 1
+                length = 0
+                dots = 0
+            } else {
+                length += 1
+                if byte == UInt8(ascii: ".") { dots += 1 }
+            }
+        }
+        if length == 0 { return components == 0 }  // "/" alone; otherwise a trailing slash
+        return !(length == dots && dots <= 2)
     }
 
     /// The folder holding `path` (absolute and standardized): `/a/b.yaml` -> `/a`, `/b.yaml` -> `/`.
