@@ -146,26 +146,6 @@ struct TranscriptTextTests {
         #expect(cut.rendered().hasSuffix("\n# transcript cut at 256 KiB: 3 more lines not shown"))
     }
 
-    @Test func theJSONTranscriptIsTheArrayOfObjectsItWasBuiltAs() {
-        var transcript = Transcript()
-        for (ms, direction, text) in [
-            (0, Transcript.Direction.note, "scenario \"x\" (t.yaml:1)"), (3, .client, "EHLO a\\b"),
-            (12_345, .server, "250 caf\u{E9} \u{2028}"), (13, .client, ""),
-        ] {
-            transcript.append(direction, text, elapsedMilliseconds: ms)
-        }
-        let asNodes = JSONValue.array(
-            transcript.entries.map { entry in
-                .object([
-                    ("ms", .int(entry.elapsedMilliseconds)), ("direction", .string(entry.direction.rawValue)),
-                    ("text", .string(entry.text)),
-                ])
-            }
-        )
-        #expect(JSONReport.transcript(transcript).text == asNodes.text)
-        #expect(JSONReport.transcript(Transcript()).text == "[]")
-    }
-
     /// `rendered()` as it was written before: each line built by interpolation, then joined.
     private static func oldRendering(_ transcript: Transcript) -> String {
         var lines = transcript.entries.map { entry in

@@ -70,22 +70,22 @@ public struct JSONReport: Sendable {
         return .object(members)
     }
 
-    /// The entries as an array of `{"ms", "direction", "text"}` objects, written straight into text: built as nodes,
-    /// they cost about 3,000 instructions an entry, most of a scenario's record.
+    /// The entries as an array of `{"ms", "direction", "text"}` objects, written straight into text.
     static func transcript(_ transcript: Transcript) -> JSONValue {
-        var out: [UInt8] = [UInt8(ascii: "[")]
-        out.reserveCapacity(transcript.entries.count * 48 + 2)
-        for (index, entry) in transcript.entries.enumerated() {
-            out.append(contentsOf: (index == 0 ? #"{"ms":"# : #",{"ms":"#).utf8)
-            out.append(contentsOf: String(entry.elapsedMilliseconds).utf8)
-            out.append(contentsOf: #","direction":"#.utf8)
-            JSONValue.writeString(entry.direction.rawValue, into: &out)
-            out.append(contentsOf: #","text":"#.utf8)
-            JSONValue.writeString(entry.text, into: &out)
-            out.append(UInt8(ascii: "}"))
+        var text = JSONText(capacity: transcript.entries.count * 64 + 2)
+        text.beginArray()
+        for entry in transcript.entries {
+            text.beginObject()
+            text.key("ms")
+            text.int(entry.elapsedMilliseconds)
+            text.key("direction")
+            text.string(entry.direction.rawValue)
+            text.key("text")
+            text.string(entry.text)
+            text.endObject()
         }
-        out.append(UInt8(ascii: "]"))
-        return .written(out)
+        text.endArray()
+        return text.value
     }
 
     static func failure(_ failure: StepFailure) -> JSONValue {
@@ -136,26 +136,52 @@ public struct JSONReport: Sendable {
     }
 
     static func reply(_ reply: ReplyRecord) -> JSONValue {
-        .object([
-            ("code", .int(reply.code)), ("enhanced", .string(reply.enhanced)),
-            ("lines", .array(reply.lines.map(JSONValue.string))),
-        ])
+        var text = JSONText()
+        write(reply, into: &text)
+        return text.value
     }
 
+    private static func write(_ reply: ReplyRecord, into text: inout JSONText) {
+        text.beginObject()
+        text.key("code")
+        text.int(reply.code)
+        text.key("enhanced")
+        text.string(reply.enhanced)
+        text.key("lines")
+        text.beginArray()
+        for line in reply.lines { text.string(line) }
+        text.endArray()
+        text.endObject()
+    }
+
+    /// A step record, written straight into text (a scenario has several, each with its reply).
     static func step(_ step: StepRecord) -> JSONValue {
-        var members: [(String, JSONValue)] = [
-            ("path", .string(step.path.description)),
-            ("file", .string(step.location.file)),
-            ("line", .int(step.location.line)),
-            ("label", .string(step.label)),
-            ("verb", .string(step.verb)),
-            ("sent", .string(step.sent)),
-            ("reply", step.reply.map(Self.reply) ?? .null),
-            ("verdict", .string(step.verdict.rawValue)),
-            ("duration", .seconds(step.duration)),
-        ]
-        if let attempts = step.attempts { members.append(("attempts", .int(attempts))) }
-        return .object(members)
+        var text = JSONText(capacity: 320)
+        text.beginObject()
+        text.key("path")
+        text.string(step.path.description)
+        text.key("file")
+        text.string(step.location.file)
+        text.key("line")
+        text.int(step.location.line)
+        text.key("label")
+        text.string(step.label)
+        text.key("verb")
+        text.string(step.verb)
+        text.key("sent")
+        text.string(step.sent)
+        text.key("reply")
+        if let reply = step.reply { write(reply, into: &text) } else { text.value(.null) }
+        text.key("verdict")
+        text.string(step.verdict.rawValue)
+        text.key("duration")
+        text.value(.seconds(step.duration))
+        if let attempts = step.attempts {
+            text.key("attempts")
+            text.int(attempts)
+        }
+        text.endObject()
+        return text.value
     }
 
     static func summary(_ summary: RunSummary) -> JSONValue {
