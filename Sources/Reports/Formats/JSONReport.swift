@@ -85,7 +85,7 @@ public struct JSONReport: Sendable {
             text.endObject()
         }
         text.endArray()
-        return text.value
+        return text.written
     }
 
     static func failure(_ failure: StepFailure) -> JSONValue {
@@ -138,7 +138,7 @@ public struct JSONReport: Sendable {
     static func reply(_ reply: ReplyRecord) -> JSONValue {
         var text = JSONText()
         write(reply, into: &text)
-        return text.value
+        return text.written
     }
 
     private static func write(_ reply: ReplyRecord, into text: inout JSONText) {
@@ -181,7 +181,7 @@ public struct JSONReport: Sendable {
             text.int(attempts)
         }
         text.endObject()
-        return text.value
+        return text.written
     }
 
     static func summary(_ summary: RunSummary) -> JSONValue {

@@ -7,8 +7,8 @@ struct JSONText {
 
     init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
-    /// The text as a value to place in a `JSONValue` record.
-    var value: JSONValue { .written(bytes) }
+    /// The text, to place in a `JSONValue` record.
+    var written: JSONValue { .written(bytes) }
 
     mutating func beginObject() { open(UInt8(ascii: "{")) }
     mutating func endObject() { close(UInt8(ascii: "}")) }

@@ -10,8 +10,8 @@ enum JSONValue: Sendable, Hashable {
     case string(String)
     case array([JSONValue])
     case object([(String, JSONValue)])
-    /// JSON text already written, for a large uniform part of a record (a transcript's entries), where a node per
-    /// field cost more to build, write and free than the text itself.
+    /// JSON text already written by `JSONText`, for the many uniform parts of a record (steps, replies, transcript
+    /// entries), where a node per field cost more to build, write and free than the text itself.
     case written([UInt8])
 
     static func == (lhs: JSONValue, rhs: JSONValue) -> Bool { lhs.text == rhs.text }
