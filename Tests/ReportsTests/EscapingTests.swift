@@ -4,8 +4,9 @@ import Testing
 
 @testable import Reports
 
-/// The XML and JSON escapers walk UTF-8 bytes and copy unmarked runs whole. These tests hold them to the rules as they
-/// were written before, one scalar at a time, over every short mix of the characters each rule treats specially.
+/// The XML, JSON and TAP escapers walk UTF-8 bytes and copy unmarked runs whole. These tests hold them to the rules
+/// as they were written before, one scalar at a time, over every short mix of the characters each rule treats
+/// specially.
 @Suite("Escaping in reports")
 struct EscapingTests {
     /// Each special character of either format, beside plain ASCII and multi-byte neighbours that share a lead byte
@@ -42,12 +43,19 @@ struct EscapingTests {
         }
     }
 
+    @Test func tapScalarsAreQuotedAsTheScalarRule() {
+        for text in Self.shortMixes {
+            #expect(TAPReport.quoted(text) == Self.tapRule(text), "\(Array(text.unicodeScalars))")
+        }
+    }
+
     @Test func aTranscriptWithLongRunsBetweenMarksEscapesAsTheScalarRule() {
         let line = "<- 250-mail.example.org Hello [127.0.0.1] & welcome \"back\"\r\n"
         let transcript = String(repeating: line, count: 300) + "\u{FFFE}\u{1B}[0m tail é\u{2028}"
         #expect(XMLEscaping.text(transcript) == Self.xmlRule(transcript, attribute: false))
         #expect(XMLEscaping.attribute(transcript) == Self.xmlRule(transcript, attribute: true))
         #expect(JSONValue.string(transcript).text == Self.jsonRule(transcript))
+        #expect(TAPReport.quoted(transcript) == Self.tapRule(transcript))
     }
 
     @Test func shortDurationsRoundAsPrintfDoes() {
@@ -97,6 +105,25 @@ struct EscapingTests {
             }
         }
         return out
+    }
+
+    private static func tapRule(_ value: String) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    out += "\\x" + ConsoleReport.hexByte(UInt8(scalar.value))
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
     }
 
     private static func jsonRule(_ value: String) -> String {

@@ -179,5 +179,4 @@ public actor ConsoleReport: Reporter {
         let pad = String(repeating: " ", count: count)
         return text.split(separator: "\n", omittingEmptySubsequences: false).map { pad + $0 }.joined(separator: "\n")
     }
-
 }

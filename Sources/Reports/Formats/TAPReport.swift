@@ -63,23 +63,21 @@ public struct TAPReport: Sendable {
     }
 
     /// A double-quoted YAML scalar: one line, escapes for quotes, backslashes and control characters.
-    static func quoted(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += "\\x" + ConsoleReport.hexByte(UInt8(scalar.value))
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
+    static func quoted(_ value: String) -> String { "\"" + scalarEscaping.escape(value) + "\"" }
+
+    /// The escaping of `quoted`, through the walk the JSON and XML escapers share: only the marked bytes (control
+    /// characters, DEL, the quote and the backslash) are looked at one by one.
+    private static let scalarEscaping = TextEscaping(
+        marking: (0x00..<0x20).map(UInt8.init) + [0x22, 0x5C, 0x7F],
+        leadBytes: []
+    ) { scalar in
+        switch scalar {
+        case "\"": return "\\\""
+        case "\\": return "\\\\"
+        case "\n": return "\\n"
+        case "\t": return "\\t"
+        default: return "\\x" + ConsoleReport.hexByte(UInt8(scalar.value))
         }
-        return out + "\""
     }
 
     /// `suite: name`, on one line, with `#` (which starts a directive) escaped.
