@@ -48,7 +48,8 @@ def floor_binary(path=None):
     if not os.access(binary, os.X_OK):
         subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--package-path", package,
                         "-Xswiftc", "-Xfrontend", "-Xswiftc",
-                        "-disable-concrete-type-metadata-mangled-name-accessors"], check=True)
+                        "-disable-concrete-type-metadata-mangled-name-accessors",
+                        "-Xswiftc", "-Xclang-linker", "-Xswiftc", "-no-pie"], check=True)
     return binary
 
 
