@@ -25,10 +25,17 @@ public enum DescriptorLimit {
     /// process).
     static func jobs(fitting limit: Int, open: Int) -> Int { max(1, (limit - open - reserve) / 2) }
 
-    /// Descriptors open now (the entries of /proc/self/fd, less the one reading it); 0 when unreadable.
+    /// Descriptors open now (the entries of /proc/self/fd, less the one reading it); 0 when unreadable. Counted with
+    /// readdir: FileManager's listing built a `String` a name, and cost 400,000 instructions of every run's start.
     static func openCount() -> Int {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return 0 }
-        return max(0, entries.count - 1)
+        guard let directory = opendir("/proc/self/fd") else { return 0 }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            // Every entry is a descriptor's number but the folder's own "." and "..".
+            if entry.pointee.d_name.0 != CChar(UInt8(ascii: ".")) { count += 1 }
+        }
+        return max(0, count - 1)
     }
 
     /// Descriptors needed beyond the event loops' before a first connection can be made: the Swift runtime's own

@@ -58,6 +58,10 @@ struct SMTPScenarioCommand: AsyncParsableCommand {
     /// Exits for `error`: usage errors with 2, like every other usage error of run and validate (the README's
     /// table), not ArgumentParser's 64.
     static func fail(_ error: Error, in command: ParsableCommand.Type) -> Never {
+        // How every run, validate or serve ends: its own status, with nothing to print. ArgumentParser's
+        // `exitCode(for:)` and `exit(withError:)` would each build the error's message first, help text included
+        // (550,000 instructions at the end of every run).
+        if let status = error as? ArgumentParser.ExitCode { Foundation.exit(status.rawValue) }
         if command.exitCode(for: error) == .validationFailure {
             StandardStream.error.write(command.fullMessage(for: error) + "\n")
             Foundation.exit(2)

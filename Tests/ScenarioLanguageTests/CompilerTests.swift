@@ -393,6 +393,9 @@ struct CompilerTests {
             ScenarioFile.reportName(forPath: "scenarios/security/open-relay.yaml") == "scenarios.security.open-relay"
         )
         #expect(ScenarioFile.reportName(forPath: "./a.yml") == "a")
+        // Non-ASCII names pass whole; only a last extension goes, not a dot in a folder's name.
+        #expect(ScenarioFile.reportName(forPath: "././sécurité/relais ouvert.yaml") == "sécurité.relais ouvert")
+        #expect(ScenarioFile.reportName(forPath: "packs/v1.2/名前") == "packs.v1.2.名前")
     }
 }
 
@@ -428,6 +431,12 @@ struct SyntaxTests {
             ServerTarget.parse("smtp://mx:587", relativeTo: "/") == .remote(host: "mx", port: 587, implicitTLS: false)
         )
         #expect(ServerTarget.parse("mock", relativeTo: "/") == .mock(policyFile: nil))
+        // Spaces, tabs and Unicode space separators around an address are ignored, as Foundation's whitespace set.
+        #expect(ServerTarget.parse(" \tmock\u{3000}", relativeTo: "/") == .mock(policyFile: nil))
+        #expect(
+            ServerTarget.parse("\u{A0}127.0.0.1:2525 ", relativeTo: "/")
+                == .remote(host: "127.0.0.1", port: 2525, implicitTLS: false)
+        )
         #expect(ServerTarget.parse("mock:p.yaml", relativeTo: "/work/x") == .mock(policyFile: "/work/x/p.yaml"))
         #expect(ServerTarget.parse("::1", relativeTo: "/") == nil, "a bare IPv6 address needs brackets")
         #expect(ServerTarget.parse("host:0", relativeTo: "/") == nil)

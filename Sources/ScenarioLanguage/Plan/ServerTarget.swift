@@ -46,7 +46,7 @@ public enum ServerTarget: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses a server address. `mock:FILE` paths are made absolute against `directory`.
     public static func parse(_ text: String, relativeTo directory: String) -> ServerTarget? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = String(text.trimmingWhitespace())
         if trimmed == "mock" { return .mock(policyFile: nil) }
         if trimmed.lowercased().hasPrefix("mx:") {
             let rest = trimmed.dropFirst(3)
