@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Reports
 import SMTPScenarioApp
+import ScenarioRunner
 
 /// `smtp-scenario`: declarative SMTP test scenarios.
 @main
@@ -47,6 +48,8 @@ struct SMTPScenarioCommand: AsyncParsableCommand {
 
     /// Runs a subcommand that may open connections, once the process's open-file limit allows it.
     private static func start<Command: AsyncParsableCommand & OpensConnections>(_ command: inout Command) async throws {
+        // Before the loop count is first read, by the check below.
+        if command.opensConnections, !Command.serves { EventLoopBudget.preferOneLoop() }
         if command.opensConnections, let problem = DescriptorLimit.startupProblem() {
             // EX_OSERR: the system cannot give what the run needs. Nothing has started yet.
             StandardStream.error.write(problem)
@@ -95,6 +98,14 @@ struct SMTPScenarioCommand: AsyncParsableCommand {
 protocol OpensConnections: SendableMetatype {
     /// False for a form of the command that connects nowhere (`run --list`).
     var opensConnections: Bool { get }
+
+    /// True for a server (`serve`), whose listeners each keep a loop of the shared group; a client's connections
+    /// share one loop (``EventLoopBudget/preferOneLoop()``).
+    static var serves: Bool { get }
+}
+
+extension OpensConnections {
+    static var serves: Bool { false }
 }
 
 extension RunCommand: OpensConnections {
@@ -103,6 +114,7 @@ extension RunCommand: OpensConnections {
 
 extension ServeCommand: OpensConnections {
     var opensConnections: Bool { true }
+    static var serves: Bool { true }
 }
 
 extension RelayCheckCommand: OpensConnections {
