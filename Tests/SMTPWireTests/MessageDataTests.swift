@@ -98,10 +98,26 @@ struct MessageDataTests {
         var receiver = DataReceiver(policy: policy, maxSize: maxSize)
         var framer = LineFramer(maxLineLength: 1000)
         var buffer = ByteBuffer(string: wire)
-        while let line = framer.next(from: &buffer) {
-            if let outcome = receiver.receive(line) { return (outcome, String(buffer: buffer)) }
+        let outcome = receiver.receiveLines(from: &buffer, framer: &framer)
+        return (outcome, String(buffer: buffer))
+    }
+
+    /// The content arrives in pieces that split lines and the final dot: each call takes the complete lines, keeps
+    /// the partial one for the next, and the end leaves the following command in the buffer.
+    @Test func contentInPiecesEndsOnceWithTheRestLeft() {
+        var receiver = DataReceiver(policy: .reject, maxSize: 1 << 20)
+        var framer = LineFramer(maxLineLength: 1000)
+        var buffer = ByteBuffer()
+        var outcomes: [DataReceiver.Outcome?] = []
+        for piece in ["Subject: a\r\n\r\nfir", "st\r\n..second\r\n", ".", "\r", "\nQUIT\r\n"] {
+            buffer.writeString(piece)
+            outcomes.append(receiver.receiveLines(from: &buffer, framer: &framer))
+            if outcomes.last! != nil { break }
         }
-        return (nil, String(buffer: buffer))
+        #expect(outcomes.count == 5)
+        #expect(outcomes.dropLast().allSatisfy { $0 == nil })
+        #expect(outcomes.last! == .message(ByteBuffer(string: "Subject: a\r\n\r\nfirst\r\n.second\r\n")))
+        #expect(String(buffer: buffer) == "QUIT\r\n")
     }
 
     @Test func roundTripRemovesTheStuffing() {

@@ -314,9 +314,10 @@ final class MockSessionHandler: ChannelDuplexHandler {
             return actions
         }
         if dataReceiver != nil {
-            guard let line = dataFramer.next(from: &buffer) else { return nil }
-            // Mutated in place: a copy would share the message buffer and make every append copy it whole.
-            guard let outcome = dataReceiver!.receive(line) else { return [] }
+            // Every content line that has arrived, in one call: no line of content produces an action, so nothing
+            // between two lines needs the loop above. Mutated in place: a copy would share the message buffer and
+            // make every append copy it whole.
+            guard let outcome = dataReceiver!.receiveLines(from: &buffer, framer: &dataFramer) else { return nil }
             dataReceiver = nil
             return machine.dataFinished(outcome)
         }
