@@ -11,7 +11,7 @@ public enum EventLoopBudget {
     public static let descriptorsPerLoop = 3
 
     /// The environment variable through which NIO lets a process set the shared group's loop count.
-    public static let loopCountVariable = "NIO_SINGLETON_GROUP_LOOP_COUNT"
+    static let loopCountVariable = "NIO_SINGLETON_GROUP_LOOP_COUNT"
 
     /// Makes the shared group a single loop, unless ``loopCountVariable`` sets the count. For a process whose
     /// connections are a client's (run, relay-check): their sessions wait on the network, one loop carried 4,400
