@@ -157,7 +157,10 @@ struct SessionMachine {
             resetTransaction()
             return [.drop]
         }
-        return delayed(dataResult(outcome), at: .dataEnd)
+        // Computed before `delayed` is called: as its argument, the mutating call made Swift copy the whole machine
+        // to call `delayed` on (about 700 instructions a message).
+        let actions = dataResult(outcome)
+        return delayed(actions, at: .dataEnd)
     }
 
     private mutating func dataResult(_ outcome: DataReceiver.Outcome) -> [SessionAction] {
@@ -238,7 +241,7 @@ struct SessionMachine {
     private mutating func mail(_ argument: String) -> [SessionAction] {
         guard helo != nil else { return error(ServerReply(503, "5.5.1", "Error: send HELO/EHLO first")) }
         guard sender == nil else { return error(ServerReply(503, "5.5.1", "Error: nested MAIL command")) }
-        guard argument.uppercased().hasPrefix("FROM:") else {
+        guard argument.hasPrefixIgnoringCase("FROM:") else {
             return error(ServerReply(501, "5.5.4", "Syntax: MAIL FROM:<address>"))
         }
         if policy.requireTLS, !tlsActive {
@@ -283,7 +286,7 @@ struct SessionMachine {
     private mutating func rcpt(_ argument: String) -> [SessionAction] {
         guard helo != nil else { return error(ServerReply(503, "5.5.1", "Error: send HELO/EHLO first")) }
         guard let sender else { return error(ServerReply(503, "5.5.1", "Error: need MAIL command")) }
-        guard argument.uppercased().hasPrefix("TO:") else {
+        guard argument.hasPrefixIgnoringCase("TO:") else {
             return error(ServerReply(501, "5.5.4", "Syntax: RCPT TO:<address>"))
         }
         let path: MailPath
@@ -426,9 +429,11 @@ struct SessionMachine {
                 resetTransaction()
                 return [.drop]
             }
-            return delayed(dataResult(.message(content)), at: .dataEnd)
+            let actions = dataResult(.message(content))
+            return delayed(actions, at: .dataEnd)
         case .tooLarge:
-            return delayed(dataResult(.tooLarge(size: 0)), at: .dataEnd)
+            let actions = dataResult(.tooLarge(size: 0))
+            return delayed(actions, at: .dataEnd)
         }
     }
 
