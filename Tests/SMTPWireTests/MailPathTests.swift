@@ -81,6 +81,24 @@ struct MailPathTests {
     }
 
     @Test(arguments: [
+        "FROM:<a@b>", "from:<a@b>", "fRoM:", "FROM", "FRO", "", "FROX:<a>", " FROM:<a>", "[ROM:", "{ROM:",
+        "\u{FB00}ROM:", "ＦROM:", "TO:<a>", "to:", "tO", "To :", "mx:host", "MX:", "smtps://h", "SMTP://h", "ſmtp://",
+        "\u{212A}", "ı",
+    ])
+    func prefixIgnoringCaseAgreesWithTheCaseMappingItReplaced(_ text: String) {
+        // The prefixes the mock (upper-cased before) and the server target syntax (lower-cased) look for.
+        for prefix in ["FROM:", "TO:"] {
+            #expect(text.hasPrefixIgnoringCase(prefix) == text.uppercased().hasPrefix(prefix), "\(text) \(prefix)")
+        }
+        for prefix in ["mx:", "smtp://", "smtps://"] {
+            #expect(text.hasPrefixIgnoringCase(prefix) == text.lowercased().hasPrefix(prefix), "\(text) \(prefix)")
+        }
+        // Case is ASCII's only: the long s upper-cases to S and the Kelvin sign lower-cases to k in Unicode.
+        #expect(!"\u{17F}MTP://".hasPrefixIgnoringCase("SMTP://"))
+        #expect(!"\u{212A}".hasPrefixIgnoringCase("k"))
+    }
+
+    @Test(arguments: [
         "  client.example \t", "client.example", "", "   ", "\t", "\u{A0}name\u{2003}", "a b", " \u{301}x ",
         "\u{3000}\u{3000}", "\u{85}x\u{85}", "\n x \n", "é ",
     ])

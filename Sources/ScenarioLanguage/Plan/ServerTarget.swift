@@ -48,7 +48,7 @@ public enum ServerTarget: Sendable, Hashable, CustomStringConvertible {
     public static func parse(_ text: String, relativeTo directory: String) -> ServerTarget? {
         let trimmed = String(text.trimmingWhitespace())
         if trimmed == "mock" { return .mock(policyFile: nil) }
-        if trimmed.lowercased().hasPrefix("mx:") {
+        if trimmed.hasPrefixIgnoringCase("mx:") {
             let rest = trimmed.dropFirst(3)
             var domain = Substring(rest)
             var port = 25
@@ -72,10 +72,10 @@ public enum ServerTarget: Sendable, Hashable, CustomStringConvertible {
         }
         var rest = Substring(trimmed)
         var implicitTLS = false
-        if rest.lowercased().hasPrefix("smtps://") {
+        if rest.hasPrefixIgnoringCase("smtps://") {
             implicitTLS = true
             rest = rest.dropFirst(8)
-        } else if rest.lowercased().hasPrefix("smtp://") {
+        } else if rest.hasPrefixIgnoringCase("smtp://") {
             rest = rest.dropFirst(7)
         }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
