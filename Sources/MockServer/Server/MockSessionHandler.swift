@@ -33,6 +33,8 @@ final class MockSessionHandler: ChannelDuplexHandler {
     private let core: MockServerCore
     /// The policy's answer, read once: asked of every command line, it copied the whole policy each time.
     private let refusesImproperPipelining: Bool
+    /// The policy's `split-multiline-replies`, read once: asked of every reply.
+    private let splitsMultilineReplies: Bool
     private var machine: SessionMachine
     private var buffer = ByteBuffer()
     private var commandFramer = LineFramer(maxLineLength: MockSessionHandler.maxFramedCommand)
@@ -71,6 +73,7 @@ final class MockSessionHandler: ChannelDuplexHandler {
         self.core = core
         let policy = core.policy
         self.refusesImproperPipelining = policy.refusesImproperPipelining
+        self.splitsMultilineReplies = policy.splitMultilineReplies
         self.sessionTimeout = TimeAmount(policy.limits.sessionTimeout)
         self.idleTimeout = TimeAmount(policy.limits.idleTimeout)
         self.machine = SessionMachine(policy: policy, connection: connection, greylist: core.greylist)
@@ -257,7 +260,7 @@ final class MockSessionHandler: ChannelDuplexHandler {
 
     private func enqueue(_ actions: [SessionAction]) {
         for action in actions {
-            if case .reply(let reply) = action, core.policy.splitMultilineReplies, reply.lines.count > 1 {
+            if case .reply(let reply) = action, splitsMultilineReplies, reply.lines.count > 1 {
                 var encoded = ByteBuffer()
                 ReplyEncoder.encode(code: reply.code, enhanced: reply.enhanced, lines: reply.lines, into: &encoded)
                 let text = String(decoding: encoded.readableBytesView, as: UTF8.self)
@@ -284,7 +287,13 @@ final class MockSessionHandler: ChannelDuplexHandler {
                 continue
             }
             guard let actions = nextInput() else { break }
-            enqueue(actions)
+            if queue.isEmpty, actions.allSatisfy(isImmediate) {
+                // Nothing these actions do can change what the loop checks, so the queue would only copy each of
+                // them in and out (2,600 instructions of a session on the event loop).
+                for action in actions { perform(action, context: context) }
+            } else {
+                enqueue(actions)
+            }
         }
         writeOutbound(context: context)
         if commandFramer.discardedSoFar > Self.commandLineHardCap, !finished {
@@ -336,32 +345,49 @@ final class MockSessionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Whether `action` only adds to the pending output or state without writing, waiting or calling out of the
+    /// handler: a reply that is not to be split, or the start of DATA. Such actions run at once, unqueued.
+    private func isImmediate(_ action: SessionAction) -> Bool {
+        switch action {
+        case .reply(let reply): !splitsMultilineReplies || reply.lines.count <= 1
+        case .enterData: true
+        default: false
+        }
+    }
+
     private func perform(_ work: Work, context: ChannelHandlerContext) {
         switch work {
         case .writeLine(var line):
             outbound.writeBuffer(&line)
             writeOutbound(context: context)
-        case .action(.reply(let reply)):
+        case .action(let action):
+            perform(action, context: context)
+        }
+    }
+
+    private func perform(_ action: SessionAction, context: ChannelHandlerContext) {
+        switch action {
+        case .reply(let reply):
             ReplyEncoder.encode(code: reply.code, enhanced: reply.enhanced, lines: reply.lines, into: &outbound)
-        case .action(.pause(let duration)):
+        case .pause(let duration):
             writeOutbound(context: context)
             paused = true
             context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(duration)) { [self] in
                 paused = false
                 process(context: context)
             }
-        case .action(.close):
+        case .close:
             finished = true
             writeOutbound(context: context)
             context.close(promise: nil)
-        case .action(.drop):
+        case .drop:
             finished = true
             outbound.clear()
             context.close(promise: nil)
-        case .action(.startTLS):
+        case .startTLS:
             writeOutbound(context: context)
             startTLS(context: context)
-        case .action(.readChunk(let size, let last, let first, let refusal)):
+        case .readChunk(let size, let last, let first, let refusal):
             if chunkReceiver == nil || first || refusal != nil {
                 chunkReceiver = ChunkReceiver(maxSize: refusal == nil ? core.policy.maxMessageSize : 0)
             }
@@ -373,10 +399,10 @@ final class MockSessionHandler: ChannelDuplexHandler {
                 enqueue(machine.chunkFinished(chunkReceiver!.finishChunk(), refusal: refusal, last: last))
                 if last || refusal != nil { chunkReceiver = nil }
             }
-        case .action(.enterData):
+        case .enterData:
             dataReceiver = DataReceiver(policy: core.policy.bareLineEndings, maxSize: core.policy.maxMessageSize)
             dataFramer = LineFramer(maxLineLength: Self.maxDataLine)
-        case .action(.deliver(let message)):
+        case .deliver(let message):
             guard let writer = core.fileWriter else {
                 // Kept in memory only: nothing to write, nothing that can fail.
                 _ = try? core.store.store(message)
