@@ -1,5 +1,13 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Encodes message content for the DATA phase (RFC 5321 section 4.5.2) and for BDAT chunks (RFC 3030).
 public enum MessageData {
     /// Encodes `text` as DATA content: line endings normalised to CRLF (LF, CR and CRLF alike), every line that
@@ -242,11 +250,52 @@ public struct DataReceiver: Sendable {
     /// (the bytes after the end stay in `buffer`), nil when more bytes are needed. One call for all the lines that
     /// arrived together: a server that keeps the framer, buffer and receiver in a class pays the run-time check
     /// of exclusive access to each once for the batch instead of once a line.
+    ///
+    /// The same outcome as ``receive(_:)`` for each line. Lines kept exactly as they arrived (ended by CRLF, no
+    /// leading dot, no CR inside: most of a message) are copied from the input as one run of bytes: a line and its
+    /// CRLF written on their own cost about 1,000 instructions, in capacity and uniqueness checks.
     public mutating func receiveLines(from buffer: inout ByteBuffer, framer: inout LineFramer) -> Outcome? {
-        while let line = framer.next(from: &buffer) {
-            if let outcome = receive(line) { return outcome }
+        // The input as it was: the run's bytes are behind the reader index once framed. A copy of the value only
+        // (reading lines moves indices and never writes the storage).
+        let input = buffer
+        var run = (start: buffer.readerIndex, length: 0)
+        while true {
+            let start = buffer.readerIndex
+            guard let framed = framer.next(from: &buffer) else { break }
+            if case .line(let line, .crlf) = framed, Self.isVerbatim(line) {
+                // What `receive` and `append` do with such a line, without the copy.
+                size += line.readableBytes + 2
+                previousEndedWithCRLF = true
+                if size <= maxSize, !sawOverlongLine {
+                    if run.length == 0 { run.start = start }
+                    run.length += line.readableBytes + 2
+                } else {
+                    run.length = 0
+                    if content.capacity > 0 { content = ByteBuffer() }
+                }
+                continue
+            }
+            keep(run, of: input)
+            run.length = 0
+            if let outcome = receive(framed) { return outcome }
         }
+        keep(run, of: input)
         return nil
+    }
+
+    /// Whether a line ended by CRLF is kept byte for byte: neither a dot first (stuffing, or the end of data) nor a
+    /// CR inside (a bare line ending, which the policy judges).
+    private static func isVerbatim(_ line: ByteBuffer) -> Bool {
+        line.withUnsafeReadableBytes { bytes in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return true }
+            return bytes[0] != UInt8(ascii: ".") && memchr(base, Int32(UInt8(ascii: "\r")), bytes.count) == nil
+        }
+    }
+
+    /// Appends the run of verbatim lines (with their CRLFs) at `run` in `input`.
+    private mutating func keep(_ run: (start: Int, length: Int), of input: ByteBuffer) {
+        guard run.length > 0, var bytes = input.getSlice(at: run.start, length: run.length) else { return }
+        content.writeBuffer(&bytes)
     }
 
     private mutating func append(_ line: inout ByteBuffer, bareCR: Bool) {

@@ -120,6 +120,56 @@ struct MessageDataTests {
         #expect(String(buffer: buffer) == "QUIT\r\n")
     }
 
+    /// `receiveLines` copies runs of plain lines in one piece; it must still agree with `receive` fed line by
+    /// line, for every policy, size limit and line limit, however the input is split. Inputs are drawn from the
+    /// pieces that matter (dots, bare CR and LF, the end sequence, long runs) by a fixed-seed generator.
+    @Test(arguments: [BareLineEndingPolicy.reject, .normalize, .accept])
+    func receivingLinesInBatchesAgreesWithOneLineAtATime(_ policy: BareLineEndingPolicy) {
+        let pieces = ["ab", ".", "..", "\r", "\n", "\r\n", "\r\n.\r\n", "\n.\n", "xxxxxxxxxx", "", " "]
+        var state: UInt64 = 0x5EED
+        func next(_ bound: Int) -> Int {
+            // SplitMix64: reproducible without depending on the standard generator's algorithm.
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int((z ^ (z >> 31)) % UInt64(bound))
+        }
+        for round in 0..<3_000 {
+            let wire = Array((0..<next(24)).map { _ in pieces[next(pieces.count)] }.joined().utf8)
+            let maxSize = [8, 40, 1 << 20][round % 3]
+            let maxLine = [6, 1000][round % 2]
+
+            var reference = DataReceiver(policy: policy, maxSize: maxSize)
+            var referenceFramer = LineFramer(maxLineLength: maxLine)
+            var referenceInput = ByteBuffer(bytes: wire)
+            var expected: DataReceiver.Outcome?
+            while expected == nil, let line = referenceFramer.next(from: &referenceInput) {
+                expected = reference.receive(line)
+            }
+
+            var receiver = DataReceiver(policy: policy, maxSize: maxSize)
+            var framer = LineFramer(maxLineLength: maxLine)
+            var input = ByteBuffer()
+            var outcome: DataReceiver.Outcome?
+            var offset = 0
+            while outcome == nil, offset < wire.count {
+                let length = 1 + next(wire.count - offset)
+                input.writeBytes(wire[offset..<offset + length])
+                offset += length
+                outcome = receiver.receiveLines(from: &input, framer: &framer)
+            }
+            #expect(
+                outcome == expected,
+                "\(policy) \(maxSize) \(maxLine): \(String(decoding: wire, as: UTF8.self).debugDescription)"
+            )
+            if outcome != nil {
+                let rest = Array(input.readableBytesView) + wire[offset...]
+                #expect(rest.elementsEqual(referenceInput.readableBytesView), "the bytes after the end stay")
+            }
+        }
+    }
+
     @Test func roundTripRemovesTheStuffing() {
         let text = "Subject: dots\r\n\r\n.one\r\n..two\r\n.\r\nend"
         let wire = String(buffer: MessageData.encode(text))
