@@ -27,7 +27,8 @@ extension StringProtocol {
     /// Whether the text starts with `prefix` ignoring ASCII case, as SMTP keywords are compared: for `FROM:`,
     /// `TO:` or `smtp://` the answer `uppercased().hasPrefix` or `lowercased().hasPrefix` gives (Unicode maps only
     /// a few letters, such as the long s to S, onto ASCII ones), without building the case-mapped copy of a whole
-    /// `MAIL` or `RCPT` argument (about 1,000 instructions each).
+    /// `MAIL` or `RCPT` argument (about 1,000 instructions each). The prefix is bytes: drop it as bytes
+    /// (`utf8.dropFirst`), not as characters, which may join a combining mark to its last byte.
     @inlinable
     public func hasPrefixIgnoringCase(_ prefix: String) -> Bool {
         var text = utf8.makeIterator()

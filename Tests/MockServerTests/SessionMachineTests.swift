@@ -107,6 +107,21 @@ struct SessionMachineTests {
         #expect(session.send("DATA") == ["554 5.5.1 Error: no valid recipients"])
     }
 
+    /// `FROM:` and `TO:` are matched in any ASCII case, as bytes: a combining mark after the colon is part of the
+    /// address, not of the keyword, and the address is refused.
+    @Test func pathKeywordsAreASCIICaseInsensitiveBytes() {
+        var session = Session()
+        _ = session.send("EHLO a")
+        #expect(session.send("MAIL fRoM:<a@b.example>") == ["250 2.1.0 Ok"])
+        #expect(session.send("RCPT tO:<alice@example.com>") == ["250 2.1.5 Ok"])
+        var marked = Session()
+        _ = marked.send("EHLO a")
+        #expect(marked.send("MAIL FROM:\u{301}<a@b.example>")[0].hasPrefix("5"))
+        _ = marked.send("MAIL FROM:<a@b.example>")
+        #expect(marked.send("RCPT TO:\u{301}<alice@example.com>")[0].hasPrefix("5"))
+        #expect(marked.send("DATA") == ["554 5.5.1 Error: no valid recipients"])
+    }
+
     @Test func syntaxUnknownAndUnimplemented() {
         var session = Session()
         _ = session.send("EHLO a")

@@ -440,6 +440,13 @@ struct SyntaxTests {
         #expect(ServerTarget.parse("mock:p.yaml", relativeTo: "/work/x") == .mock(policyFile: "/work/x/p.yaml"))
         #expect(ServerTarget.parse("::1", relativeTo: "/") == nil, "a bare IPv6 address needs brackets")
         #expect(ServerTarget.parse("host:0", relativeTo: "/") == nil)
+        // The scheme is matched in any ASCII case and removed as bytes: a combining mark after it stays in the host.
+        #expect(
+            ServerTarget.parse("SMTPS://mx.example.com", relativeTo: "/")
+                == .remote(host: "mx.example.com", port: 465, implicitTLS: true)
+        )
+        #expect(ServerTarget.parse("MX:Example.COM", relativeTo: "/") == .mx(domain: "example.com", port: 25))
+        #expect(ServerTarget.parse("mx:\u{301}example.com", relativeTo: "/") == nil)
     }
 
     /// `::1:2525` is refused (it is itself an IPv6 address, so the port cannot be told apart); the message says to

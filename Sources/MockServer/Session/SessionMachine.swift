@@ -249,7 +249,7 @@ struct SessionMachine {
         }
         let path: MailPath
         do {
-            path = try MailPath(parsing: String(argument.dropFirst(5)))
+            path = try MailPath(parsing: String(Substring(argument.utf8.dropFirst(5))))
         } catch {
             return self.error(ServerReply(501, "5.1.7", "Bad sender address syntax (\(error.reason))"))
         }
@@ -291,7 +291,7 @@ struct SessionMachine {
         }
         let path: MailPath
         do {
-            path = try MailPath(parsing: String(argument.dropFirst(3)))
+            path = try MailPath(parsing: String(Substring(argument.utf8.dropFirst(3))))
         } catch {
             stats.recipientsRefused += 1
             return self.error(ServerReply(501, "5.1.3", "Bad recipient address syntax (\(error.reason))"))

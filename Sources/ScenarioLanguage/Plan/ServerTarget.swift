@@ -49,7 +49,7 @@ public enum ServerTarget: Sendable, Hashable, CustomStringConvertible {
         let trimmed = String(text.trimmingWhitespace())
         if trimmed == "mock" { return .mock(policyFile: nil) }
         if trimmed.hasPrefixIgnoringCase("mx:") {
-            let rest = trimmed.dropFirst(3)
+            let rest = Substring(trimmed.utf8.dropFirst(3))
             var domain = Substring(rest)
             var port = 25
             if let colon = rest.lastIndex(of: ":") {
@@ -74,9 +74,9 @@ public enum ServerTarget: Sendable, Hashable, CustomStringConvertible {
         var implicitTLS = false
         if rest.hasPrefixIgnoringCase("smtps://") {
             implicitTLS = true
-            rest = rest.dropFirst(8)
+            rest = Substring(rest.utf8.dropFirst(8))
         } else if rest.hasPrefixIgnoringCase("smtp://") {
-            rest = rest.dropFirst(7)
+            rest = Substring(rest.utf8.dropFirst(7))
         }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         let defaultPort = implicitTLS ? 465 : 25
