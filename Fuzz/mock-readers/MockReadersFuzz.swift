@@ -2,8 +2,9 @@ import NIOCore
 import SMTPWire
 
 /// What the mock reads from clients, against arbitrary bytes: command lines through the framer (with its limit),
-/// their verbs and paths, and DATA content through the DATA reader with each bare line ending policy. Nothing may
-/// crash, and nothing may be kept beyond the limits.
+/// their verbs and paths, and DATA content through the DATA reader with each bare line ending policy (the batch
+/// path the mock uses, checked against the line-at-a-time one). Nothing may crash, and nothing may be kept beyond
+/// the limits.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
@@ -21,11 +22,21 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         index = end
         while true {
             if receiver != nil {
-                guard let line = dataFramer.next(from: &buffer) else { break }
-                if let outcome = receiver!.receive(line) {
-                    if case .message(let content) = outcome { precondition(content.readableBytes <= 1024) }
-                    receiver = nil
+                // The mock's path: every line that has arrived, in one call (plain lines copied in runs). It must
+                // agree with the same lines fed one at a time, in outcome and in the bytes it leaves.
+                var shadow = receiver!
+                var shadowFramer = dataFramer
+                var shadowBuffer = buffer
+                var expected: DataReceiver.Outcome?
+                while expected == nil, let line = shadowFramer.next(from: &shadowBuffer) {
+                    expected = shadow.receive(line)
                 }
+                let outcome = receiver!.receiveLines(from: &buffer, framer: &dataFramer)
+                precondition(outcome == expected, "receiveLines and receive disagree")
+                precondition(buffer.readableBytesView.elementsEqual(shadowBuffer.readableBytesView))
+                guard let outcome else { break }
+                if case .message(let content) = outcome { precondition(content.readableBytes <= 1024) }
+                receiver = nil
                 continue
             }
             guard let framed = framer.next(from: &buffer) else { break }
