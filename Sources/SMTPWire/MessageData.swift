@@ -264,14 +264,12 @@ public struct DataReceiver: Sendable {
             guard let framed = framer.next(from: &buffer) else { break }
             if case .line(let line, .crlf) = framed, Self.isVerbatim(line) {
                 // What `receive` and `append` do with such a line, without the copy.
-                size += line.readableBytes + 2
                 previousEndedWithCRLF = true
-                if size <= maxSize, !sawOverlongLine {
+                if count(line.readableBytes + 2) {
                     if run.length == 0 { run.start = start }
                     run.length += line.readableBytes + 2
                 } else {
                     run.length = 0
-                    if content.capacity > 0 { content = ByteBuffer() }
                 }
                 continue
             }
@@ -298,13 +296,20 @@ public struct DataReceiver: Sendable {
         content.writeBuffer(&bytes)
     }
 
-    private mutating func append(_ line: inout ByteBuffer, bareCR: Bool) {
-        size += line.readableBytes + 2
+    /// Counts `length` more bytes of content; false once the message will be refused (over the size limit, or an
+    /// overlong line seen), when nothing of it is kept any more.
+    private mutating func count(_ length: Int) -> Bool {
+        size += length
         guard size <= maxSize, !sawOverlongLine else {
-            // The message will be refused: keep nothing (a new buffer, so the old storage is freed).
+            // Keep nothing: a new buffer, so the old storage is freed.
             if content.capacity > 0 { content = ByteBuffer() }
-            return
+            return false
         }
+        return true
+    }
+
+    private mutating func append(_ line: inout ByteBuffer, bareCR: Bool) {
+        guard count(line.readableBytes + 2) else { return }
         if bareCR, policy == .normalize {
             for byte in line.readableBytesView {
                 if byte == UInt8(ascii: "\r") {
