@@ -3,6 +3,8 @@ extension Plan {
     /// Keeps scenarios having any of `included` (all when empty) and none of `excluded`; files left without
     /// scenarios are dropped.
     public func filtered(includingTags included: [String], excludingTags excluded: [String]) -> Plan {
+        // No tags keep every scenario: the plan as it is (when no file is empty), not a copy of each scenario.
+        if included.isEmpty && excluded.isEmpty && !files.contains(where: \.scenarios.isEmpty) { return self }
         let files = self.files.compactMap { file -> ScenarioFile? in
             let kept = file.scenarios.filter { scenario in
                 (included.isEmpty || scenario.tags.contains(where: included.contains))

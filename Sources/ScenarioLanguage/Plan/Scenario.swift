@@ -146,8 +146,9 @@ public struct Plan: Sendable, Hashable {
     /// The number of scenarios in all files.
     public var scenarioCount: Int { files.reduce(0) { $0 + $1.scenarios.count } }
 
-    /// Every scenario in plan order.
-    public var scenarios: [Scenario] { files.flatMap(\.scenarios) }
+    /// Every scenario in plan order. A plan of one file shares that file's array rather than copy each scenario
+    /// into a new one.
+    public var scenarios: [Scenario] { files.count == 1 ? files[0].scenarios : files.flatMap(\.scenarios) }
 
     /// Every `servers:` name the files define.
     public var serverNames: Set<String> { files.reduce(into: Set()) { $0.formUnion($1.serverNames) } }
