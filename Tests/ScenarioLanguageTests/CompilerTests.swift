@@ -386,6 +386,27 @@ struct CompilerTests {
         #expect(plan.filtered(includingTags: ["y"], excludingTags: []).files[0].scenarios.map(\.name) == ["b"])
         #expect(plan.filtered(includingTags: [], excludingTags: ["x"]).scenarioCount == 1)
         #expect(plan.filtered(includingTags: ["z"], excludingTags: []).files.isEmpty)
+        // No tags keep every scenario, and still drop a file without any.
+        #expect(plan.filtered(includingTags: [], excludingTags: []) == plan)
+        let empty = ScenarioFile(displayPath: "empty.yaml", suiteName: nil, scenarios: [])
+        let withEmpty = Plan(files: [file, empty]).filtered(includingTags: [], excludingTags: [])
+        #expect(withEmpty.files.map(\.displayPath) == [file.displayPath])
+        #expect(Plan(files: [file, file]).scenarios.map(\.name) == ["a", "b", "a", "b"])
+    }
+
+    /// Steps and scenarios share their fields between copies; equality and hashing stay those of the values.
+    @Test func compiledValuesCompareByValue() throws {
+        let source = "name: a\nsteps:\n  - send: EHLO a\n  - send: NOOP\n    expect: 250\n"
+        let first = try compile(source)
+        let second = try compile(source)
+        #expect(first == second)
+        #expect(first.hashValue == second.hashValue)
+        #expect(first.scenarios[0].steps[1] == second.scenarios[0].steps[1])
+        #expect(first.scenarios[0].steps[0] != first.scenarios[0].steps[1])
+        let changed = try compile(source.replacingOccurrences(of: "expect: 250", with: "expect: 251"))
+        #expect(changed.scenarios[0].steps[1] != first.scenarios[0].steps[1])
+        #expect(changed.scenarios[0] != first.scenarios[0])
+        #expect(Set([first.scenarios[0], second.scenarios[0], changed.scenarios[0]]).count == 2)
     }
 
     @Test func reportNamesFromPaths() {

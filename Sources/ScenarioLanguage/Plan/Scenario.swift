@@ -40,29 +40,47 @@ public struct ExpectedFailure: Sendable, Hashable {
 /// One compiled scenario: a connection, its greeting check and its steps.
 public struct Scenario: Sendable, Hashable {
     /// Name, location, suite, tags, matrix values: what results report.
-    public let identity: ScenarioIdentity
+    public var identity: ScenarioIdentity { fields.value.identity }
     /// Where to connect; nil means "the run's default" (`--server`, else the embedded mock).
-    public let server: ServerRef?
+    public var server: ServerRef? { fields.value.server }
     /// Whether the runner connects before the first step (`connect: false` leaves it to a `connect` step).
-    public let connectsAtStart: Bool
+    public var connectsAtStart: Bool { fields.value.connectsAtStart }
     /// The greeting's expectation (default 220).
-    public let greeting: Expectation
+    public var greeting: Expectation { fields.value.greeting }
     /// Captures from the greeting.
-    public let greetingCaptures: [Capture]
+    public var greetingCaptures: [Capture] { fields.value.greetingCaptures }
     /// How long to wait for the TCP connection.
-    public let connectTimeout: Duration
+    public var connectTimeout: Duration { fields.value.connectTimeout }
     /// The per-reply timeout of the greeting (the scenario's, suite's, `--timeout`, or 30 s).
-    public let replyTimeout: Duration
+    public var replyTimeout: Duration { fields.value.replyTimeout }
     /// Why the scenario is skipped, when it is.
-    public let skipReason: String?
+    public var skipReason: String? { fields.value.skipReason }
     /// `xfail:`, when the scenario is expected to fail.
-    public let expectedFailure: ExpectedFailure?
+    public var expectedFailure: ExpectedFailure? { fields.value.expectedFailure }
     /// The steps in order.
-    public let steps: [Step]
+    public var steps: [Step] { fields.value.steps }
     /// TLS settings.
-    public let tls: TLSOptions
+    public var tls: TLSOptions { fields.value.tls }
     /// Values that must never appear in any output (passwords, tokens, `secrets:` variables, `--secret`).
-    public let secretValues: [String]
+    public var secretValues: [String] { fields.value.secretValues }
+
+    private struct Fields: Sendable, Hashable {
+        let identity: ScenarioIdentity
+        let server: ServerRef?
+        let connectsAtStart: Bool
+        let greeting: Expectation
+        let greetingCaptures: [Capture]
+        let connectTimeout: Duration
+        let replyTimeout: Duration
+        let skipReason: String?
+        let expectedFailure: ExpectedFailure?
+        let steps: [Step]
+        let tls: TLSOptions
+        let secretValues: [String]
+    }
+
+    /// Shared by every copy: a scenario is copied into the task that runs it, and by plan selection.
+    private let fields: SharedFields<Fields>
 
     /// Creates a scenario.
     public init(
@@ -79,18 +97,22 @@ public struct Scenario: Sendable, Hashable {
         tls: TLSOptions,
         secretValues: [String]
     ) {
-        self.identity = identity
-        self.server = server
-        self.connectsAtStart = connectsAtStart
-        self.greeting = greeting
-        self.greetingCaptures = greetingCaptures
-        self.connectTimeout = connectTimeout
-        self.replyTimeout = replyTimeout
-        self.skipReason = skipReason
-        self.expectedFailure = expectedFailure
-        self.steps = steps
-        self.tls = tls
-        self.secretValues = secretValues
+        fields = SharedFields(
+            Fields(
+                identity: identity,
+                server: server,
+                connectsAtStart: connectsAtStart,
+                greeting: greeting,
+                greetingCaptures: greetingCaptures,
+                connectTimeout: connectTimeout,
+                replyTimeout: replyTimeout,
+                skipReason: skipReason,
+                expectedFailure: expectedFailure,
+                steps: steps,
+                tls: tls,
+                secretValues: secretValues
+            )
+        )
     }
 
     /// The scenario's name.

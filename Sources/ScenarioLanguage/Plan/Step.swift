@@ -6,19 +6,33 @@ import ScenarioResults
 public struct Step: Sendable, Hashable {
     /// The step's own level of its path: `.step(3)`, or `.pipelined(2)` inside a pipeline. The runner builds the
     /// whole path (`3 repeat i=737 > 1`) as it descends.
-    public let position: StepPath.Component
+    public var position: StepPath.Component { fields.value.position }
     /// The step's `name:`, if given (it may use variables, like every string of a step).
-    public let name: Template?
+    public var name: Template? { fields.value.name }
     /// What the step does.
-    public let action: StepAction
+    public var action: StepAction { fields.value.action }
     /// What it expects afterwards.
-    public let expectation: Expectation
+    public var expectation: Expectation { fields.value.expectation }
     /// Variables captured from the reply.
-    public let captures: [Capture]
+    public var captures: [Capture] { fields.value.captures }
     /// How long the reply may take, counted from the send to the complete reply.
-    public let timeout: Duration
+    public var timeout: Duration { fields.value.timeout }
     /// Where the step starts in its file.
-    public let location: SourceLocation
+    public var location: SourceLocation { fields.value.location }
+
+    private struct Fields: Sendable, Hashable {
+        let position: StepPath.Component
+        let name: Template?
+        let action: StepAction
+        let expectation: Expectation
+        let captures: [Capture]
+        let timeout: Duration
+        let location: SourceLocation
+    }
+
+    /// Shared by every copy: the runner takes each step out of its list, and the matrix compile reuses steps
+    /// across combinations.
+    private let fields: SharedFields<Fields>
 
     /// Creates a step.
     public init(
@@ -30,13 +44,17 @@ public struct Step: Sendable, Hashable {
         timeout: Duration,
         location: SourceLocation
     ) {
-        self.position = position
-        self.name = name
-        self.action = action
-        self.expectation = expectation
-        self.captures = captures
-        self.timeout = timeout
-        self.location = location
+        fields = SharedFields(
+            Fields(
+                position: position,
+                name: name,
+                action: action,
+                expectation: expectation,
+                captures: captures,
+                timeout: timeout,
+                location: location
+            )
+        )
     }
 
     /// How many leaf steps this step runs at most (repeats multiplied, every retry attempt counted once).
