@@ -40,47 +40,49 @@ public struct ExpectedFailure: Sendable, Hashable {
 /// One compiled scenario: a connection, its greeting check and its steps.
 public struct Scenario: Sendable, Hashable {
     /// Name, location, suite, tags, matrix values: what results report.
-    public var identity: ScenarioIdentity { fields.value.identity }
+    @inlinable public var identity: ScenarioIdentity { fields.value.identity }
     /// Where to connect; nil means "the run's default" (`--server`, else the embedded mock).
-    public var server: ServerRef? { fields.value.server }
+    @inlinable public var server: ServerRef? { fields.value.server }
     /// Whether the runner connects before the first step (`connect: false` leaves it to a `connect` step).
-    public var connectsAtStart: Bool { fields.value.connectsAtStart }
+    @inlinable public var connectsAtStart: Bool { fields.value.connectsAtStart }
     /// The greeting's expectation (default 220).
-    public var greeting: Expectation { fields.value.greeting }
+    @inlinable public var greeting: Expectation { fields.value.greeting }
     /// Captures from the greeting.
-    public var greetingCaptures: [Capture] { fields.value.greetingCaptures }
+    @inlinable public var greetingCaptures: [Capture] { fields.value.greetingCaptures }
     /// How long to wait for the TCP connection.
-    public var connectTimeout: Duration { fields.value.connectTimeout }
+    @inlinable public var connectTimeout: Duration { fields.value.connectTimeout }
     /// The per-reply timeout of the greeting (the scenario's, suite's, `--timeout`, or 30 s).
-    public var replyTimeout: Duration { fields.value.replyTimeout }
+    @inlinable public var replyTimeout: Duration { fields.value.replyTimeout }
     /// Why the scenario is skipped, when it is.
-    public var skipReason: String? { fields.value.skipReason }
+    @inlinable public var skipReason: String? { fields.value.skipReason }
     /// `xfail:`, when the scenario is expected to fail.
-    public var expectedFailure: ExpectedFailure? { fields.value.expectedFailure }
+    @inlinable public var expectedFailure: ExpectedFailure? { fields.value.expectedFailure }
     /// The steps in order.
-    public var steps: [Step] { fields.value.steps }
+    @inlinable public var steps: [Step] { fields.value.steps }
     /// TLS settings.
-    public var tls: TLSOptions { fields.value.tls }
+    @inlinable public var tls: TLSOptions { fields.value.tls }
     /// Values that must never appear in any output (passwords, tokens, `secrets:` variables, `--secret`).
-    public var secretValues: [String] { fields.value.secretValues }
+    @inlinable public var secretValues: [String] { fields.value.secretValues }
 
-    private struct Fields: Sendable, Hashable {
-        let identity: ScenarioIdentity
-        let server: ServerRef?
-        let connectsAtStart: Bool
-        let greeting: Expectation
-        let greetingCaptures: [Capture]
-        let connectTimeout: Duration
-        let replyTimeout: Duration
-        let skipReason: String?
-        let expectedFailure: ExpectedFailure?
-        let steps: [Step]
-        let tls: TLSOptions
-        let secretValues: [String]
+    @usableFromInline
+    struct Fields: Sendable, Hashable {
+        @usableFromInline let identity: ScenarioIdentity
+        @usableFromInline let server: ServerRef?
+        @usableFromInline let connectsAtStart: Bool
+        @usableFromInline let greeting: Expectation
+        @usableFromInline let greetingCaptures: [Capture]
+        @usableFromInline let connectTimeout: Duration
+        @usableFromInline let replyTimeout: Duration
+        @usableFromInline let skipReason: String?
+        @usableFromInline let expectedFailure: ExpectedFailure?
+        @usableFromInline let steps: [Step]
+        @usableFromInline let tls: TLSOptions
+        @usableFromInline let secretValues: [String]
     }
 
     /// Shared by every copy: a scenario is copied into the task that runs it, and by plan selection.
-    private let fields: SharedFields<Fields>
+    @usableFromInline
+    let fields: SharedFields<Fields>
 
     /// Creates a scenario.
     public init(

@@ -6,33 +6,35 @@ import ScenarioResults
 public struct Step: Sendable, Hashable {
     /// The step's own level of its path: `.step(3)`, or `.pipelined(2)` inside a pipeline. The runner builds the
     /// whole path (`3 repeat i=737 > 1`) as it descends.
-    public var position: StepPath.Component { fields.value.position }
+    @inlinable public var position: StepPath.Component { fields.value.position }
     /// The step's `name:`, if given (it may use variables, like every string of a step).
-    public var name: Template? { fields.value.name }
+    @inlinable public var name: Template? { fields.value.name }
     /// What the step does.
-    public var action: StepAction { fields.value.action }
+    @inlinable public var action: StepAction { fields.value.action }
     /// What it expects afterwards.
-    public var expectation: Expectation { fields.value.expectation }
+    @inlinable public var expectation: Expectation { fields.value.expectation }
     /// Variables captured from the reply.
-    public var captures: [Capture] { fields.value.captures }
+    @inlinable public var captures: [Capture] { fields.value.captures }
     /// How long the reply may take, counted from the send to the complete reply.
-    public var timeout: Duration { fields.value.timeout }
+    @inlinable public var timeout: Duration { fields.value.timeout }
     /// Where the step starts in its file.
-    public var location: SourceLocation { fields.value.location }
+    @inlinable public var location: SourceLocation { fields.value.location }
 
-    private struct Fields: Sendable, Hashable {
-        let position: StepPath.Component
-        let name: Template?
-        let action: StepAction
-        let expectation: Expectation
-        let captures: [Capture]
-        let timeout: Duration
-        let location: SourceLocation
+    @usableFromInline
+    struct Fields: Sendable, Hashable {
+        @usableFromInline let position: StepPath.Component
+        @usableFromInline let name: Template?
+        @usableFromInline let action: StepAction
+        @usableFromInline let expectation: Expectation
+        @usableFromInline let captures: [Capture]
+        @usableFromInline let timeout: Duration
+        @usableFromInline let location: SourceLocation
     }
 
     /// Shared by every copy: the runner takes each step out of its list, and the matrix compile reuses steps
     /// across combinations.
-    private let fields: SharedFields<Fields>
+    @usableFromInline
+    let fields: SharedFields<Fields>
 
     /// Creates a step.
     public init(
