@@ -350,19 +350,15 @@ public enum RunPipeline {
     /// A `delivered` step without `maildir` looks into the embedded mock's store: refuses (before anything runs) a
     /// run whose `--server` sends such a scenario elsewhere.
     static func deliveryChecksReachTheMock(_ plan: Plan, options: RunOptions, output: ConsoleOutput) -> Bool {
-        // File by file, each scenario read in place: `plan.scenarios` would copy every scenario of the plan.
-        for file in plan.files {
-            for index in file.scenarios.indices where file.scenarios[index].checksMockDelivery {
-                let scenario = file.scenarios[index]
-                let target = options.target(for: scenario.server)
-                guard target.isMock else {
-                    output.err(
-                        "error: \(scenario.location.fileAndLine): \"\(scenario.name)\" has a delivered step, which looks into the embedded mock's store, but it would run against \(target)\n"
-                            + "  hint: run it against the mock, give the step a Maildir to watch (delivered: {maildir: PATH}), or leave it out"
-                            + (scenario.tags.first.map { " (--exclude-tag \($0))" } ?? "") + "\n"
-                    )
-                    return false
-                }
+        for scenario in plan.scenarios where scenario.checksMockDelivery {
+            let target = options.target(for: scenario.server)
+            guard target.isMock else {
+                output.err(
+                    "error: \(scenario.location.fileAndLine): \"\(scenario.name)\" has a delivered step, which looks into the embedded mock's store, but it would run against \(target)\n"
+                        + "  hint: run it against the mock, give the step a Maildir to watch (delivered: {maildir: PATH}), or leave it out"
+                        + (scenario.tags.first.map { " (--exclude-tag \($0))" } ?? "") + "\n"
+                )
+                return false
             }
         }
         return true
