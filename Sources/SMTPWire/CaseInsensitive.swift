@@ -15,6 +15,15 @@ extension String {
         return ascii ?? (caseInsensitiveCompare(other) == .orderedSame)
     }
 
+    /// What follows `prefix` when the text starts with it ignoring ASCII case (``hasPrefixIgnoringCase(_:)``), nil
+    /// otherwise. The prefix is removed as bytes, not as characters: a combining mark after it stays with the rest
+    /// (`FROM:\u{301}<a@b>` leaves `\u{301}<a@b>`), where `dropFirst(5)` would take the mark with the colon.
+    @inlinable
+    public func afterPrefixIgnoringCase(_ prefix: String) -> Substring? {
+        guard hasPrefixIgnoringCase(prefix) else { return nil }
+        return Substring(utf8.dropFirst(prefix.utf8.count))
+    }
+
     /// The answer when both are ASCII; nil otherwise (Unicode case folding is Foundation's to decide).
     private static func asciiEqualsIgnoringCase(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool? {
         guard !lhs.contains(where: { $0 >= 0x80 }), !rhs.contains(where: { $0 >= 0x80 }) else { return nil }
@@ -27,8 +36,8 @@ extension StringProtocol {
     /// Whether the text starts with `prefix` ignoring ASCII case, as SMTP keywords are compared: for `FROM:`,
     /// `TO:` or `smtp://` the answer `uppercased().hasPrefix` or `lowercased().hasPrefix` gives (Unicode maps only
     /// a few letters, such as the long s to S, onto ASCII ones), without building the case-mapped copy of a whole
-    /// `MAIL` or `RCPT` argument (about 1,000 instructions each). The prefix is bytes: drop it as bytes
-    /// (`utf8.dropFirst`), not as characters, which may join a combining mark to its last byte.
+    /// `MAIL` or `RCPT` argument (about 1,000 instructions each). To take what follows the prefix, use
+    /// ``Swift/String/afterPrefixIgnoringCase(_:)``.
     @inlinable
     public func hasPrefixIgnoringCase(_ prefix: String) -> Bool {
         var text = utf8.makeIterator()

@@ -98,6 +98,18 @@ struct MailPathTests {
         #expect(!"\u{212A}".hasPrefixIgnoringCase("k"))
     }
 
+    @Test func afterPrefixIgnoringCaseRemovesThePrefixAsBytes() {
+        #expect("from:<a@b>".afterPrefixIgnoringCase("FROM:") == "<a@b>")
+        #expect("SMTPS://host:465".afterPrefixIgnoringCase("smtps://") == "host:465")
+        #expect("FROM:".afterPrefixIgnoringCase("FROM:") == "")
+        #expect("FRO".afterPrefixIgnoringCase("FROM:") == nil)
+        #expect("TO :<a>".afterPrefixIgnoringCase("TO:") == nil)
+        // A combining mark after the colon stays with what follows; dropping five characters would take it.
+        let marked = "FROM:\u{301}<a@b>"
+        #expect(marked.afterPrefixIgnoringCase("FROM:")?.unicodeScalars.first == "\u{301}")
+        #expect(marked.dropFirst(5).unicodeScalars.first == "<")
+    }
+
     @Test(arguments: [
         "  client.example \t", "client.example", "", "   ", "\t", "\u{A0}name\u{2003}", "a b", " \u{301}x ",
         "\u{3000}\u{3000}", "\u{85}x\u{85}", "\n x \n", "é ",

@@ -241,7 +241,7 @@ struct SessionMachine {
     private mutating func mail(_ argument: String) -> [SessionAction] {
         guard helo != nil else { return error(ServerReply(503, "5.5.1", "Error: send HELO/EHLO first")) }
         guard sender == nil else { return error(ServerReply(503, "5.5.1", "Error: nested MAIL command")) }
-        guard argument.hasPrefixIgnoringCase("FROM:") else {
+        guard let pathText = argument.afterPrefixIgnoringCase("FROM:") else {
             return error(ServerReply(501, "5.5.4", "Syntax: MAIL FROM:<address>"))
         }
         if policy.requireTLS, !tlsActive {
@@ -249,7 +249,7 @@ struct SessionMachine {
         }
         let path: MailPath
         do {
-            path = try MailPath(parsing: String(Substring(argument.utf8.dropFirst(5))))
+            path = try MailPath(parsing: String(pathText))
         } catch {
             return self.error(ServerReply(501, "5.1.7", "Bad sender address syntax (\(error.reason))"))
         }
@@ -286,12 +286,12 @@ struct SessionMachine {
     private mutating func rcpt(_ argument: String) -> [SessionAction] {
         guard helo != nil else { return error(ServerReply(503, "5.5.1", "Error: send HELO/EHLO first")) }
         guard let sender else { return error(ServerReply(503, "5.5.1", "Error: need MAIL command")) }
-        guard argument.hasPrefixIgnoringCase("TO:") else {
+        guard let pathText = argument.afterPrefixIgnoringCase("TO:") else {
             return error(ServerReply(501, "5.5.4", "Syntax: RCPT TO:<address>"))
         }
         let path: MailPath
         do {
-            path = try MailPath(parsing: String(Substring(argument.utf8.dropFirst(3))))
+            path = try MailPath(parsing: String(pathText))
         } catch {
             stats.recipientsRefused += 1
             return self.error(ServerReply(501, "5.1.3", "Bad recipient address syntax (\(error.reason))"))

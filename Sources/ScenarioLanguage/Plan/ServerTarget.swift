@@ -48,9 +48,8 @@ public enum ServerTarget: Sendable, Hashable, CustomStringConvertible {
     public static func parse(_ text: String, relativeTo directory: String) -> ServerTarget? {
         let trimmed = String(text.trimmingWhitespace())
         if trimmed == "mock" { return .mock(policyFile: nil) }
-        if trimmed.hasPrefixIgnoringCase("mx:") {
-            let rest = Substring(trimmed.utf8.dropFirst(3))
-            var domain = Substring(rest)
+        if let rest = trimmed.afterPrefixIgnoringCase("mx:") {
+            var domain = rest
             var port = 25
             if let colon = rest.lastIndex(of: ":") {
                 guard let value = Int(rest[rest.index(after: colon)...]), (1...65535).contains(value) else {
@@ -72,11 +71,11 @@ public enum ServerTarget: Sendable, Hashable, CustomStringConvertible {
         }
         var rest = Substring(trimmed)
         var implicitTLS = false
-        if rest.hasPrefixIgnoringCase("smtps://") {
+        if let after = trimmed.afterPrefixIgnoringCase("smtps://") {
             implicitTLS = true
-            rest = Substring(rest.utf8.dropFirst(8))
-        } else if rest.hasPrefixIgnoringCase("smtp://") {
-            rest = Substring(rest.utf8.dropFirst(7))
+            rest = after
+        } else if let after = trimmed.afterPrefixIgnoringCase("smtp://") {
+            rest = after
         }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         let defaultPort = implicitTLS ? 465 : 25
