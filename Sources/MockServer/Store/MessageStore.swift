@@ -63,10 +63,8 @@ public final class MessageStore: Sendable {
         guard let directory else { return nil }
         let file = directory.appendingPathComponent("\(message.id).eml")
         let temporary = directory.appendingPathComponent(".\(message.id).eml.tmp")
-        // Headers, then the content appended once: `Data(message.data)` would copy the content twice.
-        var bytes = Data(message.traceHeaders(reservingExtra: message.content.count))
-        bytes.append(contentsOf: message.content)
-        try bytes.write(to: temporary)
+        // Built as `Data` directly: `Data(message.data)` would copy the content twice.
+        try message.stored(as: Data.self).write(to: temporary)
         try FileManager.default.moveItem(at: temporary, to: file)
         return file
     }

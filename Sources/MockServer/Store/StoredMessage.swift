@@ -28,8 +28,14 @@ public struct StoredMessage: Sendable, Hashable {
     ///
     /// Built when asked for (a file written, a lookup by queue id), not when the message arrives: with no message
     /// directory nothing asks, and the headers cost about 8,000 instructions of each session on the event loop.
-    public var data: [UInt8] {
-        var bytes = traceHeaders(reservingExtra: content.count)
+    public var data: [UInt8] { stored(as: [UInt8].self) }
+
+    /// ``data`` in any byte container: an array for a lookup, `Data` for a file, each filled once.
+    func stored<Bytes: RangeReplaceableCollection<UInt8>>(as _: Bytes.Type) -> Bytes {
+        let headers = traceHeaders()
+        var bytes = Bytes()
+        bytes.reserveCapacity(headers.count + content.count)
+        bytes.append(contentsOf: headers)
         bytes.append(contentsOf: content)
         return bytes
     }
@@ -58,14 +64,13 @@ public struct StoredMessage: Sendable, Hashable {
         self.content = Array(content.readableBytesView)
     }
 
-    /// `Return-Path:`, one `X-Envelope-To:` a recipient and `Received:`, as the start of ``data``, in storage with
-    /// room for `extra` more bytes.
-    func traceHeaders(reservingExtra extra: Int = 0) -> [UInt8] {
+    /// `Return-Path:`, one `X-Envelope-To:` a recipient and `Received:`, as the start of ``data``.
+    private func traceHeaders() -> [UInt8] {
         let protocolName = "ESMTP" + (tls ? "S" : "") + (authenticatedUser == nil ? "" : "A")
         // Appended as bytes into one buffer: string interpolation here cost more than the rest of the message's
         // handling.
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(256 + 32 * recipients.count + helo.utf8.count + extra)
+        bytes.reserveCapacity(256 + 32 * recipients.count + helo.utf8.count)
         Self.append("Return-Path: <", sender, ">\r\n", to: &bytes)
         for recipient in recipients { Self.append("X-Envelope-To: <", recipient, ">\r\n", to: &bytes) }
         Self.append("Received: from ", helo, " ([", clientAddress, "])\r\n", to: &bytes)
