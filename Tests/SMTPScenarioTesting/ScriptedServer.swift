@@ -59,6 +59,7 @@ public final class ScriptedConnection: Sendable {
         var closed = false
         var bytesReceived = 0
         var bytesWaiter: (beyond: Int, continuation: CheckedContinuation<Void, Never>)?
+        var resetBeyond: Int?
     }
 
     init(channel: Channel) { self.channel = channel }
@@ -105,14 +106,23 @@ public final class ScriptedConnection: Sendable {
         }
     }
 
-    func receivedBytes(_ count: Int) {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLockedValue { state in
+    /// Resets the connection (RST) as soon as more than `count` bytes have arrived in all, on the event loop in
+    /// the read that brought them: the client cannot have written much more than the socket buffers hold by then.
+    public func reset(afterReceiving count: Int) {
+        state.withLockedValue { $0.resetBeyond = count }
+    }
+
+    /// Counts `count` more bytes; true when the connection is to be reset now (``reset(afterReceiving:)``).
+    func receivedBytes(_ count: Int) -> Bool {
+        let (waiter, reset): (CheckedContinuation<Void, Never>?, Bool) = state.withLockedValue { state in
             state.bytesReceived += count
-            guard let waiter = state.bytesWaiter, state.bytesReceived > waiter.beyond else { return nil }
+            let reset = state.resetBeyond.map { state.bytesReceived > $0 } ?? false
+            guard let waiter = state.bytesWaiter, state.bytesReceived > waiter.beyond else { return (nil, reset) }
             state.bytesWaiter = nil
-            return waiter.continuation
+            return (waiter.continuation, reset)
         }
         waiter?.resume()
+        return reset
     }
 
     /// Reads lines until one starts with `prefix` (case-insensitive); nil when the client closed first.
@@ -178,7 +188,12 @@ private final class ScriptedHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         // Counted before the lines are handed out, so a script that reads a line sees its bytes counted.
-        connection.receivedBytes(incoming.readableBytes)
+        if connection.receivedBytes(incoming.readableBytes) {
+            // SO_LINGER 0 makes the close a reset; on the loop, the option is set before the close.
+            _ = (context.channel as? SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
+            context.close(promise: nil)
+            return
+        }
         buffer.writeBuffer(&incoming)
         while let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
             let length = newline - buffer.readerIndex

@@ -93,7 +93,43 @@ struct MisbehavingServerTests {
         let failure = try #require(failureOf(result))
         #expect(failure.kind == .connection)
         #expect(failure.kind.isError)
-        #expect(failure.actual.contains("reset"))
+        // The system's reason, not NIO's `read(descriptor:pointer:size:): ... (errno: 104)`.
+        #expect(failure.actual == "connection reset (connection reset by peer)")
+    }
+
+    @Test func aWriteCutOffByAResetIsNamedInTheTranscript() async throws {
+        // 400 writes of 64 KiB (25 MiB) that read no reply: far more than the socket buffers hold when the server
+        // resets after its first 64 KiB, so writes are still queued when the reset arrives, and they fail.
+        let chunk = String(repeating: "x", count: 64 * 1024)
+        let yaml = """
+            name: w
+            vars: {chunk: "\(chunk)"}
+            steps:
+              - repeat: 400
+                steps:
+                  - raw: "${chunk}"
+              - send: QUIT
+                expect: 221
+            """
+        let (result, _) = try await runScripted(yaml) { connection in
+            connection.reset(afterReceiving: 64 * 1024)
+            await connection.send("220 scripted.test ESMTP\r\n")
+        }
+        let failure = try #require(failureOf(result))
+        #expect(failure.stepNumber == "2")
+        let transcript = result.allResults[0].transcript.rendered()
+        let notes = transcript.split(separator: "\n").filter { $0.contains("write failed:") }
+        #expect(notes.count == 1)
+        // The cause, not the `I/O on closed channel` of the writes queued behind the one the reset cut off; or,
+        // when the read saw the reset before a write did (the loop's order of events), that the connection had
+        // ended, and then the read's reason.
+        let note = try #require(notes.first)
+        let cutOff =
+            note.hasSuffix("# write failed: connection reset by peer") || note.hasSuffix("# write failed: broken pipe")
+        let afterTheRead =
+            note.hasSuffix("# write failed: the connection was already closed")
+            && transcript.contains("# connection reset (connection reset by peer)")
+        #expect(cutOff || afterTheRead, "\(note)")
     }
 
     @Test func aStallIsATimeoutNamingWhatWasAwaited() async throws {

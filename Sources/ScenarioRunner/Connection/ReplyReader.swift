@@ -176,7 +176,7 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
             pendingHandshake = nil
             promise.fail(error)
         }
-        if closeReason == nil { closeReason = .reset(String(describing: error)) }
+        if closeReason == nil { closeReason = .reset(SMTPConnection.describeSocketError(error)) }
         complete(with: .closed(closeReason!, partial: partialBytes))
         context.close(promise: nil)
     }

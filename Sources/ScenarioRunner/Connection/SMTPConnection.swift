@@ -14,7 +14,9 @@ import ScenarioResults
 final class SMTPConnection: Sendable {
     private let channel: Channel
     private let reader: NIOLoopBound<ReplyReader>
-    /// Why the last write failed, if one did (writes are not awaited: the read of the reply follows at once).
+    /// Why a write failed, if one did (writes are not awaited: the read of the reply follows at once). The first
+    /// failure is kept: it names the cause (`connection reset by peer`), and the writes queued behind it only fail
+    /// because the channel closed.
     private let writeFailure = NIOLockedValueBox<String?>(nil)
 
     /// The peer's IP address as connected (`${server.ip}`).
@@ -96,8 +98,9 @@ final class SMTPConnection: Sendable {
         }
     }
 
-    /// `connection refused` rather than NIO's `connection reset (error set): Connection refused) (errno: 111)`.
-    private static func describeSocketError(_ error: Error) -> String {
+    /// `connection refused` rather than NIO's `connection reset (error set): Connection refused) (errno: 111)`;
+    /// any other error (TLS, channel) as it describes itself.
+    static func describeSocketError(_ error: Error) -> String {
         guard let io = error as? IOError else { return "\(error)" }
         return SystemError.describe(io.errnoCode)
     }
@@ -111,10 +114,21 @@ final class SMTPConnection: Sendable {
     /// connection, which the read reports; ``takeWriteFailure()`` then says why the write failed.
     func send(_ bytes: ByteBuffer) {
         let failure = writeFailure
-        channel.writeAndFlush(bytes).whenFailure { error in failure.withLockedValue { $0 = "\(error)" } }
+        channel.writeAndFlush(bytes).whenFailure { error in
+            failure.withLockedValue { if $0 == nil { $0 = Self.describeWriteError(error) } }
+        }
     }
 
-    /// Why a write failed since the last call, if one did.
+    /// `connection reset by peer`, or, for a write issued after the connection had ended (the read that saw the
+    /// end names why), `the connection was already closed` rather than NIO's `I/O on closed channel`.
+    private static func describeWriteError(_ error: Error) -> String {
+        if let channelError = error as? ChannelError, channelError == .ioOnClosedChannel {
+            return "the connection was already closed"
+        }
+        return describeSocketError(error)
+    }
+
+    /// Why a write first failed since the last call, if one did.
     func takeWriteFailure() -> String? {
         writeFailure.withLockedValue { value in
             defer { value = nil }
