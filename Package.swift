@@ -135,7 +135,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ScenarioRunnerTests",
-            dependencies: ["ScenarioRunner", "ScenarioLanguage", "ScenarioResults", "SMTPScenarioTesting"]
+            dependencies: [
+                "ScenarioRunner", "ScenarioLanguage", "ScenarioResults", "SMTPScenarioTesting",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "MockServerTests",

@@ -69,45 +69,51 @@ public enum PlanRunner {
         let keepsStepRecords = reporter.usesStepRecords
         var pending: [Int: ScenarioResult] = [:]
         var nextToReport = 0
-        // With one job, the run itself (report a result, start the next scenario) prefers the one loop every
-        // scenario runs on: a scenario's end, its report and the next connect follow each other on one thread,
-        // where a pool thread in between cost two thread wake-ups per scenario. With more jobs it stays off the
-        // loops, so output that blocks (a slow pipe, a paused terminal) holds up no open connection.
+        // With one job, the run itself (report a result) prefers the one loop every scenario runs on: a scenario's
+        // end, its report and the next connect follow each other on one thread, where a pool thread in between cost
+        // two thread wake-ups per scenario. With more jobs it stays off the loops, so output that blocks (a slow pipe,
+        // a paused terminal) holds up no open connection.
         let sharedLoop = options.jobs <= 1 ? EventLoopTaskExecutor(options.group.next()) : nil
+        // One task a job runs scenario after scenario, taking the next itself (see ResultHandoff).
+        let workers = min(max(1, options.jobs), scenarios.count)
+        // With one job nothing is gained by gathering results: the run's task shares the scenarios' thread.
+        let handoff = ResultHandoff(
+            count: scenarios.count,
+            writers: workers,
+            capacity: max(256, 4 * workers),
+            gathering: sharedLoop == nil ? .milliseconds(5) : nil
+        )
         await withTaskExecutorPreference(sharedLoop) {
-            await withTaskGroup(of: (Int, ScenarioResult).self) { group in
-                var nextToStart = 0
-                func startNext() {
-                    guard nextToStart < scenarios.count, !Task.isCancelled else { return }
-                    let index = nextToStart
-                    nextToStart += 1
-                    // The scenario's task starts on the loop its connection will use and stays there to the end, its
-                    // result included: the loop thread does not hand the scenario to a pool thread and back.
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<workers {
+                    // The task starts on the loop its connections will use and stays there, its results included:
+                    // the loop thread does not hand a scenario to a pool thread and back.
                     let executor = sharedLoop ?? EventLoopTaskExecutor(options.group.next())
                     group.addTask(executorPreference: executor) {
-                        if let interval = options.startInterval {
-                            try? await Task.sleep(until: clock + interval * index, clock: .continuous)
+                        defer { handoff.finishWriter() }
+                        while !Task.isCancelled, let index = handoff.claim() {
+                            if let interval = options.startInterval {
+                                try? await Task.sleep(until: clock + interval * index, clock: .continuous)
+                            }
+                            let result = await runScenario(
+                                scenarios[index],
+                                options: options,
+                                resolver: resolver,
+                                gate: gate,
+                                executor: executor,
+                                keepsStepRecords: keepsStepRecords
+                            )
+                            await handoff.put((index, result), on: executor.loop)
                         }
-                        let result = await runScenario(
-                            scenarios[index],
-                            options: options,
-                            resolver: resolver,
-                            gate: gate,
-                            executor: executor,
-                            keepsStepRecords: keepsStepRecords
-                        )
-                        return (index, result)
                     }
                 }
-                for _ in 0..<max(1, options.jobs) { startNext() }
-                while let (index, result) = await group.next() {
-                    pending[index] = result
+                while let batch = await handoff.take() {
+                    for (index, result) in batch { pending[index] = result }
                     while let ready = pending.removeValue(forKey: nextToReport) {
                         summary.add(ready.outcome)
                         await reporter.scenarioFinished(ready)
                         nextToReport += 1
                     }
-                    startNext()
                 }
             }
         }
