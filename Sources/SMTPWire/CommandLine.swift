@@ -109,7 +109,7 @@ public struct SMTPCommandLine: Sendable, Hashable {
         // One write of the line and its CRLF: each ByteBuffer write checks capacity and exclusivity again, and a
         // second write into a buffer sized for the first may grow it.
         var line = line
-        line.withUTF8 { text in
+        _ = line.withUTF8 { text in
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: text.count + 2) { memory in
                 memory.copyMemory(from: UnsafeRawBufferPointer(text))
                 memory[text.count] = UInt8(ascii: "\r")
