@@ -145,9 +145,7 @@ public final class ScriptedConnection: Sendable {
 
     /// Resets the connection (RST, via SO_LINGER 0).
     public func reset() async {
-        if let provider = channel as? SocketOptionProvider {
-            try? await provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
-        }
+        try? await makeCloseAReset(channel)?.get()
         try? await channel.close()
     }
 
@@ -178,6 +176,11 @@ public final class ScriptedConnection: Sendable {
     }
 }
 
+/// Sets SO_LINGER 0 on `channel`, so that its close sends a reset (RST) rather than a FIN.
+private func makeCloseAReset(_ channel: Channel) -> EventLoopFuture<Void>? {
+    (channel as? SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
+}
+
 private final class ScriptedHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     private let connection: ScriptedConnection
@@ -189,8 +192,8 @@ private final class ScriptedHandler: ChannelInboundHandler {
         var incoming = unwrapInboundIn(data)
         // Counted before the lines are handed out, so a script that reads a line sees its bytes counted.
         if connection.receivedBytes(incoming.readableBytes) {
-            // SO_LINGER 0 makes the close a reset; on the loop, the option is set before the close.
-            _ = (context.channel as? SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
+            // On the loop the option is set at once, before the close.
+            _ = makeCloseAReset(context.channel)
             context.close(promise: nil)
             return
         }
