@@ -43,8 +43,13 @@ final class SMTPConnection: Sendable {
     ) async throws(ConnectError) -> SMTPConnection {
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(timeout))
+            // The bootstrap's one default option, TCP_NODELAY, is applied through a chain of futures per connection
+            // (about 13,000 instructions, 3% of a session); the initializer sets it directly instead. Enabling
+            // MPTCP drops that entry from the option list, and disabling it again leaves MPTCP off.
+            .enableMPTCP(true).enableMPTCP(false)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.syncOptions?.setOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
                     let reader = ReplyReader(parser: ReplyParser(maxLineLength: maxReplyLineLength))
                     try channel.pipeline.syncOperations.addHandler(reader)
                 }
@@ -253,6 +258,11 @@ final class SMTPConnection: Sendable {
 
     /// Whether the server has closed the connection.
     var isActive: Bool { channel.isActive }
+
+    /// Whether the socket sends small writes at once (TCP_NODELAY), as the kernel reports it; for tests.
+    func sendsWithoutDelay() async throws -> Bool {
+        try await channel.getOption(ChannelOptions.tcpOption(.tcp_nodelay)).get() != 0
+    }
 
     /// Whether the server sent bytes no read has taken yet.
     nonisolated(nonsending) func hasUnreadBytes() async -> Bool {
