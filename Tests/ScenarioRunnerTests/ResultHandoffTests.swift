@@ -30,11 +30,12 @@ struct ResultHandoffTests {
     @Test func everyScenarioIsHandedOutOnceAndEveryResultArrives() async {
         let count = 500
         let handoff = ResultHandoff(count: count, writers: 4, capacity: 8, gathering: nil)
+        let loop = NIOAsyncTestingEventLoop()
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<4 {
                 group.addTask {
                     defer { handoff.finishWriter() }
-                    while let index = handoff.claim() { await handoff.put(item(index), on: EmbeddedEventLoop()) }
+                    while let index = handoff.claim() { await handoff.put(item(index), on: loop) }
                 }
             }
             var received: [Int] = []
@@ -46,11 +47,12 @@ struct ResultHandoffTests {
             #expect(received.sorted() == Array(0..<count))
         }
         #expect(handoff.claim() == nil)
+        await loop.shutdownGracefully()
     }
 
     @Test func aFullHandOffHoldsTheWriterUntilTheReaderTakes() async {
         let handoff = ResultHandoff(count: 3, writers: 1, capacity: 2, gathering: nil)
-        let loop = EmbeddedEventLoop()
+        let loop = NIOAsyncTestingEventLoop()
         let writer = Task {
             await handoff.put(item(0), on: loop)
             await handoff.put(item(1), on: loop)
@@ -61,11 +63,14 @@ struct ResultHandoffTests {
         #expect(first?.map(\.index) == [0, 1])
         await writer.value
         #expect(await handoff.take() == nil)
+        await loop.shutdownGracefully()
     }
 
     @Test func resultsGatherUntilTheLoopsTimerAndTheLastWriterWakesTheReaderAtOnce() async {
         let handoff = ResultHandoff(count: 3, writers: 1, capacity: 100, gathering: .milliseconds(5))
-        let loop = EmbeddedEventLoop()
+        // A loop whose clock the test moves, usable from any thread: an async test resumes on any of the pool's
+        // threads, and an EmbeddedEventLoop may only be used (and freed) on the thread that made it.
+        let loop = NIOAsyncTestingEventLoop()
         let reader = Task { () -> [[Int]] in
             var batches: [[Int]] = []
             while let batch = await handoff.take() { batches.append(batch.map(\.index)) }
@@ -75,11 +80,12 @@ struct ResultHandoffTests {
         await handoff.put(item(0), on: loop)
         await handoff.put(item(1), on: loop)
         #expect(handoff.waiters.reader, "two results wait for the timer, and the reader for them")
-        loop.advanceTime(by: .milliseconds(5))
+        await loop.advanceTime(by: .milliseconds(5))
         await until { handoff.waiters.reader }
         await handoff.put(item(2), on: loop)
         // No time passes: the last writer's end hands the result over.
         handoff.finishWriter()
         #expect(await reader.value == [[0, 1], [2]])
+        await loop.shutdownGracefully()
     }
 }
