@@ -44,8 +44,9 @@ final class SMTPConnection: Sendable {
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(timeout))
             // The bootstrap's one default option, TCP_NODELAY, is applied through a chain of futures per connection
-            // (about 13,000 instructions, 3% of a session); the initializer sets it directly instead. Enabling
-            // MPTCP drops that entry from the option list, and disabling it again leaves MPTCP off.
+            // (13,600 instructions); the initializer sets it directly instead, about 4,500 fewer a session (NIO
+            // still looks the local address up to check the socket is TCP). Enabling MPTCP drops that entry from
+            // the option list, and disabling it again leaves MPTCP off.
             .enableMPTCP(true).enableMPTCP(false)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
