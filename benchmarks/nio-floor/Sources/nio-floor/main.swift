@@ -193,11 +193,14 @@ case "send":
     else { usage() }
     // An address, not a host name: the runner connects to an IP literal without a resolver, and so does this.
     let server = try SocketAddress(ipAddress: host, port: port)
+    // Every lane on one loop, as the runner keeps its connections on one loop (a second loop competes with the
+    // server under test for the cores).
+    let loop = group.next()
     var lanes: [EventLoopFuture<Void>] = []
     var next = 0
     for index in 0..<concurrency {
         let count = sessions / concurrency + (index < sessions % concurrency ? 1 : 0)
-        lanes.append(lane(group.next(), server: server, first: next, count: count))
+        lanes.append(lane(loop, server: server, first: next, count: count))
         next += count
     }
     do {
