@@ -15,8 +15,8 @@ Rows:
   soak      100,000 scenarios through the runner (JUnit and JSON written): RSS sampled as it runs (skipped by --quick)
 
 Each timed pair runs alternately --rounds times (default 5) and the medians are compared, so a noisy moment hits
-both sides; in the swaks row each round runs ours, smtp-source and a fifth of swaks's 200 sessions in turn. Needs the postfix package (smtp-source, smtp-sink) and swaks; builds the release binary if missing.
-Loopback only.
+both sides; in the swaks row each round runs ours, smtp-source and an equal share of swaks's 200 sessions in turn.
+Needs the postfix package (smtp-source, smtp-sink) and swaks; builds the release binary if missing. Loopback only.
 """
 import argparse
 import os
