@@ -17,7 +17,7 @@ Two tables, each from alternating rounds in one run (medians), whole command wal
 
 Then the CPU time per session (user and system) of each sender and each receiver, at one session at a time.
 
-Builds nio-floor (release, the flags of scripts/build-release) when --floor is not given and it is missing. Needs
+Builds nio-floor (release, the flags of scripts/build-release) when --floor is not given, or brings it up to date. Needs
 the postfix package (scripts/install-test-deps). Loopback only.
 """
 import argparse
@@ -40,17 +40,18 @@ SESSION = ["-f", "bench@example.org", "-t", "alice@example.com", "-M", "bench.ex
 
 
 def floor_binary(path=None):
-    """The nio-floor executable: `path` if given, else benchmarks/nio-floor's release build, built when missing."""
+    """The nio-floor executable: `path` if given, else benchmarks/nio-floor's release build, brought up to date.
+
+    Built every time, not only when missing: a build left from before a change to the floor's source would measure
+    the old floor. SwiftPM does nothing when the build is current (about a second)."""
     if path:
         return path
     package = os.path.join(HERE, "nio-floor")
-    binary = os.path.join(package, ".build", "release", "nio-floor")
-    if not os.access(binary, os.X_OK):
-        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--package-path", package,
-                        "-Xswiftc", "-Xfrontend", "-Xswiftc",
-                        "-disable-concrete-type-metadata-mangled-name-accessors",
-                        "-Xswiftc", "-Xclang-linker", "-Xswiftc", "-no-pie"], check=True)
-    return binary
+    subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--package-path", package,
+                    "-Xswiftc", "-Xfrontend", "-Xswiftc",
+                    "-disable-concrete-type-metadata-mangled-name-accessors",
+                    "-Xswiftc", "-Xclang-linker", "-Xswiftc", "-no-pie"], check=True, stdout=subprocess.DEVNULL)
+    return os.path.join(package, ".build", "release", "nio-floor")
 
 
 def medians(rounds, commands):
