@@ -32,6 +32,12 @@ public struct Transcript: Sendable, Hashable {
     /// An empty transcript.
     public init() {}
 
+    /// An empty transcript with room for `lines` entries before its storage grows (a scenario's session writes
+    /// twenty-odd lines; grown from empty, the array was reallocated and moved six times).
+    public init(reservingLines lines: Int) {
+        entries.reserveCapacity(lines)
+    }
+
     /// Appends a line unless the transcript is full (the text must already be escaped and masked).
     public mutating func append(_ direction: Direction, _ text: String, elapsedMilliseconds: Int) {
         guard size + text.utf8.count <= Self.maxBytes else {

@@ -173,6 +173,21 @@ struct TranscriptTextTests {
         #expect(cut.rendered().hasSuffix("\n# transcript cut at 256 KiB: 3 more lines not shown"))
     }
 
+    /// Room reserved up front is only room: the transcript starts empty and fills and compares as one grown
+    /// from nothing, past the reserved size and up to the cap.
+    @Test func aTranscriptWithReservedRoomIsAnyOtherTranscript() {
+        var reserved = Transcript(reservingLines: 4)
+        var grown = Transcript()
+        #expect(reserved == grown && reserved.entries.isEmpty)
+        for index in 0..<10 {
+            reserved.append(index.isMultiple(of: 2) ? .client : .server, "line \(index)", elapsedMilliseconds: index)
+            grown.append(index.isMultiple(of: 2) ? .client : .server, "line \(index)", elapsedMilliseconds: index)
+        }
+        #expect(reserved == grown)
+        #expect(reserved.entries.count == 10)
+        #expect(reserved.rendered() == grown.rendered())
+    }
+
     /// `rendered()` as it was written before: each line built by interpolation, then joined.
     private static func oldRendering(_ transcript: Transcript) -> String {
         var lines = transcript.entries.map { entry in

@@ -67,7 +67,7 @@ final class ScenarioExecution {
     private var gateSlot: String?
     let logger: Logger
     private let start = NIODeadline.now()
-    private(set) var transcript = Transcript()
+    private(set) var transcript = Transcript(reservingLines: 32)
     /// The steps that ran, as data (kept only when `keepsStepRecords`).
     private(set) var records: [StepRecord] = []
     /// Whether every step's record is kept: off when no report of the run reads them (a `retry`'s is kept anyway).
