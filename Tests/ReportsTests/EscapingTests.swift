@@ -173,8 +173,8 @@ struct TranscriptTextTests {
         #expect(cut.rendered().hasSuffix("\n# transcript cut at 256 KiB: 3 more lines not shown"))
     }
 
-    /// Room reserved up front is only room: the transcript starts empty and fills and compares as one grown
-    /// from nothing, past the reserved size and up to the cap.
+    /// Room reserved up front is only room: the transcript starts empty, and past the reserved size it fills,
+    /// renders and compares as one grown from nothing.
     @Test func aTranscriptWithReservedRoomIsAnyOtherTranscript() {
         var reserved = Transcript(reservingLines: 4)
         var grown = Transcript()
