@@ -1,4 +1,5 @@
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 import SMTPScenarioTesting
 import Testing
@@ -31,5 +32,26 @@ struct SMTPConnectionTests {
             return
         }
         #expect(reply.code == 220)
+    }
+
+    /// `${server.ip}` and the "connected to" note come from the address the reader notes when the connection becomes
+    /// active (or when it is added to one already active): a server that closes at once leaves none on the channel
+    /// by the time the scenario asks.
+    @Test func theReaderNotesThePeersAddressWhenTheConnectionBecomesActive() async throws {
+        let channel = EmbeddedChannel()
+        let reader = ReplyReader()
+        try channel.pipeline.syncOperations.addHandler(reader)
+        #expect(reader.remoteIP == nil)
+        try await channel.connect(to: SocketAddress(ipAddress: "192.0.2.25", port: 25)).get()
+        #expect(reader.remoteIP == "192.0.2.25")
+        _ = try? await channel.close().get()
+        #expect(reader.remoteIP == "192.0.2.25")
+
+        let active = EmbeddedChannel()
+        try await active.connect(to: SocketAddress(ipAddress: "2001:db8::25", port: 587)).get()
+        let lateReader = ReplyReader()
+        try active.pipeline.syncOperations.addHandler(lateReader)
+        #expect(lateReader.remoteIP == "2001:db8::25")
+        _ = try? await active.close().get()
     }
 }
