@@ -57,8 +57,8 @@ final class ReplyReader: ChannelInboundHandler, RemovableChannelHandler {
         if context.channel.isActive { remoteIP = context.channel.remoteAddress?.numericHost }
     }
 
-    /// The address is the channel's, which NIO noted when the connect finished. `context.remoteAddress` would ask
-    /// the socket again: a `getpeername` call and an `inet_ntop` (3,500 instructions) on every connection.
+    /// The address is the channel's, which NIO notes when the connect finishes, before this call.
+    /// `context.remoteAddress` would ask the socket again: a `getpeername` call and an `inet_ntop` a connection.
     func channelActive(context: ChannelHandlerContext) {
         remoteIP = context.channel.remoteAddress?.numericHost
         context.fireChannelActive()
