@@ -36,9 +36,6 @@ session_profile = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(session_profile)
 run_all = session_profile.run_all
 
-SESSION = ["-f", "bench@example.org", "-t", "alice@example.com", "-M", "bench.example.org"]
-
-
 def floor_binary(path=None):
     """The nio-floor executable: `path` if given, else benchmarks/nio-floor's release build, brought up to date.
 
@@ -105,7 +102,7 @@ def main():
 
         def senders(jobs):
             return {
-                "smtp-source": ["smtp-source", "-s", str(jobs), "-m", str(n), *SESSION, sink],
+                "smtp-source": run_all.smtp_source(jobs, n, sink),
                 "nio-floor send": [floor, "send", "127.0.0.1", str(ports["smtp-sink"]), str(n), str(jobs)],
                 "smtp-scenario run": [args.bin, "run", bench, "--server", sink, "--jobs", str(jobs), "--color",
                                       "never"],
@@ -122,7 +119,7 @@ def main():
         rows = []
         for jobs in [1, 50]:
             result = medians(args.rounds, {
-                name: ["smtp-source", "-s", str(jobs), "-m", str(n), *SESSION, f"127.0.0.1:{port}"]
+                name: run_all.smtp_source(jobs, n, f"127.0.0.1:{port}")
                 for name, port in ports.items()
             })
             for name, seconds in result.items():
@@ -135,8 +132,7 @@ def main():
             cpu = session_profile.child_cpu(command)
             rows.append([f"{name} (sending)", f"{cpu[0] / n * 1e6:.1f}", f"{cpu[1] / n * 1e6:.1f}"])
         for name, port in ports.items():
-            cpu = session_profile.server_cpu(servers[name].pid, ["smtp-source", "-s", "1", "-m", str(n), *SESSION,
-                                                  f"127.0.0.1:{port}"])
+            cpu = session_profile.server_cpu(servers[name].pid, run_all.smtp_source(1, n, f"127.0.0.1:{port}"))
             rows.append([f"{name} (receiving)", f"{cpu[0] / n * 1e6:.1f}", f"{cpu[1] / n * 1e6:.1f}"])
         run_all.table("CPU per session, one at a time (microseconds)", ["", "user", "system"], rows)
     finally:

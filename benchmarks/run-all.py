@@ -63,6 +63,12 @@ def run(command, **kwargs):
     return elapsed, usage.ru_maxrss
 
 
+def smtp_source(parallel, messages, server):
+    """Postfix's smtp-source sending `messages` sessions of the benchmark's one message, `parallel` at a time."""
+    return ["smtp-source", "-s", str(parallel), "-m", str(messages), "-f", "bench@example.org",
+            "-t", "alice@example.com", "-M", "bench.example.org", server]
+
+
 def alternate(rounds, ours, reference):
     """Median wall times of the two commands, run alternately."""
     times_ours, times_ref = [], []
@@ -142,8 +148,7 @@ def main():
             ours, ref = alternate(
                 args.rounds,
                 lambda: run([binary, "run", bench, "--server", sink, "--jobs", str(jobs), "--color", "never"])[0],
-                lambda: run(["smtp-source", "-s", str(jobs), "-m", str(sessions), "-f", "bench@example.org",
-                             "-t", "alice@example.com", "-M", "bench.example.org", sink])[0],
+                lambda: run(smtp_source(jobs, sessions, sink))[0],
             )
             rows.append([f"--jobs {jobs} / -s {jobs}", f"{sessions / ours:.0f}", f"{sessions / ref:.0f}",
                          f"{ref / ours:.2f}x", ">= 0.8x"])
@@ -160,10 +165,7 @@ def main():
         for round_index in range(swaks_rounds):
             ours_times.append(run([binary, "run", small, "--server", sink, "--jobs", "1", "--color", "never"])[0])
             # What Postfix's own C client reaches on this row on this machine: the same 200 sessions.
-            source_times.append(
-                run(["smtp-source", "-s", "1", "-m", "200", "-f", "bench@example.org", "-t", "alice@example.com",
-                     "-M", "bench.example.org", sink])[0]
-            )
+            source_times.append(run(smtp_source(1, 200, sink))[0])
             start = time.monotonic()
             for i in range(round_index * 200 // swaks_rounds, (round_index + 1) * 200 // swaks_rounds):
                 subprocess.run(["swaks", "--server", sink, "--from", "bench@example.org", "--to",
@@ -213,8 +215,7 @@ def main():
                 return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
 
         def source(port, s):
-            return run(["smtp-source", "-s", str(s), "-m", str(sessions), "-f", "bench@example.org",
-                        "-t", "alice@example.com", "-M", "bench.example.org", f"127.0.0.1:{port}"])[0]
+            return run(smtp_source(s, sessions, f"127.0.0.1:{port}"))[0]
 
         source(mock_port, 4)  # warm-up
         before = mock_rss()

@@ -172,8 +172,7 @@ def profile_receiver(label, command, work, sessions):
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             run_all.wait_for_port(port, timeout=120)
-            subprocess.run(["smtp-source", "-s", "1", "-m", str(count), "-f", "bench@example.org", "-t",
-                            "alice@example.com", "-M", "bench.example.org", f"127.0.0.1:{port}"], check=True)
+            subprocess.run(run_all.smtp_source(1, count, f"127.0.0.1:{port}"), check=True)
             # wait_for_port's probe connection is one more session in both runs: it cancels out. SIGINT lets a
             # server close what is still open (serve writes its last log lines), in both runs alike.
         finally:
@@ -216,11 +215,9 @@ def cpu_per_session(binary, sink_port, sink_pid, work, sessions):
     scenario = os.path.join(work, "runner-cpu.yaml")
     run_all.session_scenario(scenario, sessions)
     sink = f"127.0.0.1:{sink_port}"
-    source = ["smtp-source", "-s", "1", "-m", str(sessions), "-f", "bench@example.org", "-t", "alice@example.com",
-              "-M", "bench.example.org"]
     rows = [("runner, run --jobs 1", child_cpu([binary, "run", scenario, "--server", sink, "--jobs", "1",
                                                   "--color", "never"])),
-            ("smtp-source -s 1", child_cpu([*source, sink]))]
+            ("smtp-source -s 1", child_cpu(run_all.smtp_source(1, sessions, sink)))]
     policy = os.path.join(work, "policy.yaml")
     port = run_all.free_port()
     mock = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--config", policy],
@@ -229,7 +226,7 @@ def cpu_per_session(binary, sink_port, sink_pid, work, sessions):
         run_all.wait_for_port(port)
         for label, pid, target in [("mock (serve)", mock.pid, f"127.0.0.1:{port}"),
                                    ("smtp-sink", sink_pid, sink)]:
-            rows.append((label, server_cpu(pid, [*source, target])))
+            rows.append((label, server_cpu(pid, run_all.smtp_source(1, sessions, target))))
     finally:
         mock.send_signal(signal.SIGINT)
         mock.wait(timeout=60)
