@@ -44,10 +44,9 @@ def floor_binary(path=None):
     if path:
         return path
     package = os.path.join(HERE, "nio-floor")
-    subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--package-path", package,
-                    "-Xswiftc", "-Xfrontend", "-Xswiftc",
-                    "-disable-concrete-type-metadata-mangled-name-accessors",
-                    "-Xswiftc", "-Xclang-linker", "-Xswiftc", "-no-pie"], check=True, stdout=subprocess.DEVNULL)
+    # The runner's own build script and flags, so that the floor is built as the runner is.
+    subprocess.run([os.path.join(run_all.ROOT, "scripts", "build-release"), "--package-path", package], check=True,
+                   stdout=subprocess.DEVNULL)
     return os.path.join(package, ".build", "release", "nio-floor")
 
 
