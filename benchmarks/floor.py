@@ -17,8 +17,8 @@ Two tables, each from alternating rounds in one run (medians), whole command wal
 
 Then the CPU time per session (user and system) of each sender and each receiver, at one session at a time.
 
-Builds nio-floor (release, the flags of scripts/build-release) when --floor is not given, or brings it up to date. Needs
-the postfix package (scripts/install-test-deps). Loopback only.
+Builds nio-floor with scripts/build-release (the runner's flags) when --floor is not given, or brings it up to date.
+Needs the postfix package (scripts/install-test-deps). Loopback only.
 """
 import argparse
 import importlib.util
