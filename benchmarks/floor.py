@@ -103,8 +103,7 @@ def main():
             return {
                 "smtp-source": run_all.smtp_source(jobs, n, sink),
                 "nio-floor send": [floor, "send", "127.0.0.1", str(ports["smtp-sink"]), str(n), str(jobs)],
-                "smtp-scenario run": [args.bin, "run", bench, "--server", sink, "--jobs", str(jobs), "--color",
-                                      "never"],
+                "smtp-scenario run": run_all.smtp_scenario_run(args.bin, bench, sink, jobs),
             }
 
         rows = []

@@ -69,6 +69,13 @@ def smtp_source(parallel, messages, server):
             "-t", "alice@example.com", "-M", "bench.example.org", server]
 
 
+def smtp_scenario_run(binary, scenario, server, jobs=None, *extra):
+    """`smtp-scenario run` of `scenario` against `server`, `jobs` at a time (the runner's default when None), with
+    plain console output and `extra` arguments after."""
+    return [binary, "run", scenario, "--server", server, *(["--jobs", str(jobs)] if jobs is not None else []),
+            "--color", "never", *extra]
+
+
 def alternate(rounds, ours, reference):
     """Median wall times of the two commands, run alternately."""
     times_ours, times_ref = [], []
@@ -147,7 +154,7 @@ def main():
         for jobs in [1, 50]:
             ours, ref = alternate(
                 args.rounds,
-                lambda: run([binary, "run", bench, "--server", sink, "--jobs", str(jobs), "--color", "never"])[0],
+                lambda: run(smtp_scenario_run(binary, bench, sink, jobs))[0],
                 lambda: run(smtp_source(jobs, sessions, sink))[0],
             )
             rows.append([f"--jobs {jobs} / -s {jobs}", f"{sessions / ours:.0f}", f"{sessions / ref:.0f}",
@@ -163,7 +170,7 @@ def main():
         swaks_rounds = max(args.rounds, 5)
         ours_times, source_times, swaks = [], [], 0.0
         for round_index in range(swaks_rounds):
-            ours_times.append(run([binary, "run", small, "--server", sink, "--jobs", "1", "--color", "never"])[0])
+            ours_times.append(run(smtp_scenario_run(binary, small, sink, 1))[0])
             # What Postfix's own C client reaches on this row on this machine: the same 200 sessions.
             source_times.append(run(smtp_source(1, 200, sink))[0])
             start = time.monotonic()
@@ -236,7 +243,7 @@ def main():
             f.write("name: one\nsteps:\n  - {send: EHLO bench.example.org, expect: 250}\n")
         ours, ref = alternate(
             max(args.rounds, 15),
-            lambda: run([binary, "run", one, "--server", sink, "--color", "never"])[0],
+            lambda: run(smtp_scenario_run(binary, one, sink))[0],
             lambda: run(["swaks", "--server", sink, "--quit-after", "EHLO", "--silent", "3"])[0],
         )
         table("one scenario, whole process", ["", "smtp-scenario", "swaks --quit-after EHLO", "goal"],
@@ -263,8 +270,8 @@ def soak(binary, sink, work):
     path = os.path.join(work, "soak.yaml")
     compile_suite(path, count)
     junit, json_report = os.path.join(work, "soak.xml"), os.path.join(work, "soak.json")
-    process = subprocess.Popen([binary, "run", path, "--server", sink, "--jobs", "16", "--color", "never",
-                                "--junit", junit, "--json", json_report], stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(smtp_scenario_run(binary, path, sink, 16, "--junit", junit, "--json", json_report),
+                               stdout=subprocess.DEVNULL)
     samples = []
     start = time.monotonic()
     while process.poll() is None:

@@ -139,7 +139,7 @@ def profile_runner(binary, sink, work, sessions):
     def command(count):
         scenario = os.path.join(work, f"runner-{count}.yaml")
         run_all.session_scenario(scenario, count)
-        return [binary, "run", scenario, "--server", sink, "--jobs", "1", "--color", "never"]
+        return run_all.smtp_scenario_run(binary, scenario, sink, 1)
 
     return profile_sender("runner", command, work, sessions)
 
@@ -215,8 +215,7 @@ def cpu_per_session(binary, sink_port, sink_pid, work, sessions):
     scenario = os.path.join(work, "runner-cpu.yaml")
     run_all.session_scenario(scenario, sessions)
     sink = f"127.0.0.1:{sink_port}"
-    rows = [("runner, run --jobs 1", child_cpu([binary, "run", scenario, "--server", sink, "--jobs", "1",
-                                                  "--color", "never"])),
+    rows = [("runner, run --jobs 1", child_cpu(run_all.smtp_scenario_run(binary, scenario, sink, 1))),
             ("smtp-source -s 1", child_cpu(run_all.smtp_source(1, sessions, sink)))]
     policy = os.path.join(work, "policy.yaml")
     port = run_all.free_port()
